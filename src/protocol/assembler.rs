@@ -1,0 +1,472 @@
+//! Message assembly: a stream of client frames in, messages and control events out.
+//!
+//! Owns the per-connection decoding state: the header of the frame being received, how much
+//! of its payload is already unmasked, the fragments of a message in progress and the
+//! incremental UTF-8 state. It applies every framing rule of RFC 6455 for a server (client
+//! frames masked, no RSV bits, control frames short and unfragmented, continuation order,
+//! size limits) and reports each violation as a `ProtocolError`.
+//!
+//! It works in place on the caller's buffer: payload is unmasked where it lies, a frame that
+//! is complete on arrival is handed out as a borrow of that buffer without a copy, and a
+//! partial frame is unmasked and UTF-8-checked as far as it has arrived, so a bad text
+//! message fails before its end arrives. It never touches a socket and never allocates the
+//! length a header declares: fragments grow only with bytes that really arrived.
+
+use super::close::{ClosePayload, parse_close_payload};
+use super::error::ProtocolError;
+use super::frame::{FrameHeader, OpCode, decode_header};
+use super::mask::apply_mask;
+use super::message::Message;
+use super::utf8::Utf8Validator;
+
+/// What a complete frame meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A complete data message.
+    Message(Message<'a>),
+    /// A ping with its payload (answer with a pong carrying the same bytes).
+    Ping(&'a [u8]),
+    /// A pong with its payload.
+    Pong(&'a [u8]),
+    /// A valid close frame.
+    Close(ClosePayload<'a>),
+}
+
+/// The result of one decoding step.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// The buffer holds no complete frame; call again with the same bytes (moved or not)
+    /// followed by more.
+    NeedMore,
+    /// A frame of this many bytes was consumed without completing a message (a fragment,
+    /// or an ignored frame).
+    Consumed(usize),
+    /// A frame of this many bytes was consumed and produced an event.
+    Event(usize, Event<'a>),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct InFrame {
+    header: FrameHeader,
+    header_len: usize,
+    /// Payload bytes already unmasked (and UTF-8-fed) in the caller's buffer.
+    processed: usize,
+}
+
+/// The kind of a data message being assembled from fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DataKind {
+    Text,
+    Binary,
+}
+
+/// Decodes one connection's incoming frames into events.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    max_message_size: usize,
+    current: Option<InFrame>,
+    fragmented: Option<DataKind>,
+    fragments: Vec<u8>,
+    utf8: Utf8Validator,
+    clear_fragments: bool,
+}
+
+impl Assembler {
+    /// An assembler that refuses messages over `max_message_size` bytes with 1009.
+    pub fn new(max_message_size: usize) -> Self {
+        Assembler {
+            max_message_size,
+            ..Default::default()
+        }
+    }
+
+    /// Whether a frame or a fragmented message is partly received.
+    pub fn in_progress(&self) -> bool {
+        self.current.is_some() || self.fragmented.is_some()
+    }
+
+    /// Release the fragment buffer's memory if no message is being assembled.
+    pub fn release_memory(&mut self) {
+        if self.fragmented.is_none() {
+            self.fragments = Vec::new();
+            self.clear_fragments = false;
+        }
+    }
+
+    /// Decode the next frame from the start of `buf`, unmasking it in place.
+    ///
+    /// After `NeedMore` the caller must present the same bytes again (possibly moved to
+    /// another buffer) with more appended; after `Consumed(n)` or `Event(n, _)` it drops the
+    /// first `n` bytes before the next call.
+    pub fn next<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Step<'a>, ProtocolError> {
+        if self.clear_fragments {
+            self.fragments.clear();
+            self.clear_fragments = false;
+        }
+        let frame = match self.current {
+            Some(frame) => frame,
+            None => {
+                let Some((header, header_len)) = decode_header(buf)? else {
+                    return Ok(Step::NeedMore);
+                };
+                self.check_header(&header)?;
+                let frame = InFrame {
+                    header,
+                    header_len,
+                    processed: 0,
+                };
+                self.current = Some(frame);
+                frame
+            }
+        };
+        // check_header bounded the length by max_message_size, so it fits in usize.
+        let payload_len = frame.header.payload_len as usize;
+        let total = frame.header_len + payload_len;
+        let complete = buf.len() >= total;
+        let key = frame.header.mask.unwrap_or_default();
+        let text = match frame.header.opcode {
+            OpCode::Text => true,
+            OpCode::Continuation => self.fragmented == Some(DataKind::Text),
+            _ => false,
+        };
+        let single = frame.header.fin && !frame.header.opcode.is_control() && self.fragmented.is_none();
+        let fast = complete && frame.processed == 0 && single;
+        let arrived = buf.len().min(total) - frame.header_len;
+        if arrived > frame.processed {
+            let fresh = &mut buf[frame.header_len + frame.processed..frame.header_len + arrived];
+            apply_mask(fresh, key, frame.processed);
+            if text && !fast && self.utf8.feed(fresh).is_err() {
+                return Err(ProtocolError::INVALID_UTF8);
+            }
+            if let Some(cur) = &mut self.current {
+                cur.processed = arrived;
+            }
+        }
+        if !complete {
+            return Ok(Step::NeedMore);
+        }
+        self.current = None;
+        let payload = &buf[frame.header_len..total];
+        let event = match frame.header.opcode {
+            OpCode::Ping => Event::Ping(payload),
+            OpCode::Pong => Event::Pong(payload),
+            OpCode::Close => Event::Close(parse_close_payload(payload).map_err(|code| {
+                if code == ProtocolError::INVALID_UTF8.code {
+                    ProtocolError::INVALID_UTF8
+                } else {
+                    ProtocolError::BAD_CLOSE
+                }
+            })?),
+            OpCode::Text | OpCode::Binary if single => {
+                if frame.header.opcode == OpCode::Binary {
+                    Event::Message(Message::Binary(payload))
+                } else {
+                    // The authoritative check; the incremental one only made it fail early.
+                    self.utf8.reset();
+                    let text = std::str::from_utf8(payload).map_err(|_| ProtocolError::INVALID_UTF8)?;
+                    Event::Message(Message::Text(text))
+                }
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if frame.header.opcode != OpCode::Continuation {
+                    self.fragmented = Some(if text { DataKind::Text } else { DataKind::Binary });
+                }
+                self.fragments.extend_from_slice(payload);
+                if !frame.header.fin {
+                    return Ok(Step::Consumed(total));
+                }
+                let kind = self.fragmented.take();
+                self.clear_fragments = true;
+                let message = if kind == Some(DataKind::Text) {
+                    let complete_utf8 = self.utf8.is_complete();
+                    self.utf8.reset();
+                    match std::str::from_utf8(&self.fragments) {
+                        Ok(text) if complete_utf8 => Message::Text(text),
+                        _ => return Err(ProtocolError::INVALID_UTF8),
+                    }
+                } else {
+                    Message::Binary(&self.fragments)
+                };
+                Event::Message(message)
+            }
+        };
+        Ok(Step::Event(total, event))
+    }
+
+    /// The rules a header must pass before any of its payload is looked at.
+    fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        if h.rsv != 0 {
+            return Err(ProtocolError::RSV_BITS);
+        }
+        if h.mask.is_none() {
+            return Err(ProtocolError::UNMASKED);
+        }
+        let limit = self.max_message_size as u64;
+        match h.opcode {
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {
+                if !h.fin {
+                    return Err(ProtocolError::FRAGMENTED_CONTROL);
+                }
+                if h.payload_len > 125 {
+                    return Err(ProtocolError::CONTROL_TOO_LONG);
+                }
+            }
+            OpCode::Text | OpCode::Binary => {
+                if self.fragmented.is_some() {
+                    return Err(ProtocolError::EXPECTED_CONTINUATION);
+                }
+                if h.payload_len > limit {
+                    return Err(ProtocolError::TOO_BIG);
+                }
+            }
+            OpCode::Continuation => {
+                if self.fragmented.is_none() {
+                    return Err(ProtocolError::STRAY_CONTINUATION);
+                }
+                if h.payload_len > limit.saturating_sub(self.fragments.len() as u64) {
+                    return Err(ProtocolError::TOO_BIG);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::close::CloseCode;
+    use crate::protocol::frame::{MAX_HEADER_LEN, encode_header};
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// A masked client frame.
+    fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        raw_frame(fin, 0, opcode, Some(KEY), payload)
+    }
+
+    fn raw_frame(fin: bool, rsv: u8, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+        let mut h = [0u8; MAX_HEADER_LEN];
+        let n = encode_header(&mut h, fin, opcode, mask, payload.len());
+        h[0] |= rsv << 4;
+        let mut out = h[..n].to_vec();
+        let mut body = payload.to_vec();
+        if let Some(key) = mask {
+            apply_mask(&mut body, key, 0);
+        }
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// An owned copy of an event, so a test can collect them.
+    #[derive(Debug, PartialEq, Eq, Clone)]
+    enum Owned {
+        Text(String),
+        Binary(Vec<u8>),
+        Ping(Vec<u8>),
+        Pong(Vec<u8>),
+        Close(Option<(u16, String)>),
+    }
+
+    fn own(e: Event<'_>) -> Owned {
+        match e {
+            Event::Message(Message::Text(t)) => Owned::Text(t.to_string()),
+            Event::Message(Message::Binary(b)) => Owned::Binary(b.to_vec()),
+            Event::Ping(p) => Owned::Ping(p.to_vec()),
+            Event::Pong(p) => Owned::Pong(p.to_vec()),
+            Event::Close(ClosePayload::Empty) => Owned::Close(None),
+            Event::Close(ClosePayload::Code(c, r)) => Owned::Close(Some((c.0, r.to_string()))),
+        }
+    }
+
+    /// Feed `stream` to a fresh assembler in the given chunk boundaries, the way a
+    /// connection does: append to a buffer, decode until NeedMore, drop consumed bytes.
+    fn decode_chunked(stream: &[u8], cuts: &[usize], max: usize) -> (Vec<Owned>, Option<ProtocolError>) {
+        let mut asm = Assembler::new(max);
+        let mut buf = Vec::new();
+        let mut events = Vec::new();
+        let mut prev = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
+            buf.extend_from_slice(&stream[prev..cut]);
+            prev = cut;
+            loop {
+                match asm.next(&mut buf) {
+                    Ok(Step::NeedMore) => break,
+                    Ok(Step::Consumed(n)) => {
+                        buf.drain(..n);
+                    }
+                    Ok(Step::Event(n, e)) => {
+                        events.push(own(e));
+                        buf.drain(..n);
+                    }
+                    Err(e) => return (events, Some(e)),
+                }
+            }
+        }
+        (events, None)
+    }
+
+    /// Every way to cut `stream` into two and three pieces gives the same result.
+    fn decode_every_chunking(stream: &[u8], max: usize) -> (Vec<Owned>, Option<ProtocolError>) {
+        let whole = decode_chunked(stream, &[], max);
+        for a in 0..=stream.len() {
+            assert_eq!(decode_chunked(stream, &[a], max), whole, "cut at {a}");
+        }
+        if stream.len() <= 64 {
+            for a in 0..=stream.len() {
+                for b in a..=stream.len() {
+                    assert_eq!(decode_chunked(stream, &[a, b], max), whole, "cuts at {a},{b}");
+                }
+            }
+        }
+        let bytewise: Vec<usize> = (1..stream.len()).collect();
+        assert_eq!(decode_chunked(stream, &bytewise, max), whole, "byte at a time");
+        whole
+    }
+
+    #[test]
+    fn single_frames_in_every_chunking() {
+        let mut s = client_frame(true, OpCode::Text, "héllo".as_bytes());
+        s.extend(client_frame(true, OpCode::Binary, &[0, 1, 2, 255]));
+        s.extend(client_frame(true, OpCode::Text, b""));
+        s.extend(client_frame(true, OpCode::Ping, b"p"));
+        s.extend(client_frame(true, OpCode::Pong, b""));
+        s.extend(client_frame(true, OpCode::Close, b"\x03\xe8bye"));
+        let (events, err) = decode_every_chunking(&s, 1 << 20);
+        assert_eq!(err, None);
+        assert_eq!(
+            events,
+            vec![
+                Owned::Text("héllo".into()),
+                Owned::Binary(vec![0, 1, 2, 255]),
+                Owned::Text(String::new()),
+                Owned::Ping(b"p".to_vec()),
+                Owned::Pong(vec![]),
+                Owned::Close(Some((1000, "bye".into()))),
+            ]
+        );
+    }
+
+    #[test]
+    fn fragments_with_a_ping_in_the_middle() {
+        let mut s = client_frame(false, OpCode::Text, "fragm".as_bytes());
+        s.extend(client_frame(true, OpCode::Ping, b"in between"));
+        s.extend(client_frame(false, OpCode::Continuation, "ent".as_bytes()));
+        s.extend(client_frame(false, OpCode::Continuation, b""));
+        s.extend(client_frame(true, OpCode::Continuation, "ed \u{20ac}".as_bytes()));
+        s.extend(client_frame(false, OpCode::Binary, &[1]));
+        s.extend(client_frame(true, OpCode::Continuation, &[2]));
+        let (events, err) = decode_every_chunking(&s, 1 << 20);
+        assert_eq!(err, None);
+        assert_eq!(
+            events,
+            vec![
+                Owned::Ping(b"in between".to_vec()),
+                Owned::Text("fragmented \u{20ac}".into()),
+                Owned::Binary(vec![1, 2]),
+            ]
+        );
+    }
+
+    #[test]
+    fn code_point_split_across_fragments() {
+        let euro = "\u{20ac}".as_bytes();
+        let mut s = client_frame(false, OpCode::Text, &euro[..1]);
+        s.extend(client_frame(false, OpCode::Continuation, &euro[1..2]));
+        s.extend(client_frame(true, OpCode::Continuation, &euro[2..]));
+        let (events, err) = decode_every_chunking(&s, 1 << 20);
+        assert_eq!((events, err), (vec![Owned::Text("\u{20ac}".into())], None));
+
+        // A message that ends in the middle of a code point.
+        let mut s = client_frame(false, OpCode::Text, b"a");
+        s.extend(client_frame(true, OpCode::Continuation, &euro[..2]));
+        let (_, err) = decode_every_chunking(&s, 1 << 20);
+        assert_eq!(err, Some(ProtocolError::INVALID_UTF8));
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_frame_ends() {
+        let mut payload = b"valid start \xf4\x90".to_vec();
+        payload.extend(std::iter::repeat_n(b'x', 1000));
+        let s = client_frame(true, OpCode::Text, &payload);
+        // Only the header and the first bad bytes have arrived.
+        let header_len = s.len() - payload.len();
+        let (events, err) = decode_chunked(&s[..header_len + 14], &[], 1 << 20);
+        assert_eq!((events, err), (vec![], Some(ProtocolError::INVALID_UTF8)));
+        // And across fragments: the second fragment's first bytes already condemn it.
+        let mut s = client_frame(false, OpCode::Text, b"ok \xce");
+        s.extend(client_frame(true, OpCode::Continuation, &payload));
+        let cut = s.len() - payload.len() + 3;
+        let (_, err) = decode_chunked(&s[..cut], &[], 1 << 20);
+        assert_eq!(err, Some(ProtocolError::INVALID_UTF8));
+    }
+
+    fn first_error(stream: &[u8], max: usize) -> Option<ProtocolError> {
+        decode_every_chunking(stream, max).1
+    }
+
+    #[test]
+    fn protocol_errors_and_their_codes() {
+        let unmasked = raw_frame(true, 0, OpCode::Text, None, b"hi");
+        assert_eq!(first_error(&unmasked, 100), Some(ProtocolError::UNMASKED));
+        for rsv in 1..8 {
+            let f = raw_frame(true, rsv, OpCode::Text, Some(KEY), b"hi");
+            assert_eq!(first_error(&f, 100), Some(ProtocolError::RSV_BITS));
+        }
+        let f = client_frame(false, OpCode::Ping, b"");
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::FRAGMENTED_CONTROL));
+        let f = client_frame(true, OpCode::Ping, &[0; 126]);
+        assert_eq!(first_error(&f, 1000), Some(ProtocolError::CONTROL_TOO_LONG));
+        let f = client_frame(true, OpCode::Ping, &[0; 125]);
+        assert_eq!(first_error(&f, 1000), None);
+        let f = client_frame(true, OpCode::Continuation, b"x");
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::STRAY_CONTINUATION));
+        let mut f = client_frame(false, OpCode::Text, b"x");
+        f.extend(client_frame(true, OpCode::Text, b"y"));
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::EXPECTED_CONTINUATION));
+        let f = client_frame(true, OpCode::Text, b"\xff");
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::INVALID_UTF8));
+        let f = client_frame(true, OpCode::Close, b"\x03");
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::BAD_CLOSE));
+        let f = client_frame(true, OpCode::Close, b"\x03\xed");
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::BAD_CLOSE));
+        let f = client_frame(true, OpCode::Close, b"\x03\xe8\xc3");
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::INVALID_UTF8));
+        assert_eq!(ProtocolError::INVALID_UTF8.code, CloseCode(1007));
+        assert_eq!(ProtocolError::TOO_BIG.code, CloseCode(1009));
+    }
+
+    #[test]
+    fn size_limit_counts_the_whole_message() {
+        let f = client_frame(true, OpCode::Binary, &[7; 100]);
+        assert_eq!(first_error(&f, 100), None);
+        assert_eq!(first_error(&f, 99), Some(ProtocolError::TOO_BIG));
+        let mut f = client_frame(false, OpCode::Binary, &[7; 60]);
+        f.extend(client_frame(true, OpCode::Continuation, &[7; 41]));
+        assert_eq!(first_error(&f, 100), Some(ProtocolError::TOO_BIG));
+    }
+
+    #[test]
+    fn huge_declared_length_is_refused_from_the_header_alone() {
+        let mut h = [0u8; MAX_HEADER_LEN];
+        let n = encode_header(&mut h, true, OpCode::Binary, Some(KEY), usize::MAX >> 1);
+        let mut asm = Assembler::new(1 << 20);
+        let mut buf = h[..n].to_vec();
+        assert_eq!(asm.next(&mut buf), Err(ProtocolError::TOO_BIG));
+    }
+
+    #[test]
+    fn fragment_memory_is_released() {
+        let mut s = client_frame(false, OpCode::Binary, &[1; 300]);
+        s.extend(client_frame(true, OpCode::Continuation, &[2; 300]));
+        let mut asm = Assembler::new(1 << 20);
+        let mut buf = s.clone();
+        let Step::Consumed(n) = asm.next(&mut buf).unwrap() else { panic!() };
+        buf.drain(..n);
+        assert!(asm.in_progress());
+        assert!(matches!(asm.next(&mut buf).unwrap(), Step::Event(_, Event::Message(Message::Binary(b))) if b.len() == 600));
+        assert!(!asm.in_progress());
+        asm.release_memory();
+        assert_eq!(asm.fragments.capacity(), 0);
+    }
+}

@@ -1,0 +1,23 @@
+//! The sans-IO protocol core: everything RFC 6455 says about bytes, and nothing about
+//! sockets, time or threads.
+//!
+//! The server feeds these functions the bytes it read and sends the bytes they produce.
+//! `handshake` turns an HTTP request into a 101 or an error status; `frame` encodes and
+//! decodes headers; `mask` unmasks payloads; `utf8` validates text incrementally;
+//! `assembler` applies the framing rules and yields messages and control events; `close`
+//! and `error` name every close code and the fault that earns it.
+
+pub mod assembler;
+pub mod close;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod message;
+pub mod utf8;
+
+pub use assembler::{Assembler, Event, Step};
+pub use close::{CloseCode, ClosePayload};
+pub use error::ProtocolError;
+pub use frame::OpCode;
+pub use message::Message;
