@@ -129,7 +129,8 @@ impl Assembler {
             OpCode::Continuation => self.fragmented == Some(DataKind::Text),
             _ => false,
         };
-        let single = frame.header.fin && !frame.header.opcode.is_control() && self.fragmented.is_none();
+        let single =
+            frame.header.fin && !frame.header.opcode.is_control() && self.fragmented.is_none();
         let fast = complete && frame.processed == 0 && single;
         let arrived = buf.len().min(total) - frame.header_len;
         if arrived > frame.processed {
@@ -163,13 +164,18 @@ impl Assembler {
                 } else {
                     // The authoritative check; the incremental one only made it fail early.
                     self.utf8.reset();
-                    let text = std::str::from_utf8(payload).map_err(|_| ProtocolError::INVALID_UTF8)?;
+                    let text =
+                        std::str::from_utf8(payload).map_err(|_| ProtocolError::INVALID_UTF8)?;
                     Event::Message(Message::Text(text))
                 }
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if frame.header.opcode != OpCode::Continuation {
-                    self.fragmented = Some(if text { DataKind::Text } else { DataKind::Binary });
+                    self.fragmented = Some(if text {
+                        DataKind::Text
+                    } else {
+                        DataKind::Binary
+                    });
                 }
                 self.fragments.extend_from_slice(payload);
                 if !frame.header.fin {
@@ -245,7 +251,13 @@ mod tests {
         raw_frame(fin, 0, opcode, Some(KEY), payload)
     }
 
-    fn raw_frame(fin: bool, rsv: u8, opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    fn raw_frame(
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        mask: Option<[u8; 4]>,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut h = [0u8; MAX_HEADER_LEN];
         let n = encode_header(&mut h, fin, opcode, mask, payload.len());
         h[0] |= rsv << 4;
@@ -281,7 +293,11 @@ mod tests {
 
     /// Feed `stream` to a fresh assembler in the given chunk boundaries, the way a
     /// connection does: append to a buffer, decode until NeedMore, drop consumed bytes.
-    fn decode_chunked(stream: &[u8], cuts: &[usize], max: usize) -> (Vec<Owned>, Option<ProtocolError>) {
+    fn decode_chunked(
+        stream: &[u8],
+        cuts: &[usize],
+        max: usize,
+    ) -> (Vec<Owned>, Option<ProtocolError>) {
         let mut asm = Assembler::new(max);
         let mut buf = Vec::new();
         let mut events = Vec::new();
@@ -315,12 +331,20 @@ mod tests {
         if stream.len() <= 64 {
             for a in 0..=stream.len() {
                 for b in a..=stream.len() {
-                    assert_eq!(decode_chunked(stream, &[a, b], max), whole, "cuts at {a},{b}");
+                    assert_eq!(
+                        decode_chunked(stream, &[a, b], max),
+                        whole,
+                        "cuts at {a},{b}"
+                    );
                 }
             }
         }
         let bytewise: Vec<usize> = (1..stream.len()).collect();
-        assert_eq!(decode_chunked(stream, &bytewise, max), whole, "byte at a time");
+        assert_eq!(
+            decode_chunked(stream, &bytewise, max),
+            whole,
+            "byte at a time"
+        );
         whole
     }
 
@@ -353,7 +377,11 @@ mod tests {
         s.extend(client_frame(true, OpCode::Ping, b"in between"));
         s.extend(client_frame(false, OpCode::Continuation, "ent".as_bytes()));
         s.extend(client_frame(false, OpCode::Continuation, b""));
-        s.extend(client_frame(true, OpCode::Continuation, "ed \u{20ac}".as_bytes()));
+        s.extend(client_frame(
+            true,
+            OpCode::Continuation,
+            "ed \u{20ac}".as_bytes(),
+        ));
         s.extend(client_frame(false, OpCode::Binary, &[1]));
         s.extend(client_frame(true, OpCode::Continuation, &[2]));
         let (events, err) = decode_every_chunking(&s, 1 << 20);
@@ -414,16 +442,25 @@ mod tests {
             assert_eq!(first_error(&f, 100), Some(ProtocolError::RSV_BITS));
         }
         let f = client_frame(false, OpCode::Ping, b"");
-        assert_eq!(first_error(&f, 100), Some(ProtocolError::FRAGMENTED_CONTROL));
+        assert_eq!(
+            first_error(&f, 100),
+            Some(ProtocolError::FRAGMENTED_CONTROL)
+        );
         let f = client_frame(true, OpCode::Ping, &[0; 126]);
         assert_eq!(first_error(&f, 1000), Some(ProtocolError::CONTROL_TOO_LONG));
         let f = client_frame(true, OpCode::Ping, &[0; 125]);
         assert_eq!(first_error(&f, 1000), None);
         let f = client_frame(true, OpCode::Continuation, b"x");
-        assert_eq!(first_error(&f, 100), Some(ProtocolError::STRAY_CONTINUATION));
+        assert_eq!(
+            first_error(&f, 100),
+            Some(ProtocolError::STRAY_CONTINUATION)
+        );
         let mut f = client_frame(false, OpCode::Text, b"x");
         f.extend(client_frame(true, OpCode::Text, b"y"));
-        assert_eq!(first_error(&f, 100), Some(ProtocolError::EXPECTED_CONTINUATION));
+        assert_eq!(
+            first_error(&f, 100),
+            Some(ProtocolError::EXPECTED_CONTINUATION)
+        );
         let f = client_frame(true, OpCode::Text, b"\xff");
         assert_eq!(first_error(&f, 100), Some(ProtocolError::INVALID_UTF8));
         let f = client_frame(true, OpCode::Close, b"\x03");
@@ -461,10 +498,14 @@ mod tests {
         s.extend(client_frame(true, OpCode::Continuation, &[2; 300]));
         let mut asm = Assembler::new(1 << 20);
         let mut buf = s.clone();
-        let Step::Consumed(n) = asm.next(&mut buf).unwrap() else { panic!() };
+        let Step::Consumed(n) = asm.next(&mut buf).unwrap() else {
+            panic!()
+        };
         buf.drain(..n);
         assert!(asm.in_progress());
-        assert!(matches!(asm.next(&mut buf).unwrap(), Step::Event(_, Event::Message(Message::Binary(b))) if b.len() == 600));
+        assert!(
+            matches!(asm.next(&mut buf).unwrap(), Step::Event(_, Event::Message(Message::Binary(b))) if b.len() == 600)
+        );
         assert!(!asm.in_progress());
         asm.release_memory();
         assert_eq!(asm.fragments.capacity(), 0);

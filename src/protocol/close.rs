@@ -99,7 +99,9 @@ mod tests {
             assert_eq!(CloseCode(code).is_valid_on_wire(), expected, "code {code}");
         }
         // The reserved and never-on-the-wire codes.
-        for code in [0, 999, 1004, 1005, 1006, 1012, 1015, 1016, 2000, 2999, 5000, 65535] {
+        for code in [
+            0, 999, 1004, 1005, 1006, 1012, 1015, 1016, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!CloseCode(code).is_valid_on_wire(), "code {code}");
         }
     }
@@ -116,7 +118,10 @@ mod tests {
             parse_close_payload(b"\x0f\xa0bye"),
             Ok(ClosePayload::Code(CloseCode(4000), "bye"))
         );
-        assert_eq!(parse_close_payload(&[0x03, 0xed]), Err(CloseCode::PROTOCOL_ERROR));
+        assert_eq!(
+            parse_close_payload(&[0x03, 0xed]),
+            Err(CloseCode::PROTOCOL_ERROR)
+        );
         assert_eq!(
             parse_close_payload(&[0x03, 0xe8, 0xff]),
             Err(CloseCode::INVALID_PAYLOAD)

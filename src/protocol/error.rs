@@ -33,13 +33,16 @@ impl ProtocolError {
     pub const FRAGMENTED_CONTROL: Self =
         fault(CloseCode::PROTOCOL_ERROR, "fragmented control frame");
     /// A control frame with more than 125 bytes of payload.
-    pub const CONTROL_TOO_LONG: Self = fault(CloseCode::PROTOCOL_ERROR, "control frame over 125 bytes");
+    pub const CONTROL_TOO_LONG: Self =
+        fault(CloseCode::PROTOCOL_ERROR, "control frame over 125 bytes");
     /// A continuation frame with no fragmented message in progress.
     pub const STRAY_CONTINUATION: Self =
         fault(CloseCode::PROTOCOL_ERROR, "continuation without a start");
     /// A new text or binary frame while a fragmented message is in progress.
-    pub const EXPECTED_CONTINUATION: Self =
-        fault(CloseCode::PROTOCOL_ERROR, "new message inside a fragmented one");
+    pub const EXPECTED_CONTINUATION: Self = fault(
+        CloseCode::PROTOCOL_ERROR,
+        "new message inside a fragmented one",
+    );
     /// A close payload of one byte or with a code that may not be sent.
     pub const BAD_CLOSE: Self = fault(CloseCode::PROTOCOL_ERROR, "invalid close frame");
     /// Text that is not UTF-8 (in a message or a close reason).

@@ -176,27 +176,42 @@ mod tests {
         // A single-frame unmasked text message "Hello".
         let frame = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
         let (h, n) = decode_header(&frame).unwrap().unwrap();
-        assert_eq!((h.fin, h.opcode, h.mask, h.payload_len, n), (true, OpCode::Text, None, 5, 2));
+        assert_eq!(
+            (h.fin, h.opcode, h.mask, h.payload_len, n),
+            (true, OpCode::Text, None, 5, 2)
+        );
         assert_eq!(encode_frame(OpCode::Text, b"Hello"), frame);
 
         // A single-frame masked text message "Hello".
-        let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let frame = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
         let (h, n) = decode_header(&frame).unwrap().unwrap();
         assert_eq!(h.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
         assert_eq!((h.payload_len, n), (5, 6));
 
         // A fragmented unmasked text message: "Hel" then "lo".
-        let (h, _) = decode_header(&[0x01, 0x03, 0x48, 0x65, 0x6c]).unwrap().unwrap();
+        let (h, _) = decode_header(&[0x01, 0x03, 0x48, 0x65, 0x6c])
+            .unwrap()
+            .unwrap();
         assert_eq!((h.fin, h.opcode), (false, OpCode::Text));
         let (h, _) = decode_header(&[0x80, 0x02, 0x6c, 0x6f]).unwrap().unwrap();
         assert_eq!((h.fin, h.opcode), (true, OpCode::Continuation));
 
         // Unmasked ping and pong with body "Hello".
         let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
-        assert_eq!(decode_header(&ping).unwrap().unwrap().0.opcode, OpCode::Ping);
+        assert_eq!(
+            decode_header(&ping).unwrap().unwrap().0.opcode,
+            OpCode::Ping
+        );
         assert_eq!(encode_frame(OpCode::Ping, b"Hello"), ping);
-        let pong = [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
-        assert_eq!(decode_header(&pong).unwrap().unwrap().0.opcode, OpCode::Pong);
+        let pong = [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(
+            decode_header(&pong).unwrap().unwrap().0.opcode,
+            OpCode::Pong
+        );
 
         // 256 bytes binary message in a single unmasked frame.
         let mut h = [0u8; MAX_HEADER_LEN];

@@ -105,7 +105,13 @@ impl Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.code(), self.status.phrase(), self.reason)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.code(),
+            self.status.phrase(),
+            self.reason
+        )
     }
 }
 
@@ -158,18 +164,27 @@ pub fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<(Request, us
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             return if buf.len() >= max_bytes {
-                Err(Rejection::new(Status::HeadersTooLarge, "request headers too large"))
+                Err(Rejection::new(
+                    Status::HeadersTooLarge,
+                    "request headers too large",
+                ))
             } else {
                 Ok(None)
             };
         }
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(Rejection::new(Status::HeadersTooLarge, "too many request headers"));
+            return Err(Rejection::new(
+                Status::HeadersTooLarge,
+                "too many request headers",
+            ));
         }
         Err(_) => return Err(Rejection::new(Status::BadRequest, "malformed HTTP request")),
     };
     if consumed > max_bytes {
-        return Err(Rejection::new(Status::HeadersTooLarge, "request headers too large"));
+        return Err(Rejection::new(
+            Status::HeadersTooLarge,
+            "request headers too large",
+        ));
     }
     validate(&req).map(|request| Some((request, consumed)))
 }
@@ -180,16 +195,24 @@ fn bad(reason: &'static str) -> Rejection {
 
 /// Split a header value into comma-separated tokens, trimmed.
 fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|t| !t.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
 }
 
 fn utf8_value(value: &[u8], reason: &'static str) -> Result<String, Rejection> {
-    std::str::from_utf8(value).map(|s| s.trim().to_string()).map_err(|_| bad(reason))
+    std::str::from_utf8(value)
+        .map(|s| s.trim().to_string())
+        .map_err(|_| bad(reason))
 }
 
 fn validate(req: &httparse::Request<'_, '_>) -> Result<Request, Rejection> {
     if req.method != Some("GET") {
-        return Err(Rejection::new(Status::MethodNotAllowed, "only GET can upgrade"));
+        return Err(Rejection::new(
+            Status::MethodNotAllowed,
+            "only GET can upgrade",
+        ));
     }
     if req.version != Some(1) {
         return Err(bad("HTTP/1.1 required"));
@@ -246,7 +269,10 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Request, Rejection> {
         _ => return Err(bad("Sec-WebSocket-Key is not base64 of 16 bytes")),
     }
     if version != Some(b"13".as_slice()) {
-        return Err(Rejection::new(Status::UpgradeRequired, "Sec-WebSocket-Version must be 13"));
+        return Err(Rejection::new(
+            Status::UpgradeRequired,
+            "Sec-WebSocket-Version must be 13",
+        ));
     }
     Ok(Request {
         target: req.path.unwrap_or("/").to_string(),
@@ -288,7 +314,10 @@ mod tests {
 
     #[test]
     fn rfc_1_3_accept_key() {
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]
@@ -300,14 +329,22 @@ mod tests {
             assert_eq!(parse_request(&bytes[..cut], 8192), Ok(None), "cut {cut}");
         }
         let (req, n) = parse_request(&with_frame, 8192).unwrap().unwrap();
-        assert_eq!(n, bytes.len(), "the pipelined frame is not part of the request");
+        assert_eq!(
+            n,
+            bytes.len(),
+            "the pipelined frame is not part of the request"
+        );
         assert_eq!(req.target, "/chat");
         assert_eq!(req.host, "server.example.com");
         assert_eq!(req.origin.as_deref(), Some("http://example.com"));
         assert_eq!(req.offered_protocols, ["chat", "superchat"]);
         assert_eq!(req.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         let supported = ["superchat".to_string(), "chat".to_string()];
-        assert_eq!(req.select_protocol(&supported), Some("chat"), "client order wins");
+        assert_eq!(
+            req.select_protocol(&supported),
+            Some("chat"),
+            "client order wins"
+        );
         assert_eq!(req.select_protocol(&supported[..1]), Some("superchat"));
         assert_eq!(req.select_protocol(&[]), None);
         let resp = String::from_utf8(switching_protocols(&req.accept, Some("chat"))).unwrap();
@@ -331,17 +368,56 @@ mod tests {
         use Status::*;
         assert_eq!(status_of(&replace("GET", "POST")), MethodNotAllowed);
         assert_eq!(status_of(&replace("HTTP/1.1", "HTTP/1.0")), BadRequest);
-        assert_eq!(status_of(&replace("Host: server.example.com\r\n", "")), BadRequest);
-        assert_eq!(status_of(&replace("Upgrade: websocket\r\n", "")), BadRequest);
-        assert_eq!(status_of(&replace("Upgrade: websocket", "Upgrade: h2c")), BadRequest);
-        assert_eq!(status_of(&replace("Connection: Upgrade", "Connection: close")), BadRequest);
-        assert_eq!(status_of(&replace("dGhlIHNhbXBsZSBub25jZQ==", "short")), BadRequest);
-        assert_eq!(status_of(&replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZXg=")), BadRequest);
-        assert_eq!(status_of(&replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "")), BadRequest);
-        assert_eq!(status_of(&replace("Version: 13", "Version: 8")), UpgradeRequired);
-        assert_eq!(status_of(&replace("Sec-WebSocket-Version: 13\r\n", "")), UpgradeRequired);
-        assert_eq!(status_of("\x16\x03\x01\x02\x00\x01\x00\x01\x7c\x03\x03\r\n\r\n"), BadRequest);
-        let dup = replace("Upgrade: websocket\r\n", "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
+        assert_eq!(
+            status_of(&replace("Host: server.example.com\r\n", "")),
+            BadRequest
+        );
+        assert_eq!(
+            status_of(&replace("Upgrade: websocket\r\n", "")),
+            BadRequest
+        );
+        assert_eq!(
+            status_of(&replace("Upgrade: websocket", "Upgrade: h2c")),
+            BadRequest
+        );
+        assert_eq!(
+            status_of(&replace("Connection: Upgrade", "Connection: close")),
+            BadRequest
+        );
+        assert_eq!(
+            status_of(&replace("dGhlIHNhbXBsZSBub25jZQ==", "short")),
+            BadRequest
+        );
+        assert_eq!(
+            status_of(&replace(
+                "dGhlIHNhbXBsZSBub25jZQ==",
+                "dGhlIHNhbXBsZSBub25jZXg="
+            )),
+            BadRequest
+        );
+        assert_eq!(
+            status_of(&replace(
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+                ""
+            )),
+            BadRequest
+        );
+        assert_eq!(
+            status_of(&replace("Version: 13", "Version: 8")),
+            UpgradeRequired
+        );
+        assert_eq!(
+            status_of(&replace("Sec-WebSocket-Version: 13\r\n", "")),
+            UpgradeRequired
+        );
+        assert_eq!(
+            status_of("\x16\x03\x01\x02\x00\x01\x00\x01\x7c\x03\x03\r\n\r\n"),
+            BadRequest
+        );
+        let dup = replace(
+            "Upgrade: websocket\r\n",
+            "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        );
         assert_eq!(status_of(&dup), BadRequest);
     }
 
@@ -355,13 +431,22 @@ mod tests {
     #[test]
     fn oversized_headers_get_431() {
         let padding = format!("X-Pad: {}\r\n", "a".repeat(9000));
-        let big = replace("Upgrade: websocket\r\n", &format!("Upgrade: websocket\r\n{padding}"));
+        let big = replace(
+            "Upgrade: websocket\r\n",
+            &format!("Upgrade: websocket\r\n{padding}"),
+        );
         assert_eq!(status_of(&big), Status::HeadersTooLarge);
         // Still incomplete but already over the limit: no need to wait for the rest.
         let partial = &big.as_bytes()[..8192];
-        assert_eq!(parse_request(partial, 8192).unwrap_err().status, Status::HeadersTooLarge);
+        assert_eq!(
+            parse_request(partial, 8192).unwrap_err().status,
+            Status::HeadersTooLarge
+        );
         let many: String = (0..70).map(|i| format!("X-{i}: y\r\n")).collect();
-        let many = replace("Upgrade: websocket\r\n", &format!("Upgrade: websocket\r\n{many}"));
+        let many = replace(
+            "Upgrade: websocket\r\n",
+            &format!("Upgrade: websocket\r\n{many}"),
+        );
         assert_eq!(status_of(&many), Status::HeadersTooLarge);
     }
 
@@ -372,7 +457,8 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
         assert!(text.ends_with("\r\n\r\nSec-WebSocket-Version must be 13\n"));
-        let text = String::from_utf8(Rejection::new(Status::MethodNotAllowed, "x").response()).unwrap();
+        let text =
+            String::from_utf8(Rejection::new(Status::MethodNotAllowed, "x").response()).unwrap();
         assert!(text.contains("\r\nAllow: GET\r\n"));
     }
 

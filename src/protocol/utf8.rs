@@ -106,12 +106,12 @@ mod tests {
         let invalid: [&[u8]; 8] = [
             b"\xff",
             b"\xc0\x80",
-            b"\xed\xa0\x80",                  // surrogate
-            b"\xf4\x90\x80\x80",              // above U+10FFFF
-            b"\xe0\x80\x80",                  // overlong
+            b"\xed\xa0\x80",     // surrogate
+            b"\xf4\x90\x80\x80", // above U+10FFFF
+            b"\xe0\x80\x80",     // overlong
             b"ab\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
-            b"\xce",                          // truncated at the end
-            b"\xf0\x9f\x98",                  // truncated at the end
+            b"\xce",         // truncated at the end
+            b"\xf0\x9f\x98", // truncated at the end
         ];
         for v in invalid {
             assert!(!check_all_chunkings(v));

@@ -1,0 +1,233 @@
+//! The daemon's command line: argv in, a `Config` and the handler choice out.
+//!
+//! Owns flag names, their parsing and the help text. It starts nothing; `main` does.
+
+use herald::Config;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which handler the daemon runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every message goes to every other client.
+    Chat,
+    /// Every message goes back to its sender.
+    Echo,
+}
+
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run the server.
+    Run(Options),
+    /// Print help and exit 0.
+    Help,
+    /// Print the version and exit 0.
+    Version,
+}
+
+/// The daemon's settings.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Server settings.
+    pub config: Config,
+    /// Which handler.
+    pub mode: Mode,
+    /// In chat mode, also send each message back to its sender.
+    pub include_sender: bool,
+}
+
+/// A command-line mistake.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub const HELP: &str = "\
+herald: a WebSocket (RFC 6455) broadcast server
+
+Usage: herald [OPTIONS]
+
+Options:
+  --listen ADDR              address to listen on [default: 127.0.0.1:8080]
+  --mode chat|echo           chat: each message goes to every other client;
+                             echo: each message goes back to its sender [default: chat]
+  --include-sender           in chat mode, also deliver each message to its sender
+  --max-connections N        connections served at once; more get HTTP 503 [default: 10000]
+  --max-message-size BYTES   largest incoming message; larger ones close with 1009
+                             [default: 1048576]
+  --max-backlog BYTES        unsent bytes one client may hold before it is closed with
+                             1008 as a slow consumer [default: 4194304]
+  --max-request-bytes BYTES  largest HTTP request head; larger ones get 431 [default: 8192]
+  --handshake-timeout SECS   time to complete the upgrade request [default: 10]
+  --close-timeout SECS       time a closing connection waits for its peer [default: 5]
+  --protocol NAME            a supported subprotocol (repeatable); the first one the
+                             client offers is selected
+  -h, --help                 print this help
+  -V, --version              print the version
+
+Logging: RUST_LOG=debug|info|warn|error [default: info]
+";
+
+fn value<T: FromStr>(flag: &str, raw: Option<String>) -> Result<T, UsageError>
+where
+    T::Err: fmt::Display,
+{
+    let raw = raw.ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
+    raw.parse()
+        .map_err(|e| UsageError(format!("invalid value '{raw}' for {flag}: {e}")))
+}
+
+fn positive(flag: &str, raw: Option<String>) -> Result<usize, UsageError> {
+    match value::<usize>(flag, raw)? {
+        0 => Err(UsageError(format!("{flag} must be at least 1"))),
+        n => Ok(n),
+    }
+}
+
+fn seconds(flag: &str, raw: Option<String>) -> Result<Duration, UsageError> {
+    let secs: f64 = value(flag, raw)?;
+    if !(secs > 0.0 && secs < 1e9) {
+        return Err(UsageError(format!(
+            "{flag} must be a positive number of seconds"
+        )));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parse the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageError> {
+    let mut opts = Options {
+        config: Config::default(),
+        mode: Mode::Chat,
+        include_sender: false,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        // Accept both `--flag value` and `--flag=value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut val = || inline.clone().or_else(|| args.next());
+        let c = &mut opts.config;
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--listen" => c.listen = value::<SocketAddr>(&flag, val())?,
+            "--mode" => {
+                opts.mode = match val().as_deref() {
+                    Some("chat") => Mode::Chat,
+                    Some("echo") => Mode::Echo,
+                    Some(other) => {
+                        return Err(UsageError(format!(
+                            "--mode must be chat or echo, not '{other}'"
+                        )));
+                    }
+                    None => return Err(UsageError("--mode needs a value".into())),
+                }
+            }
+            "--include-sender" => opts.include_sender = true,
+            "--max-connections" => c.max_connections = positive(&flag, val())?,
+            "--max-message-size" => c.max_message_size = positive(&flag, val())?,
+            "--max-backlog" => c.max_backlog = positive(&flag, val())?,
+            "--max-request-bytes" => c.max_request_bytes = positive(&flag, val())?,
+            "--handshake-timeout" => c.handshake_timeout = seconds(&flag, val())?,
+            "--close-timeout" => c.close_timeout = seconds(&flag, val())?,
+            "--protocol" => {
+                let name: String = value(&flag, val())?;
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+                    return Err(UsageError(format!("invalid subprotocol name '{name}'")));
+                }
+                c.protocols.push(name);
+            }
+            _ => return Err(UsageError(format!("unknown argument '{arg}'"))),
+        }
+        if inline.is_some() && matches!(flag.as_str(), "--include-sender") {
+            return Err(UsageError(format!("{flag} takes no value")));
+        }
+    }
+    Ok(Command::Run(opts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Options, UsageError> {
+        match parse(args.iter().map(|s| s.to_string()))? {
+            Command::Run(o) => Ok(o),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let o = run(&[]).unwrap();
+        assert_eq!(o.config, Config::default());
+        assert_eq!(o.mode, Mode::Chat);
+        assert!(!o.include_sender);
+    }
+
+    #[test]
+    fn every_flag() {
+        let o = run(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--mode=echo",
+            "--include-sender",
+            "--max-connections",
+            "5",
+            "--max-message-size",
+            "100",
+            "--max-backlog",
+            "200",
+            "--max-request-bytes",
+            "300",
+            "--handshake-timeout",
+            "1.5",
+            "--close-timeout",
+            "2",
+            "--protocol",
+            "chat",
+            "--protocol",
+            "v2.json",
+        ])
+        .unwrap();
+        assert_eq!(o.config.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(o.mode, Mode::Echo);
+        assert!(o.include_sender);
+        assert_eq!(o.config.max_connections, 5);
+        assert_eq!(o.config.max_message_size, 100);
+        assert_eq!(o.config.max_backlog, 200);
+        assert_eq!(o.config.max_request_bytes, 300);
+        assert_eq!(o.config.handshake_timeout, Duration::from_millis(1500));
+        assert_eq!(o.config.close_timeout, Duration::from_secs(2));
+        assert_eq!(o.config.protocols, ["chat", "v2.json"]);
+    }
+
+    #[test]
+    fn mistakes() {
+        for bad in [
+            &["--bogus"][..],
+            &["--listen"],
+            &["--listen", "nowhere"],
+            &["--mode", "relay"],
+            &["--max-connections", "0"],
+            &["--max-message-size", "-1"],
+            &["--handshake-timeout", "nan"],
+            &["--protocol", "a,b"],
+            &["--include-sender=yes"],
+        ] {
+            assert!(run(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));
+        assert_eq!(parse(["-V".to_string()]), Ok(Command::Version));
+    }
+}

@@ -1,0 +1,50 @@
+//! `Config`: every limit and setting of a server, with its documented default.
+//!
+//! One struct, plain data. It does not parse the command line (that is `cli`) and holds no
+//! behaviour beyond its defaults and a consistency check.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A server's settings. `Config::default()` is what the daemon runs with when given no
+/// flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Connections (handshaking or open) served at once; further clients get HTTP 503.
+    /// Default 10,000.
+    pub max_connections: usize,
+    /// Largest message a client may send, in bytes, after reassembling fragments; larger
+    /// ones are refused with close 1009 before they are buffered. Default 1 MiB.
+    pub max_message_size: usize,
+    /// Largest HTTP request head, in bytes; larger ones get 431. Default 8 KiB.
+    pub max_request_bytes: usize,
+    /// Outbound bytes that may wait for one slow client before it is closed with 1008.
+    /// A single frame is always accepted into an empty queue, so a message of
+    /// `max_message_size` can always be echoed. Default 4 MiB.
+    pub max_backlog: usize,
+    /// Subprotocols the server supports, for `Sec-WebSocket-Protocol` negotiation: the
+    /// first one the client offers that is in this list is selected. Default none.
+    pub protocols: Vec<String>,
+    /// Time a client has to complete its HTTP upgrade request. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// How long a closing connection waits for the peer's close frame and then for its
+    /// TCP close, after the server's close frame is sent. Default 5 s.
+    pub close_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_connections: 10_000,
+            max_message_size: 1 << 20,
+            max_request_bytes: 8 << 10,
+            max_backlog: 4 << 20,
+            protocols: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! One client connection: its socket, its phase and its buffers.
+//!
+//! Owns the state a connection carries between loop turns: the phase of its life
+//! (handshaking, open, closing, draining), the bytes of a request or frame that has not
+//! fully arrived, the frame assembler, the outbox and the pending deadline. It does not
+//! know other connections; `Peers` and the loop drive it.
+
+use super::outbox::{Frame, Outbox};
+use crate::protocol::Assembler;
+use mio::net::TcpStream;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the HTTP upgrade request.
+    Handshaking,
+    /// Frames flow both ways.
+    Open,
+    /// Our close frame (or HTTP error response) is queued. Once it is written and, if
+    /// `await_peer`, the peer's close frame has arrived, the write side is shut down.
+    Closing {
+        /// Still waiting for the peer's close frame (we started the close).
+        await_peer: bool,
+    },
+    /// Our side is shut down; input is discarded until the peer closes TCP or time is up.
+    Draining,
+}
+
+/// One connection's state.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket.
+    pub stream: TcpStream,
+    /// The peer's address, for logs and the handler.
+    pub addr: SocketAddr,
+    /// Distinguishes this connection from earlier ones in the same slot.
+    pub generation: u32,
+    /// Where it is in its life.
+    pub phase: Phase,
+    /// Bytes of an unfinished request or frame. Empty (and unallocated) between messages.
+    pub rbuf: Vec<u8>,
+    /// Frame decoding state.
+    pub assembler: Assembler,
+    /// Frames waiting to be written.
+    pub outbox: Outbox,
+    /// When the current phase times out, if it can.
+    pub deadline: Option<Instant>,
+    /// The handler was told this peer opened and not yet that it closed.
+    pub announced: bool,
+}
+
+/// What queueing a frame did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// The outbox was empty: the connection needs a flush this turn.
+    First,
+    /// Queued behind other frames.
+    Behind,
+    /// Refused: the connection's backlog would exceed the limit.
+    OverBacklog,
+}
+
+impl Conn {
+    /// A freshly accepted connection.
+    pub fn new(
+        stream: TcpStream,
+        addr: SocketAddr,
+        generation: u32,
+        max_message_size: usize,
+    ) -> Conn {
+        Conn {
+            stream,
+            addr,
+            generation,
+            phase: Phase::Handshaking,
+            rbuf: Vec::new(),
+            assembler: Assembler::new(max_message_size),
+            outbox: Outbox::default(),
+            deadline: None,
+            announced: false,
+        }
+    }
+
+    /// Whether this connection takes data frames.
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Whether incoming frames still need decoding (to answer them, or to spot the
+    /// peer's close frame).
+    pub fn decodes_frames(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Open | Phase::Closing { await_peer: true }
+        )
+    }
+
+    /// Queue a frame unless it would take the backlog past `max_backlog`. A frame is
+    /// always accepted into an empty outbox, so any single message can be sent.
+    pub fn enqueue(&mut self, frame: Frame, max_backlog: usize) -> Enqueued {
+        let unsent = self.outbox.unsent();
+        if unsent > 0 && unsent + frame.len() > max_backlog {
+            return Enqueued::OverBacklog;
+        }
+        if self.outbox.push(frame) {
+            Enqueued::First
+        } else {
+            Enqueued::Behind
+        }
+    }
+}
