@@ -5,7 +5,7 @@
 //! fully arrived, the frame assembler, the outbox and the pending deadline. It does not
 //! know other connections; `Peers` and the loop drive it.
 
-use super::outbox::{Frame, Outbox};
+use super::outbox::{Frame, Outbox, Spares};
 use crate::protocol::Assembler;
 use mio::net::TcpStream;
 use std::net::SocketAddr;
@@ -99,12 +99,12 @@ impl Conn {
 
     /// Queue a frame unless it would take the backlog past `max_backlog`. A frame is
     /// always accepted into an empty outbox, so any single message can be sent.
-    pub fn enqueue(&mut self, frame: Frame, max_backlog: usize) -> Enqueued {
+    pub fn enqueue(&mut self, frame: Frame, max_backlog: usize, spares: &mut Spares) -> Enqueued {
         let unsent = self.outbox.unsent();
         if unsent > 0 && unsent + frame.len() > max_backlog {
             return Enqueued::OverBacklog;
         }
-        if self.outbox.push(frame) {
+        if self.outbox.push(frame, spares) {
             Enqueued::First
         } else {
             Enqueued::Behind

@@ -367,7 +367,7 @@ impl<H: Handler> Server<H> {
         let Some(conn) = self.peers.conns.get_mut(slot) else {
             return;
         };
-        match conn.outbox.flush(&mut conn.stream) {
+        match conn.outbox.flush(&mut conn.stream, &mut self.peers.spares) {
             Ok(Flush::Blocked) => {}
             Ok(Flush::Drained) => {
                 if conn.phase == (Phase::Closing { await_peer: false }) {
@@ -424,7 +424,10 @@ fn dispatch<H: Handler>(
                     handler.on_message(&mut Context { peers: &mut *peers }, peer, msg);
                 }
             }
-            Event::Ping(payload) if open => peers.queue(slot, Frame::encode(OpCode::Pong, payload)),
+            Event::Ping(payload) if open => {
+                let pong = peers.spares.encode(OpCode::Pong, payload);
+                peers.queue(slot, pong);
+            }
             Event::Close(payload) => {
                 let (code, reason) = match payload {
                     ClosePayload::Empty => (CloseCode::NO_STATUS, ""),

@@ -4,10 +4,12 @@
 //! count of unsent bytes (the backlog that the slow-consumer limit reads). A broadcast frame
 //! is encoded once into a `Frame` and the same bytes are queued for every recipient; the
 //! outbox never copies a payload. Draining writes many frames per system call
-//! (`write_vectored`). It knows nothing of sockets beyond `std::io::Write`.
+//! (`write_vectored`). `Spares` recycles frame buffers and queue storage, so the steady
+//! state allocates nothing per message and an idle connection holds no queue memory. It
+//! knows nothing of sockets beyond `std::io::Write`.
 
 use crate::protocol::OpCode;
-use crate::protocol::frame::encode_frame_into;
+use crate::protocol::frame::{encode_frame, encode_frame_into};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::ops::Deref;
@@ -16,18 +18,23 @@ use std::rc::Rc;
 /// How many frames one `write_vectored` call takes at most.
 const MAX_IOV: usize = 64;
 
+/// How many recent frame buffers the pool watches for reuse.
+const POOL_FRAMES: usize = 64;
+
+/// Frame buffers larger than this are not kept for reuse.
+const POOL_MAX_BYTES: usize = 64 << 10;
+
+/// Spare queue storage kept for reuse, at most.
+const SPARE_QUEUES: usize = 1024;
+
+/// Queue storage larger than this (in frames) is freed rather than kept.
+const SPARE_QUEUE_MAX: usize = 256;
+
 /// Encoded frame bytes, shared between the outboxes of all recipients.
 #[derive(Clone, Debug)]
 pub struct Frame(Rc<Vec<u8>>);
 
 impl Frame {
-    /// Encode a whole unmasked frame.
-    pub fn encode(opcode: OpCode, payload: &[u8]) -> Frame {
-        let mut bytes = Vec::with_capacity(payload.len() + 10);
-        encode_frame_into(&mut bytes, opcode, payload);
-        Frame(Rc::new(bytes))
-    }
-
     /// Raw bytes to send as they are (an HTTP response, say).
     pub fn raw(bytes: Vec<u8>) -> Frame {
         Frame(Rc::new(bytes))
@@ -38,6 +45,56 @@ impl Deref for Frame {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         &self.0
+    }
+}
+
+/// Storage recycled between the outboxes of one loop: frame buffers and queues.
+#[derive(Debug, Default)]
+pub struct Spares {
+    /// Recent frame buffers, oldest first. One whose only owner is this ring has been
+    /// written to every recipient and can be reused.
+    frames: VecDeque<Rc<Vec<u8>>>,
+    /// Empty queues with capacity.
+    queues: Vec<VecDeque<Frame>>,
+}
+
+impl Spares {
+    /// Encode a whole unmasked frame, reusing a buffer every recipient is done with.
+    pub fn encode(&mut self, opcode: OpCode, payload: &[u8]) -> Frame {
+        let reusable = self
+            .frames
+            .front()
+            .is_some_and(|f| Rc::strong_count(f) == 1);
+        let mut bytes = if reusable {
+            self.frames.pop_front().unwrap_or_default()
+        } else {
+            if self.frames.len() >= POOL_FRAMES {
+                // Still queued somewhere: let its last owner free it.
+                self.frames.pop_front();
+            }
+            Rc::default()
+        };
+        match Rc::get_mut(&mut bytes) {
+            Some(buf) => {
+                buf.clear();
+                encode_frame_into(buf, opcode, payload);
+            }
+            None => bytes = Rc::new(encode_frame(opcode, payload)),
+        }
+        if bytes.capacity() <= POOL_MAX_BYTES {
+            self.frames.push_back(bytes.clone());
+        }
+        Frame(bytes)
+    }
+
+    fn queue(&mut self) -> VecDeque<Frame> {
+        self.queues.pop().unwrap_or_default()
+    }
+
+    fn give_back(&mut self, queue: VecDeque<Frame>) {
+        if queue.capacity() <= SPARE_QUEUE_MAX && self.queues.len() < SPARE_QUEUES {
+            self.queues.push(queue);
+        }
     }
 }
 
@@ -62,8 +119,11 @@ pub struct Outbox {
 
 impl Outbox {
     /// Queue a frame. Returns true if the outbox was empty before.
-    pub fn push(&mut self, frame: Frame) -> bool {
+    pub fn push(&mut self, frame: Frame, spares: &mut Spares) -> bool {
         let was_empty = self.queue.is_empty();
+        if self.queue.capacity() == 0 {
+            self.queue = spares.queue();
+        }
         self.unsent += frame.len();
         self.queue.push_back(frame);
         was_empty
@@ -89,8 +149,8 @@ impl Outbox {
     }
 
     /// Write as much as the writer takes, many frames per call, until the queue is empty
-    /// or the writer would block.
-    pub fn flush<W: Write>(&mut self, w: &mut W) -> io::Result<Flush> {
+    /// or the writer would block. An emptied queue's storage goes back to `spares`.
+    pub fn flush<W: Write>(&mut self, w: &mut W, spares: &mut Spares) -> io::Result<Flush> {
         while !self.queue.is_empty() {
             let result = {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
@@ -111,6 +171,9 @@ impl Outbox {
             }
         }
         self.offset = 0;
+        if self.queue.capacity() > 0 {
+            spares.give_back(std::mem::take(&mut self.queue));
+        }
         Ok(Flush::Drained)
     }
 
@@ -170,11 +233,17 @@ mod tests {
     #[test]
     fn partial_writes_keep_their_offset_and_order() {
         let frames: Vec<Frame> = (0..200u32)
-            .map(|i| Frame::encode(OpCode::Binary, &vec![i as u8; (i as usize * 7) % 300]))
+            .map(|i| {
+                Frame::raw(encode_frame(
+                    OpCode::Binary,
+                    &vec![i as u8; (i as usize * 7) % 300],
+                ))
+            })
             .collect();
         let expected: Vec<u8> = frames.iter().flat_map(|f| f.to_vec()).collect();
         for limit in [1, 3, 64, 1000, 1 << 20] {
             let mut outbox = Outbox::default();
+            let mut spares = Spares::default();
             let mut w = Trickle {
                 out: Vec::new(),
                 limit,
@@ -182,10 +251,10 @@ mod tests {
                 block_every: 5,
             };
             for f in &frames {
-                outbox.push(f.clone());
+                outbox.push(f.clone(), &mut spares);
             }
             assert_eq!(outbox.unsent(), expected.len());
-            while outbox.flush(&mut w).unwrap() == Flush::Blocked {
+            while outbox.flush(&mut w, &mut spares).unwrap() == Flush::Blocked {
                 assert_eq!(outbox.unsent(), expected.len() - w.out.len());
             }
             assert!(outbox.is_empty());
@@ -197,8 +266,10 @@ mod tests {
     #[test]
     fn many_frames_leave_in_one_call() {
         let mut outbox = Outbox::default();
+        let mut spares = Spares::default();
         for _ in 0..50 {
-            outbox.push(Frame::encode(OpCode::Text, b"hello"));
+            let frame = spares.encode(OpCode::Text, b"hello");
+            outbox.push(frame, &mut spares);
         }
         let mut w = Trickle {
             out: Vec::new(),
@@ -206,7 +277,7 @@ mod tests {
             calls: 0,
             block_every: usize::MAX,
         };
-        assert_eq!(outbox.flush(&mut w).unwrap(), Flush::Drained);
+        assert_eq!(outbox.flush(&mut w, &mut spares).unwrap(), Flush::Drained);
         assert_eq!(w.calls, 1);
         assert_eq!(w.out.len(), 50 * 7);
     }
@@ -214,26 +285,56 @@ mod tests {
     #[test]
     fn discard_keeps_a_partly_written_head() {
         let mut outbox = Outbox::default();
-        outbox.push(Frame::raw(vec![1; 10]));
-        outbox.push(Frame::raw(vec![2; 10]));
+        let mut spares = Spares::default();
+        outbox.push(Frame::raw(vec![1; 10]), &mut spares);
+        outbox.push(Frame::raw(vec![2; 10]), &mut spares);
         let mut w = Trickle {
             out: Vec::new(),
             limit: 4,
             calls: 0,
             block_every: 2,
         };
-        assert_eq!(outbox.flush(&mut w).unwrap(), Flush::Blocked);
+        assert_eq!(outbox.flush(&mut w, &mut spares).unwrap(), Flush::Blocked);
         outbox.discard_unsent();
         assert_eq!(outbox.unsent(), 6);
-        outbox.push(Frame::raw(vec![3; 2]));
+        outbox.push(Frame::raw(vec![3; 2]), &mut spares);
         w.block_every = usize::MAX;
-        outbox.flush(&mut w).unwrap();
+        outbox.flush(&mut w, &mut spares).unwrap();
         assert_eq!(w.out, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3]);
 
         let mut outbox = Outbox::default();
-        outbox.push(Frame::raw(vec![1; 10]));
+        outbox.push(Frame::raw(vec![1; 10]), &mut spares);
         outbox.discard_unsent();
         assert!(outbox.is_empty());
         assert_eq!(outbox.unsent(), 0);
+    }
+
+    #[test]
+    fn storage_is_recycled() {
+        let mut spares = Spares::default();
+        let mut outbox = Outbox::default();
+        let mut w = Trickle {
+            out: Vec::new(),
+            limit: usize::MAX,
+            calls: 0,
+            block_every: usize::MAX,
+        };
+        let first = spares.encode(OpCode::Binary, &[1; 100]);
+        let first_ptr = first.as_ptr();
+        outbox.push(first, &mut spares);
+        assert_eq!(outbox.flush(&mut w, &mut spares).unwrap(), Flush::Drained);
+        assert_eq!(
+            outbox.queue.capacity(),
+            0,
+            "an idle outbox holds no storage"
+        );
+        assert_eq!(spares.queues.len(), 1);
+        // The written frame's buffer is reused for the next one.
+        let second = spares.encode(OpCode::Binary, &[2; 50]);
+        assert_eq!(second.as_ptr(), first_ptr);
+        // A frame still queued somewhere is not reused.
+        let third = spares.encode(OpCode::Binary, &[3; 50]);
+        assert_ne!(third.as_ptr(), second.as_ptr());
+        assert_eq!(&third[2..], &[3; 50]);
     }
 }

@@ -7,7 +7,7 @@
 //! or writes a socket.
 
 use super::conn::{Conn, Enqueued, Phase};
-use super::outbox::Frame;
+use super::outbox::{Frame, Spares};
 use super::timers::{Due, Timers};
 use crate::handler::PeerId;
 use crate::protocol::{CloseCode, Message, OpCode};
@@ -38,6 +38,8 @@ pub struct Peers {
     pub timers: Timers,
     /// Peers that left since the handler last heard.
     pub departed: Vec<Departure>,
+    /// Recycled frame buffers and queue storage.
+    pub spares: Spares,
     open: usize,
     max_backlog: usize,
     close_timeout: Duration,
@@ -54,6 +56,7 @@ impl Peers {
             dirty: Vec::new(),
             timers: Timers::default(),
             departed: Vec::new(),
+            spares: Spares::default(),
             open: 0,
             max_backlog,
             close_timeout,
@@ -112,7 +115,7 @@ impl Peers {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
-        match conn.enqueue(frame, self.max_backlog) {
+        match conn.enqueue(frame, self.max_backlog, &mut self.spares) {
             Enqueued::First => self.dirty.push(slot),
             Enqueued::Behind => {}
             Enqueued::OverBacklog => self.slow_consumer(slot),
@@ -122,20 +125,21 @@ impl Peers {
     /// Send a message to one open peer.
     pub fn send(&mut self, peer: PeerId, msg: Message<'_>) {
         if let Some(slot) = self.slot_of(peer).filter(|&s| self.conns[s].is_open()) {
-            self.queue(slot, Frame::encode(msg.opcode(), msg.as_bytes()));
+            let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
+            self.queue(slot, frame);
         }
     }
 
     /// Send a message to every open peer except `except`: encoded once, shared by all.
     pub fn broadcast(&mut self, msg: Message<'_>, except: Option<PeerId>) {
-        let frame = Frame::encode(msg.opcode(), msg.as_bytes());
+        let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
         let except = except.and_then(|p| self.slot_of(p));
         let mut slow = Vec::new();
         for (slot, conn) in self.conns.iter_mut() {
             if !conn.is_open() || Some(slot) == except {
                 continue;
             }
-            match conn.enqueue(frame.clone(), self.max_backlog) {
+            match conn.enqueue(frame.clone(), self.max_backlog, &mut self.spares) {
                 Enqueued::First => self.dirty.push(slot),
                 Enqueued::Behind => {}
                 Enqueued::OverBacklog => slow.push(slot),
@@ -181,7 +185,8 @@ impl Peers {
         payload.extend_from_slice(&code.to_bytes());
         payload.extend_from_slice(truncate_utf8(reason, MAX_CLOSE_REASON).as_bytes());
         // The close frame must get out even past the backlog limit.
-        if conn.outbox.push(Frame::encode(OpCode::Close, &payload)) {
+        let frame = self.spares.encode(OpCode::Close, &payload);
+        if conn.outbox.push(frame, &mut self.spares) {
             self.dirty.push(slot);
         }
         self.depart(slot, code, reason);
@@ -195,7 +200,7 @@ impl Peers {
         };
         conn.phase = Phase::Closing { await_peer: false };
         conn.rbuf = Vec::new();
-        if conn.outbox.push(Frame::raw(response)) {
+        if conn.outbox.push(Frame::raw(response), &mut self.spares) {
             self.dirty.push(slot);
         }
         self.set_deadline(slot, Some(self.close_timeout));
@@ -223,10 +228,8 @@ impl Peers {
     fn begin_close_reply(&mut self, slot: usize, reply: CloseCode) {
         let conn = &mut self.conns[slot];
         conn.phase = Phase::Closing { await_peer: false };
-        if conn
-            .outbox
-            .push(Frame::encode(OpCode::Close, &reply.to_bytes()))
-        {
+        let frame = self.spares.encode(OpCode::Close, &reply.to_bytes());
+        if conn.outbox.push(frame, &mut self.spares) {
             self.dirty.push(slot);
         }
         self.set_deadline(slot, Some(self.close_timeout));
