@@ -111,3 +111,14 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// An idle connection costs its slab entry and nothing else, and the budget for that
+    /// is 256 bytes: keep the struct well inside it.
+    #[test]
+    fn an_idle_connection_fits_the_memory_budget() {
+        let conn = std::mem::size_of::<super::Conn>();
+        assert!(conn <= 224, "Conn is {conn} bytes");
+    }
+}
