@@ -32,6 +32,11 @@ pub struct Config {
     /// How long a closing connection waits for the peer's close frame and then for its
     /// TCP close, after the server's close frame is sent. Default 5 s.
     pub close_timeout: Duration,
+    /// After a shutdown request, how long `run` waits for peers to answer close 1001
+    /// before it returns anyway. Default 5 s.
+    pub shutdown_timeout: Duration,
+    /// Commands a `Handle` may queue before its sending thread waits. Default 1024.
+    pub command_queue: usize,
 }
 
 impl Default for Config {
@@ -45,6 +50,8 @@ impl Default for Config {
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(5),
+            command_queue: 1024,
         }
     }
 }

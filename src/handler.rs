@@ -1,14 +1,19 @@
 //! What an application plugs into the loop: the `Handler` trait, the `Context` it acts
-//! through, and the `PeerId` that names a client.
+//! through, and the ids that name peers, rooms and timers.
 //!
-//! A handler sees complete, validated messages and decides who gets what; it never sees a
-//! socket or a frame. Everything it asks for through `Context` is queued and leaves at the
-//! end of the loop turn.
+//! A handler sees upgrade requests, complete validated messages, closes, errors and its own
+//! timers; it never sees a socket or a frame. Everything it asks for through `Context` is
+//! queued and leaves at the end of the loop turn. All of it runs on the loop's thread.
 
-use crate::protocol::{CloseCode, Message};
+use crate::protocol::handshake::{Rejection, Request};
+use crate::protocol::{CloseCode, Message, ProtocolError};
+use crate::rooms::RoomId;
+use crate::server::Control;
 use crate::server::peers::Peers;
+pub use crate::server::timers::TimerId;
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 /// A connected client: its slot in the server plus a generation, so that a slot reused by
 /// a later client is never mistaken for the old one.
@@ -24,11 +29,41 @@ impl fmt::Display for PeerId {
     }
 }
 
-/// Application callbacks, all run on the loop's thread. Every method has an empty default.
+/// Why a peer's connection failed (reported through `Handler::on_error`, before
+/// `on_close`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerError {
+    /// The peer broke the protocol; it was sent this close code.
+    Protocol(ProtocolError),
+    /// The peer did not read fast enough and its backlog passed `Config::max_backlog`.
+    SlowConsumer,
+    /// The socket failed.
+    Io(std::io::ErrorKind),
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Protocol(e) => write!(f, "protocol error: {e}"),
+            PeerError::SlowConsumer => f.write_str("slow consumer"),
+            PeerError::Io(kind) => write!(f, "I/O error: {kind}"),
+        }
+    }
+}
+
+/// Application callbacks. Every method has a default that does nothing (and accepts every
+/// upgrade), so a handler implements only what it needs.
 pub trait Handler {
+    /// A valid upgrade request arrived. Return an error to refuse it with that HTTP status
+    /// (say 401 or 403 after checking a token in the query string or a cookie).
+    fn on_upgrade(&mut self, ctx: &mut Context<'_>, req: &Request) -> Result<(), Rejection> {
+        let _ = (ctx, req);
+        Ok(())
+    }
+
     /// A client completed the handshake.
-    fn on_open(&mut self, ctx: &mut Context<'_>, peer: PeerId) {
-        let _ = (ctx, peer);
+    fn on_open(&mut self, ctx: &mut Context<'_>, peer: PeerId, req: &Request) {
+        let _ = (ctx, peer, req);
     }
 
     /// A client sent a complete message. The payload is borrowed: send it on (which copies
@@ -37,16 +72,66 @@ pub trait Handler {
         let _ = (ctx, peer, msg);
     }
 
-    /// A client is gone: `code` is the peer's close code, the code the server closed with,
-    /// or 1006 when the TCP connection ended without a close handshake.
+    /// A peer's connection failed; `on_close` follows.
+    fn on_error(&mut self, ctx: &mut Context<'_>, peer: PeerId, error: &PeerError) {
+        let _ = (ctx, peer, error);
+    }
+
+    /// A peer left: `code` is the peer's close code (1005 if it sent none), the code the
+    /// server closed with, or 1006 when the connection ended without a close handshake.
+    /// The peer has already left its rooms.
     fn on_close(&mut self, ctx: &mut Context<'_>, peer: PeerId, code: CloseCode, reason: &str) {
         let _ = (ctx, peer, code, reason);
     }
+
+    /// A timer set with `Context::set_timer` fired.
+    fn on_timer(&mut self, ctx: &mut Context<'_>, timer: TimerId) {
+        let _ = (ctx, timer);
+    }
 }
 
-/// What a handler may do: send to one, many or all peers, close peers, ask about them.
+/// A room given by name or by id.
+pub trait RoomRef {
+    /// Resolve to a live room.
+    fn resolve(&self, ctx: &Context<'_>) -> Option<RoomId>;
+}
+
+impl RoomRef for RoomId {
+    fn resolve(&self, _: &Context<'_>) -> Option<RoomId> {
+        Some(*self)
+    }
+}
+
+impl RoomRef for &str {
+    fn resolve(&self, ctx: &Context<'_>) -> Option<RoomId> {
+        ctx.peers.rooms.find(self)
+    }
+}
+
+impl RoomRef for &String {
+    fn resolve(&self, ctx: &Context<'_>) -> Option<RoomId> {
+        ctx.peers.rooms.find(self)
+    }
+}
+
+/// What the server knows of a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerInfo<'a> {
+    /// The remote address.
+    pub addr: SocketAddr,
+    /// The path of the upgrade request.
+    pub path: &'a str,
+    /// The query string of the upgrade request, if any.
+    pub query: Option<&'a str>,
+    /// The negotiated subprotocol, if any.
+    pub protocol: Option<&'a str>,
+}
+
+/// What a handler may do: send to one peer, a room or everyone, manage rooms, close peers,
+/// set timers, stop the server.
 pub struct Context<'a> {
     pub(crate) peers: &'a mut Peers,
+    pub(crate) control: &'a mut Control,
 }
 
 impl Context<'_> {
@@ -65,7 +150,50 @@ impl Context<'_> {
         self.peers.broadcast(msg, Some(except));
     }
 
-    /// Start the close handshake with a peer.
+    /// Put a peer in a room (created on first join). Returns the room, or `None` if the
+    /// peer is not open.
+    pub fn join(&mut self, peer: PeerId, room: &str) -> Option<RoomId> {
+        self.peers.join(peer, room)
+    }
+
+    /// Take a peer out of a room; a room left empty is freed.
+    pub fn leave(&mut self, peer: PeerId, room: impl RoomRef) {
+        if let Some(id) = room.resolve(self) {
+            self.peers.leave(peer, id);
+        }
+    }
+
+    /// Send a message to every member of a room (encoded once).
+    pub fn publish(&mut self, room: impl RoomRef, msg: Message<'_>) {
+        if let Some(id) = room.resolve(self) {
+            self.peers.publish(id, msg, None);
+        }
+    }
+
+    /// Send a message to every member of a room but one.
+    pub fn publish_except(&mut self, room: impl RoomRef, except: PeerId, msg: Message<'_>) {
+        if let Some(id) = room.resolve(self) {
+            self.peers.publish(id, msg, Some(except));
+        }
+    }
+
+    /// The rooms a peer is in, in join order.
+    pub fn rooms_of(&self, peer: PeerId) -> &[RoomId] {
+        self.peers.rooms_of(peer)
+    }
+
+    /// A room's name.
+    pub fn room_name(&self, room: RoomId) -> Option<&str> {
+        self.peers.rooms.name(room)
+    }
+
+    /// The number of members of a room (0 for a room that does not exist).
+    pub fn room_size(&self, room: impl RoomRef) -> usize {
+        room.resolve(self)
+            .map_or(0, |id| self.peers.rooms.members(id).len())
+    }
+
+    /// Start the close handshake with a peer (`on_close` follows at once).
     pub fn close(&mut self, peer: PeerId, code: CloseCode, reason: &str) {
         self.peers.close(peer, code, reason);
     }
@@ -75,8 +203,29 @@ impl Context<'_> {
         self.peers.open_count()
     }
 
-    /// A peer's remote address.
-    pub fn peer_addr(&self, peer: PeerId) -> Option<SocketAddr> {
-        self.peers.addr(peer)
+    /// Every open peer.
+    pub fn peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.peers.open_peers()
+    }
+
+    /// What the server knows of a peer: address, path, query, subprotocol.
+    pub fn peer_info(&self, peer: PeerId) -> Option<PeerInfo<'_>> {
+        self.peers.info(peer)
+    }
+
+    /// Fire `on_timer(id)` after `after`. Setting a pending id again moves it.
+    pub fn set_timer(&mut self, after: Duration, id: TimerId) {
+        self.control.timers.set(id, Instant::now() + after);
+    }
+
+    /// Cancel a pending timer.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.control.timers.cancel(id);
+    }
+
+    /// Stop the server: no new connections, close 1001 to every peer, and `run` returns
+    /// once they are gone or `Config::shutdown_timeout` has passed.
+    pub fn shutdown(&mut self) {
+        self.control.shutdown = true;
     }
 }

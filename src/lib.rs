@@ -16,12 +16,17 @@
 
 pub mod chat;
 pub mod config;
+pub mod handle;
 pub mod handler;
 pub mod protocol;
+pub mod rooms;
 pub mod server;
 
 pub use chat::{ChatRoom, Echo};
 pub use config::Config;
-pub use handler::{Context, Handler, PeerId};
-pub use protocol::{CloseCode, Message};
+pub use handle::{Handle, ServerGone};
+pub use handler::{Context, Handler, PeerError, PeerId, PeerInfo, RoomRef, TimerId};
+pub use protocol::handshake::{Rejection, Request, Status};
+pub use protocol::{CloseCode, Message, OwnedMessage};
+pub use rooms::RoomId;
 pub use server::Server;

@@ -54,3 +54,50 @@ impl<'a> From<&'a [u8]> for Message<'a> {
         Message::Binary(b)
     }
 }
+
+/// A message that owns its payload: what crosses threads (`Handle`) and what a client
+/// receives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedMessage {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl OwnedMessage {
+    /// Borrow it as a `Message`.
+    pub fn as_message(&self) -> Message<'_> {
+        match self {
+            OwnedMessage::Text(s) => Message::Text(s),
+            OwnedMessage::Binary(b) => Message::Binary(b),
+        }
+    }
+}
+
+impl From<Message<'_>> for OwnedMessage {
+    fn from(m: Message<'_>) -> Self {
+        match m {
+            Message::Text(s) => OwnedMessage::Text(s.to_string()),
+            Message::Binary(b) => OwnedMessage::Binary(b.to_vec()),
+        }
+    }
+}
+
+impl From<String> for OwnedMessage {
+    fn from(s: String) -> Self {
+        OwnedMessage::Text(s)
+    }
+}
+
+impl From<&str> for OwnedMessage {
+    fn from(s: &str) -> Self {
+        OwnedMessage::Text(s.to_string())
+    }
+}
+
+impl From<Vec<u8>> for OwnedMessage {
+    fn from(b: Vec<u8>) -> Self {
+        OwnedMessage::Binary(b)
+    }
+}

@@ -20,4 +20,4 @@ pub use assembler::{Assembler, Event, Step};
 pub use close::{CloseCode, ClosePayload};
 pub use error::ProtocolError;
 pub use frame::OpCode;
-pub use message::Message;
+pub use message::{Message, OwnedMessage};

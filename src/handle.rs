@@ -1,0 +1,77 @@
+//! `Handle`: how other threads reach the loop (a backend pushing to clients, a signal
+//! thread asking for shutdown).
+//!
+//! Owns the sending side of a bounded channel and the `mio::Waker` that interrupts the
+//! poll. Commands are applied by the loop at its next turn, in the order they were sent;
+//! the loop itself stays single-threaded and never blocks on a handle. A full channel
+//! makes the sending thread wait, which bounds the memory commands can take.
+
+use crate::handler::PeerId;
+use crate::protocol::{CloseCode, OwnedMessage};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+
+/// What a handle asks the loop to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send(PeerId, OwnedMessage),
+    Broadcast(OwnedMessage),
+    Publish(String, OwnedMessage),
+    Close(PeerId, CloseCode, String),
+    Shutdown,
+}
+
+/// The server has stopped; the command was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerGone;
+
+impl fmt::Display for ServerGone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the server has stopped")
+    }
+}
+
+impl std::error::Error for ServerGone {}
+
+/// A cheap, cloneable, `Send` way to act on a running server from any thread.
+///
+/// Do not call it from inside a `Handler` (use the `Context` there): if the channel is
+/// full, the loop would wait for itself.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    pub(crate) tx: SyncSender<Command>,
+    pub(crate) waker: Arc<mio::Waker>,
+}
+
+impl Handle {
+    fn submit(&self, command: Command) -> Result<(), ServerGone> {
+        self.tx.send(command).map_err(|_| ServerGone)?;
+        self.waker.wake().map_err(|_| ServerGone)
+    }
+
+    /// Send a message to one peer.
+    pub fn send(&self, peer: PeerId, msg: impl Into<OwnedMessage>) -> Result<(), ServerGone> {
+        self.submit(Command::Send(peer, msg.into()))
+    }
+
+    /// Send a message to every open peer.
+    pub fn broadcast(&self, msg: impl Into<OwnedMessage>) -> Result<(), ServerGone> {
+        self.submit(Command::Broadcast(msg.into()))
+    }
+
+    /// Send a message to every member of a room.
+    pub fn publish(&self, room: &str, msg: impl Into<OwnedMessage>) -> Result<(), ServerGone> {
+        self.submit(Command::Publish(room.to_string(), msg.into()))
+    }
+
+    /// Close a peer with a code and reason.
+    pub fn close(&self, peer: PeerId, code: CloseCode, reason: &str) -> Result<(), ServerGone> {
+        self.submit(Command::Close(peer, code, reason.to_string()))
+    }
+
+    /// Stop the server (as `Context::shutdown`).
+    pub fn shutdown(&self) -> Result<(), ServerGone> {
+        self.submit(Command::Shutdown)
+    }
+}
