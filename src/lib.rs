@@ -15,6 +15,7 @@
 //! ```
 
 pub mod chat;
+pub mod client;
 pub mod config;
 pub mod handle;
 pub mod handler;
@@ -23,6 +24,7 @@ pub mod rooms;
 pub mod server;
 
 pub use chat::{ChatRoom, Echo};
+pub use client::{Client, ClientConfig, ClientError, Received};
 pub use config::Config;
 pub use handle::{Handle, ServerGone};
 pub use handler::{Context, Handler, PeerError, PeerId, PeerInfo, RoomRef, TimerId};

@@ -64,6 +64,8 @@ enum DataKind {
 #[derive(Debug, Default)]
 pub struct Assembler {
     max_message_size: usize,
+    /// Server side: client frames must be masked. Client side: server frames must not be.
+    expect_masked: bool,
     current: Option<InFrame>,
     fragmented: Option<DataKind>,
     fragments: Vec<u8>,
@@ -72,10 +74,21 @@ pub struct Assembler {
 }
 
 impl Assembler {
-    /// An assembler that refuses messages over `max_message_size` bytes with 1009.
+    /// A server's assembler: client frames must be masked; messages over
+    /// `max_message_size` bytes are refused with 1009.
     pub fn new(max_message_size: usize) -> Self {
         Assembler {
             max_message_size,
+            expect_masked: true,
+            ..Default::default()
+        }
+    }
+
+    /// A client's assembler: server frames must not be masked.
+    pub fn for_client(max_message_size: usize) -> Self {
+        Assembler {
+            max_message_size,
+            expect_masked: false,
             ..Default::default()
         }
     }
@@ -204,8 +217,12 @@ impl Assembler {
         if h.rsv != 0 {
             return Err(ProtocolError::RSV_BITS);
         }
-        if h.mask.is_none() {
-            return Err(ProtocolError::UNMASKED);
+        if h.mask.is_some() != self.expect_masked {
+            return Err(if self.expect_masked {
+                ProtocolError::UNMASKED
+            } else {
+                ProtocolError::MASKED
+            });
         }
         let limit = self.max_message_size as u64;
         match h.opcode {

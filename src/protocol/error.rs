@@ -27,6 +27,8 @@ impl ProtocolError {
     pub const LENGTH_TOP_BIT: Self = fault(CloseCode::PROTOCOL_ERROR, "length top bit set");
     /// A client frame without a mask.
     pub const UNMASKED: Self = fault(CloseCode::PROTOCOL_ERROR, "unmasked client frame");
+    /// A server frame with a mask (a client must reject it).
+    pub const MASKED: Self = fault(CloseCode::PROTOCOL_ERROR, "masked server frame");
     /// RSV bits set with no extension negotiated that defines them.
     pub const RSV_BITS: Self = fault(CloseCode::PROTOCOL_ERROR, "reserved bits set");
     /// A control frame with FIN clear.

@@ -8,6 +8,7 @@
 //! and `error` name every close code and the fault that earns it.
 
 pub mod assembler;
+pub mod client_handshake;
 pub mod close;
 pub mod error;
 pub mod frame;

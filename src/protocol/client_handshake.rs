@@ -1,0 +1,190 @@
+//! The client's side of the opening handshake: the request bytes, and the checks on the
+//! server's 101 response.
+//!
+//! Owns the exact request a client sends and the validation of the answer (status 101,
+//! `Upgrade`, `Connection`, `Sec-WebSocket-Accept` matching the key, a subprotocol the
+//! client offered). Like the server side it works on bytes only and reports how much of
+//! the input the response head took, so frames sent right behind it are kept.
+
+use super::handshake::accept_key;
+use std::fmt;
+
+/// The most headers a response may carry.
+const MAX_HEADERS: usize = 32;
+
+/// Why a server's handshake response was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponseError {
+    /// The response is not HTTP.
+    Malformed,
+    /// The server answered with another status (the body is not read).
+    Status(u16),
+    /// A required header is missing or wrong.
+    BadHeader(&'static str),
+    /// The head is larger than the limit.
+    TooLarge,
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseError::Malformed => f.write_str("malformed HTTP response"),
+            ResponseError::Status(code) => write!(f, "server answered HTTP {code}"),
+            ResponseError::BadHeader(what) => write!(f, "bad handshake response: {what}"),
+            ResponseError::TooLarge => f.write_str("handshake response too large"),
+        }
+    }
+}
+
+/// The upgrade request for `host` (as it goes in the `Host` header) and `target` (path and
+/// query), with the client's base64 key and the subprotocols it offers.
+pub fn request(host: &str, target: &str, key: &str, protocols: &[&str]) -> Vec<u8> {
+    let mut out = format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    if !protocols.is_empty() {
+        out.push_str("Sec-WebSocket-Protocol: ");
+        out.push_str(&protocols.join(", "));
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// A successful response: the subprotocol the server selected and the head's length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The selected subprotocol.
+    pub protocol: Option<String>,
+    /// Bytes the response head took.
+    pub consumed: usize,
+}
+
+/// Check the server's response to a request made with `key` and `offered` protocols.
+/// `Ok(None)`: incomplete so far.
+pub fn parse_response(
+    buf: &[u8],
+    key: &str,
+    offered: &[&str],
+    max_bytes: usize,
+) -> Result<Option<Accepted>, ResponseError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let consumed = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() >= max_bytes => {
+            return Err(ResponseError::TooLarge);
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(ResponseError::Malformed),
+    };
+    if resp.code != Some(101) {
+        return Err(ResponseError::Status(resp.code.unwrap_or(0)));
+    }
+    let has_token = |name: &str, token: &str| {
+        resp.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case(name)
+                && h.value
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    if !has_token("upgrade", "websocket") {
+        return Err(ResponseError::BadHeader("Upgrade is not websocket"));
+    }
+    if !has_token("connection", "upgrade") {
+        return Err(ResponseError::BadHeader("Connection is not upgrade"));
+    }
+    let header = |name: &str| {
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.trim_ascii())
+    };
+    if header("sec-websocket-accept") != Some(accept_key(key.as_bytes()).as_bytes()) {
+        return Err(ResponseError::BadHeader(
+            "Sec-WebSocket-Accept does not match",
+        ));
+    }
+    let protocol = match header("sec-websocket-protocol") {
+        None => None,
+        Some(p) => match std::str::from_utf8(p) {
+            Ok(p) if offered.contains(&p) => Some(p.to_string()),
+            _ => {
+                return Err(ResponseError::BadHeader(
+                    "a subprotocol that was not offered",
+                ));
+            }
+        },
+    };
+    if header("sec-websocket-extensions").is_some() {
+        return Err(ResponseError::BadHeader(
+            "an extension that was not offered",
+        ));
+    }
+    Ok(Some(Accepted { protocol, consumed }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::handshake::{parse_request, switching_protocols};
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    #[test]
+    fn round_trip_with_the_server_side() {
+        let req = request("example.com:80", "/room/a?x=1", KEY, &["chat", "v2"]);
+        let (parsed, n) = parse_request(&req, 8192).unwrap().unwrap();
+        assert_eq!(n, req.len());
+        assert_eq!(parsed.target, "/room/a?x=1");
+        assert_eq!(parsed.offered_protocols, ["chat", "v2"]);
+        let mut resp = switching_protocols(&parsed.accept, Some("v2"));
+        let head = resp.len();
+        resp.extend_from_slice(&[0x81, 0x00]);
+        for cut in 0..head {
+            assert_eq!(
+                parse_response(&resp[..cut], KEY, &["chat", "v2"], 4096),
+                Ok(None)
+            );
+        }
+        let ok = parse_response(&resp, KEY, &["chat", "v2"], 4096)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            ok,
+            Accepted {
+                protocol: Some("v2".into()),
+                consumed: head
+            }
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let good =
+            String::from_utf8(switching_protocols(&accept_key(KEY.as_bytes()), None)).unwrap();
+        let check = |r: &str, offered: &[&str]| parse_response(r.as_bytes(), KEY, offered, 4096);
+        assert!(check(&good, &[]).unwrap().is_some());
+        assert_eq!(
+            check("HTTP/1.1 403 Forbidden\r\n\r\n", &[]),
+            Err(ResponseError::Status(403))
+        );
+        assert_eq!(check("garbage\r\n\r\n", &[]), Err(ResponseError::Malformed));
+        let wrong_accept = good.replace(&accept_key(KEY.as_bytes()), "AAAA");
+        assert!(matches!(
+            check(&wrong_accept, &[]),
+            Err(ResponseError::BadHeader(_))
+        ));
+        let unoffered = good.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: x\r\n\r\n");
+        assert!(matches!(
+            check(&unoffered, &["y"]),
+            Err(ResponseError::BadHeader(_))
+        ));
+        let no_upgrade = good.replace("Upgrade: websocket\r\n", "");
+        assert!(matches!(
+            check(&no_upgrade, &[]),
+            Err(ResponseError::BadHeader(_))
+        ));
+    }
+}
