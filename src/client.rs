@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn urls() {
-        let p = |u: &str| parse_url(u).map(|(a, h, port, t)| (a, h, port, t)).ok();
+        let p = |u: &str| parse_url(u).ok();
         assert_eq!(
             p("ws://127.0.0.1:8080/room/a?x=1"),
             Some((
