@@ -154,8 +154,15 @@ impl<H: Handler> Server<H> {
             if self.control.shutdown && self.stop_by.is_none() {
                 self.begin_shutdown();
             }
+            // Connections that finished their close handshake (draining) need not hold
+            // up the exit.
             if let Some(stop_by) = self.stop_by
-                && (self.peers.conns.is_empty() || Instant::now() >= stop_by)
+                && (Instant::now() >= stop_by
+                    || self
+                        .peers
+                        .conns
+                        .iter()
+                        .all(|(_, c)| c.phase == Phase::Draining))
             {
                 self.finish_shutdown();
                 return Ok(());

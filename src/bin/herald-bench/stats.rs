@@ -84,7 +84,11 @@ impl Histogram {
 
     /// The mean (exact).
     pub fn mean(&self) -> u64 {
-        if self.total == 0 { 0 } else { (self.sum / u128::from(self.total)) as u64 }
+        if self.total == 0 {
+            0
+        } else {
+            (self.sum / u128::from(self.total)) as u64
+        }
     }
 
     /// The value at quantile `q` (0..=1): the top of the bucket holding it, capped at max.
@@ -230,7 +234,10 @@ impl CpuUse {
                 let key = format!("server_cpu_ns_per_{what}");
                 json.opt_num(&key, self.server_ns_per(units), 0);
                 match self.server_ns_per(units) {
-                    Some(ns) => table.row("server CPU", format!("{server}, {} per {what}", human_ns(ns as u64))),
+                    Some(ns) => table.row(
+                        "server CPU",
+                        format!("{server}, {} per {what}", human_ns(ns as u64)),
+                    ),
                     None => table.row("server CPU", server),
                 }
             }
@@ -251,7 +258,9 @@ pub struct Json {
 impl Json {
     /// `{"mode": mode, ...`
     pub fn new(mode: &str) -> Json {
-        let mut j = Json { out: String::from("{") };
+        let mut j = Json {
+            out: String::from("{"),
+        };
         j.str("mode", mode);
         j
     }
@@ -404,9 +413,19 @@ pub fn human_bytes(b: f64) -> String {
 }
 
 /// Add a latency histogram's quantiles (in µs) to the JSON and the table.
-pub fn report_latency(json: &mut Json, table: &mut Table, prefix: &str, label: &str, h: &Histogram) {
+pub fn report_latency(
+    json: &mut Json,
+    table: &mut Table,
+    prefix: &str,
+    label: &str,
+    h: &Histogram,
+) {
     for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
-        json.num(&format!("{prefix}_{name}_us"), h.quantile(q) as f64 / 1e3, 1);
+        json.num(
+            &format!("{prefix}_{name}_us"),
+            h.quantile(q) as f64 / 1e3,
+            1,
+        );
     }
     json.num(&format!("{prefix}_max_us"), h.max() as f64 / 1e3, 1);
     json.num(&format!("{prefix}_mean_us"), h.mean() as f64 / 1e3, 1);

@@ -34,7 +34,9 @@ impl Target {
         let rest = if let Some(rest) = url.strip_prefix("ws://") {
             rest
         } else if url.starts_with("wss://") {
-            return Err("wss:// is not supported: herald-bench speaks plain ws:// on loopback".into());
+            return Err(
+                "wss:// is not supported: herald-bench speaks plain ws:// on loopback".into(),
+            );
         } else {
             return Err(format!("'{url}' is not a ws:// URL"));
         };
@@ -48,7 +50,10 @@ impl Target {
                 .ok_or_else(|| format!("'{url}': unclosed '[' in host"))?;
             let port = match after {
                 "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| format!("'{url}': bad port"))?),
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("'{url}': bad port"))?,
+                ),
             };
             (h, port)
         } else {
@@ -581,9 +586,11 @@ impl Client {
                     Phase::Open => {
                         // Echo the server's code (an empty close gets an empty one).
                         match code {
-                            Some(c) => push_frame(&mut self.out, OpCode::Close, 2, rng.mask(), |p| {
-                                p.copy_from_slice(&c.to_be_bytes())
-                            }),
+                            Some(c) => {
+                                push_frame(&mut self.out, OpCode::Close, 2, rng.mask(), |p| {
+                                    p.copy_from_slice(&c.to_be_bytes())
+                                })
+                            }
                             None => push_frame(&mut self.out, OpCode::Close, 0, rng.mask(), |_| {}),
                         }
                         self.phase = Phase::AwaitEof;
@@ -639,8 +646,14 @@ mod tests {
             let mut rest = piece;
             while let Some(f) = d.next(&mut rest).unwrap() {
                 match f {
-                    Inbound::Data { head, head_len, len } => out.push((len, head[..head_len].to_vec())),
-                    Inbound::Close(code) => out.push((u64::MAX, code.unwrap_or(0).to_be_bytes().to_vec())),
+                    Inbound::Data {
+                        head,
+                        head_len,
+                        len,
+                    } => out.push((len, head[..head_len].to_vec())),
+                    Inbound::Close(code) => {
+                        out.push((u64::MAX, code.unwrap_or(0).to_be_bytes().to_vec()))
+                    }
                     Inbound::Ping => out.push((u64::MAX - 1, d.control_payload().to_vec())),
                     Inbound::Pong => out.push((u64::MAX - 2, vec![])),
                 }
@@ -703,9 +716,14 @@ mod tests {
         let mut rng = Rng(42);
         let mut out = Vec::new();
         let key = rng.mask();
-        push_frame(&mut out, OpCode::Binary, 300, key, |p| p[..3].copy_from_slice(b"abc"));
+        push_frame(&mut out, OpCode::Binary, 300, key, |p| {
+            p[..3].copy_from_slice(b"abc")
+        });
         let (h, n) = decode_header(&out).unwrap().unwrap();
-        assert_eq!((h.mask, h.payload_len, h.opcode), (Some(key), 300, OpCode::Binary));
+        assert_eq!(
+            (h.mask, h.payload_len, h.opcode),
+            (Some(key), 300, OpCode::Binary)
+        );
         let payload = &mut out[n..];
         apply_mask(payload, key, 0);
         assert_eq!(&payload[..4], b"abc\0");

@@ -1,0 +1,290 @@
+//! `connect`: M connections, at most C in progress at once. Each one connects, upgrades
+//! (the 101 and its `Sec-WebSocket-Accept` are checked), sends a close frame, waits for the
+//! server's close frame and its TCP close, and makes room for the next. The rate is
+//! handshakes completed per second of the whole run, closes included: the cost of a
+//! short-lived connection, from both sides.
+
+use crate::stats::{CpuWindow, Histogram, Json, Table, group, rate, report_latency};
+use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
+use mio::{Events, Interest, Poll, Token};
+use std::time::{Duration, Instant};
+
+/// The settings of a connect run.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub target: Target,
+    pub count: usize,
+    pub concurrency: usize,
+    pub server_pid: Option<u32>,
+    /// The whole run gives up after this.
+    pub timeout: Duration,
+    /// One connection gives up after this.
+    pub conn_timeout: Duration,
+    pub progress: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    started: usize,
+    handshakes: u64,
+    failures: u64,
+    failure_samples: Vec<String>,
+    close_timeouts: u64,
+    latency: Histogram,
+}
+
+impl Tally {
+    fn fail(&mut self, why: String) {
+        self.failures += 1;
+        if self.failure_samples.len() < 5 {
+            self.failure_samples.push(why);
+        }
+    }
+}
+
+pub fn run(opts: Opts) -> Result<(), String> {
+    let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
+    let mut events = Events::with_capacity(1024);
+    let mut rng = Rng::from_os().map_err(|e| format!("/dev/urandom: {e}"))?;
+    let mut slots: Vec<Client> = (0..opts.concurrency.min(opts.count))
+        .map(|_| Client::new())
+        .collect();
+    let mut scratch = vec![0u8; 16 << 10];
+    let mut t = Tally::default();
+    let cpu = CpuWindow::start(opts.server_pid);
+    let start = Instant::now();
+    let deadline = start + opts.timeout;
+    let mut last_progress = (start, 0u64);
+    let mut timed_out = false;
+    loop {
+        let now = Instant::now();
+        // Fill free slots; give up on connections past their time.
+        for (i, c) in slots.iter_mut().enumerate() {
+            if matches!(c.phase, Phase::Idle | Phase::Done) {
+                if t.started >= opts.count || timed_out {
+                    continue;
+                }
+                t.started += 1;
+                match c.connect(&opts.target, &mut rng) {
+                    Ok(stream) => {
+                        if let Err(e) = poll.registry().register(
+                            stream,
+                            Token(i),
+                            Interest::READABLE | Interest::WRITABLE,
+                        ) {
+                            return Err(format!("register: {e}"));
+                        }
+                    }
+                    Err(e) => {
+                        t.fail(format!("connect: {e}"));
+                        c.finish();
+                    }
+                }
+            } else if now - c.started > opts.conn_timeout {
+                match c.phase {
+                    Phase::Closing | Phase::AwaitEof => t.close_timeouts += 1,
+                    p => t.fail(format!("timed out after {:?} ({p:?})", opts.conn_timeout)),
+                }
+                c.finish();
+            }
+        }
+        let busy = slots
+            .iter()
+            .any(|c| !matches!(c.phase, Phase::Idle | Phase::Done));
+        if !busy && (t.started >= opts.count || timed_out) {
+            break;
+        }
+        if now > deadline && !timed_out {
+            timed_out = true;
+            eprintln!(
+                "herald-bench: connect run timed out after {:?}; finishing what is open",
+                opts.timeout
+            );
+        }
+        if t.handshakes == 0 && t.failures as usize >= slots.len() && !timed_out {
+            // Not one handshake among the first attempts: the server is not there.
+            timed_out = true;
+        }
+        if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(10)))
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            return Err(format!("poll: {e}"));
+        }
+        for ev in events.iter() {
+            let c = &mut slots[ev.token().0];
+            if c.phase == Phase::Connecting {
+                match c.poll_connect() {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        t.fail(format!("connect: {e}"));
+                        c.finish();
+                        continue;
+                    }
+                }
+            }
+            if ev.is_writable() {
+                c.writable();
+                if let Err(e) = c.flush() {
+                    t.fail(format!("write: {e}"));
+                    c.finish();
+                    continue;
+                }
+            }
+            if !(ev.is_readable() || ev.is_read_closed() || ev.is_error()) {
+                continue;
+            }
+            // Read until it would block: edge-triggered. Bounded, as the server sends
+            // only a 101 and a close frame.
+            for _ in 0..64 {
+                match c.read(&mut scratch) {
+                    Input::Bytes(n) => {
+                        let rest = if c.phase == Phase::Handshaking {
+                            match c.handshake_input(&scratch[..n]) {
+                                Ok(None) => continue,
+                                Ok(Some(rest)) => {
+                                    t.handshakes += 1;
+                                    t.latency.record(c.started.elapsed().as_nanos() as u64);
+                                    c.queue_close(1000, &mut rng);
+                                    rest
+                                }
+                                Err(why) => {
+                                    t.fail(format!("handshake: {why}"));
+                                    c.finish();
+                                    break;
+                                }
+                            }
+                        } else {
+                            scratch[..n].to_vec()
+                        };
+                        let mut bytes = &rest[..];
+                        loop {
+                            match c.decoder.next(&mut bytes) {
+                                Ok(None) => break,
+                                Ok(Some(Inbound::Data { .. })) => {}
+                                Ok(Some(f)) => {
+                                    if c.control(f, &mut rng) {
+                                        t.fail("the server closed before we did".into());
+                                    }
+                                }
+                                Err(why) => {
+                                    t.fail(format!("protocol error from the server: {why}"));
+                                    c.finish();
+                                    break;
+                                }
+                            }
+                            if c.phase == Phase::AwaitEof {
+                                break;
+                            }
+                        }
+                        if c.phase == Phase::Done {
+                            break;
+                        }
+                        if let Err(e) = c.flush() {
+                            t.fail(format!("write: {e}"));
+                            c.finish();
+                            break;
+                        }
+                    }
+                    Input::WouldBlock => break,
+                    Input::Eof => {
+                        match c.phase {
+                            Phase::AwaitEof => {}
+                            Phase::Closing => {} // TCP close in place of a close frame: fine
+                            p => t.fail(format!("the server closed TCP while {p:?}")),
+                        }
+                        c.finish();
+                        break;
+                    }
+                    Input::Failed(e) => {
+                        if c.phase != Phase::AwaitEof {
+                            t.fail(format!("read: {e}"));
+                        }
+                        c.finish();
+                        break;
+                    }
+                }
+            }
+        }
+        if opts.progress && last_progress.0.elapsed() >= Duration::from_secs(1) {
+            let dt = last_progress.0.elapsed().as_secs_f64();
+            eprintln!(
+                "[{:>5.1}s] handshakes {}/s, {} of {} done, {} failed",
+                start.elapsed().as_secs_f64(),
+                group(((t.handshakes - last_progress.1) as f64 / dt) as u64),
+                group(t.handshakes),
+                group(opts.count as u64),
+                t.failures
+            );
+            last_progress = (Instant::now(), t.handshakes);
+        }
+    }
+    let elapsed = start.elapsed();
+    let cpu = cpu.stop(opts.server_pid);
+    drop(slots);
+
+    let hps = rate(t.handshakes, elapsed);
+    let mut json = Json::new("connect");
+    json.str(
+        "url",
+        &format!("ws://{}{}", opts.target.host, opts.target.path),
+    );
+    json.int("count", opts.count as u64);
+    json.int("concurrency", opts.concurrency as u64);
+    json.num("elapsed_s", elapsed.as_secs_f64(), 3);
+    json.int("handshakes", t.handshakes);
+    json.num("handshakes_per_s", hps, 0);
+    json.int("failures", t.failures);
+    json.int("close_timeouts", t.close_timeouts);
+    let mut table = Table::new(format!(
+        "herald-bench connect  ws://{}{}  count {}  concurrency {}",
+        opts.target.host, opts.target.path, opts.count, opts.concurrency
+    ));
+    table.row("elapsed", format!("{:.2} s", elapsed.as_secs_f64()));
+    table.row(
+        "handshakes",
+        format!(
+            "{}/s  ({} of {})",
+            group(hps as u64),
+            group(t.handshakes),
+            group(opts.count as u64)
+        ),
+    );
+    report_latency(
+        &mut json,
+        &mut table,
+        "handshake",
+        "handshake time",
+        &t.latency,
+    );
+    table.row(
+        "failures",
+        format!("{}  (closes timed out: {})", t.failures, t.close_timeouts),
+    );
+    for f in &t.failure_samples {
+        table.row("", format!("- {f}"));
+    }
+    let mut samples = String::from("[");
+    for (i, e) in t.failure_samples.iter().enumerate() {
+        if i > 0 {
+            samples.push(',');
+        }
+        crate::stats::escape(&mut samples, e);
+    }
+    samples.push(']');
+    json.raw("failure_samples", &samples);
+    cpu.report(&mut json, &mut table, Some(("handshake", t.handshakes)));
+    table.print();
+    println!("{}", json.finish());
+    if t.handshakes == 0 {
+        return Err(format!(
+            "no handshake succeeded against {}{}",
+            opts.target.addr,
+            t.failure_samples
+                .first()
+                .map(|f| format!(": {f}"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! `idle`: open N connections, hold them, and read the server's resident memory before
+//! connecting, once all N are open, and at the end of the hold. The difference divided by
+//! N is what an idle connection costs the server.
+
+use crate::stats::{CpuWindow, Json, Table, group, human_bytes, rss_bytes};
+use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
+use mio::{Events, Interest, Poll, Token};
+use std::time::{Duration, Instant};
+
+/// The settings of an idle run.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub target: Target,
+    pub clients: usize,
+    pub hold: Duration,
+    pub server_pid: Option<u32>,
+    pub concurrency: usize,
+    pub setup_timeout: Duration,
+    pub close_timeout: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Connecting,
+    Holding,
+    Closing,
+}
+
+pub fn run(opts: Opts) -> Result<(), String> {
+    let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
+    let mut events = Events::with_capacity(1024);
+    let mut rng = Rng::from_os().map_err(|e| format!("/dev/urandom: {e}"))?;
+    let mut clients: Vec<Client> = (0..opts.clients).map(|_| Client::new()).collect();
+    let mut scratch = vec![0u8; 64 << 10];
+    let pid = opts.server_pid;
+    let rss_before = pid.and_then(rss_bytes);
+    if let Some(p) = pid
+        && rss_before.is_none()
+    {
+        return Err(format!("cannot read /proc/{p}/status"));
+    }
+    let start = Instant::now();
+    let mut stage = Stage::Connecting;
+    let mut next = 0;
+    let mut in_progress = 0;
+    let mut open = 0;
+    let mut setup_time = Duration::ZERO;
+    let mut rss_open = None;
+    let mut hold_cpu = None;
+    let mut hold_until = start;
+    let mut close_until = start;
+    let mut errors: Vec<String> = Vec::new();
+    let mut error_count = 0u64;
+    let mut close_timeouts = 0u64;
+    let mut dirty: Vec<usize> = Vec::new();
+    let mut cpu_use = None;
+    let mut rss_hold = None;
+    loop {
+        let now = Instant::now();
+        match stage {
+            Stage::Connecting => {
+                while in_progress < opts.concurrency && next < clients.len() {
+                    let stream = clients[next]
+                        .connect(&opts.target, &mut rng)
+                        .map_err(|e| format!("cannot connect to {}: {e}", opts.target.addr))?;
+                    poll.registry()
+                        .register(stream, Token(next), Interest::READABLE | Interest::WRITABLE)
+                        .map_err(|e| format!("register: {e}"))?;
+                    next += 1;
+                    in_progress += 1;
+                }
+                if open == clients.len() {
+                    setup_time = start.elapsed();
+                    rss_open = pid.and_then(rss_bytes);
+                    hold_cpu = Some(CpuWindow::start(pid));
+                    hold_until = Instant::now() + opts.hold;
+                    stage = Stage::Holding;
+                    eprintln!(
+                        "herald-bench idle: {} connections open after {:.2} s; holding them {:.1} s",
+                        group(open as u64),
+                        setup_time.as_secs_f64(),
+                        opts.hold.as_secs_f64()
+                    );
+                } else if now - start > opts.setup_timeout {
+                    return Err(format!(
+                        "setup timed out after {:?}: {open} of {} connections open",
+                        opts.setup_timeout, opts.clients
+                    ));
+                }
+            }
+            Stage::Holding if now >= hold_until => {
+                cpu_use = hold_cpu.map(|c| c.stop(pid));
+                // Before the closes start freeing memory.
+                rss_hold = pid.and_then(rss_bytes);
+                stage = Stage::Closing;
+                close_until = now + opts.close_timeout;
+                for (i, c) in clients.iter_mut().enumerate() {
+                    if c.phase == Phase::Open {
+                        c.queue_close(1000, &mut rng);
+                        dirty.push(i);
+                    }
+                }
+            }
+            Stage::Closing => {
+                let pending = clients
+                    .iter()
+                    .filter(|c| !matches!(c.phase, Phase::Done | Phase::Idle))
+                    .count();
+                if pending == 0 {
+                    break;
+                }
+                if now > close_until {
+                    close_timeouts = pending as u64;
+                    break;
+                }
+            }
+            _ => {}
+        }
+        for i in dirty.drain(..) {
+            if let Err(e) = clients[i].flush() {
+                error_count += 1;
+                if errors.len() < 5 {
+                    errors.push(format!("write: {e}"));
+                }
+                clients[i].finish();
+            }
+        }
+        let wait = match stage {
+            Stage::Holding => hold_until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100)),
+            _ => Duration::from_millis(10),
+        };
+        if let Err(e) = poll.poll(&mut events, Some(wait))
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            return Err(format!("poll: {e}"));
+        }
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let c = &mut clients[i];
+            if c.phase == Phase::Connecting {
+                match c.poll_connect() {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => return Err(format!("cannot connect to {}: {e}", opts.target.addr)),
+                }
+            }
+            if ev.is_writable() {
+                c.writable();
+                if c.wants_write() {
+                    dirty.push(i);
+                }
+            }
+            if !(ev.is_readable() || ev.is_read_closed() || ev.is_error()) {
+                continue;
+            }
+            for _ in 0..64 {
+                let failure = match c.read(&mut scratch) {
+                    Input::Bytes(n) => {
+                        let rest = if c.phase == Phase::Handshaking {
+                            match c.handshake_input(&scratch[..n]) {
+                                Ok(None) => continue,
+                                Ok(Some(rest)) => {
+                                    in_progress -= 1;
+                                    open += 1;
+                                    rest
+                                }
+                                Err(why) => {
+                                    return Err(format!(
+                                        "handshake with {} failed: {why}",
+                                        opts.target.addr
+                                    ));
+                                }
+                            }
+                        } else {
+                            scratch[..n].to_vec()
+                        };
+                        let mut bytes = &rest[..];
+                        let mut failure = None;
+                        while matches!(c.phase, Phase::Open | Phase::Closing) {
+                            match c.decoder.next(&mut bytes) {
+                                Ok(None) => break,
+                                Ok(Some(Inbound::Data { .. })) => {}
+                                Ok(Some(f)) => {
+                                    if c.control(f, &mut rng) {
+                                        failure = Some(format!(
+                                            "the server closed an idle connection ({:?})",
+                                            c.server_close.flatten()
+                                        ));
+                                    }
+                                    dirty.push(i);
+                                }
+                                Err(why) => {
+                                    failure =
+                                        Some(format!("protocol error from the server: {why}"));
+                                    c.finish();
+                                }
+                            }
+                        }
+                        failure
+                    }
+                    Input::WouldBlock => break,
+                    Input::Eof => {
+                        let f = (!matches!(c.phase, Phase::Closing | Phase::AwaitEof))
+                            .then(|| "the server closed TCP on an idle connection".to_string());
+                        c.finish();
+                        f
+                    }
+                    Input::Failed(e) => {
+                        let f = (c.phase != Phase::AwaitEof).then(|| format!("read: {e}"));
+                        c.finish();
+                        f
+                    }
+                };
+                if let Some(why) = failure {
+                    if stage == Stage::Connecting {
+                        return Err(format!("a connection failed during setup: {why}"));
+                    }
+                    error_count += 1;
+                    if errors.len() < 5 {
+                        errors.push(why);
+                    }
+                }
+                if c.phase == Phase::Done {
+                    break;
+                }
+            }
+        }
+    }
+    let rss_after_hold_note = "read at the end of the hold, before closing";
+    let cpu = cpu_use.unwrap_or_default();
+    let n = opts.clients as f64;
+    let mut json = Json::new("idle");
+    json.str(
+        "url",
+        &format!("ws://{}{}", opts.target.host, opts.target.path),
+    );
+    json.int("clients", opts.clients as u64);
+    json.num("hold_s", opts.hold.as_secs_f64(), 3);
+    json.num("setup_s", setup_time.as_secs_f64(), 3);
+    json.num("connects_per_s", n / setup_time.as_secs_f64().max(1e-9), 0);
+    let per_conn = rss_before
+        .zip(rss_open)
+        .map(|(b, o)| (o as f64 - b as f64) / n);
+    json.opt_num("rss_before_bytes", rss_before.map(|v| v as f64), 0);
+    json.opt_num("rss_open_bytes", rss_open.map(|v| v as f64), 0);
+    json.opt_num("rss_after_hold_bytes", rss_hold.map(|v| v as f64), 0);
+    json.opt_num("rss_per_conn_bytes", per_conn, 0);
+    json.int("errors", error_count);
+    json.int("close_timeouts", close_timeouts);
+    let mut table = Table::new(format!(
+        "herald-bench idle  ws://{}{}  clients {}  hold {:.1} s",
+        opts.target.host,
+        opts.target.path,
+        opts.clients,
+        opts.hold.as_secs_f64()
+    ));
+    table.row(
+        "setup",
+        format!(
+            "{:.2} s ({}/s)",
+            setup_time.as_secs_f64(),
+            group((n / setup_time.as_secs_f64().max(1e-9)) as u64)
+        ),
+    );
+    match (rss_before, rss_open) {
+        (Some(b), Some(o)) => {
+            table.row("server RSS before", human_bytes(b as f64));
+            table.row("server RSS, all open", human_bytes(o as f64));
+            if let Some(h) = rss_hold {
+                table.row(
+                    "server RSS, end of hold",
+                    format!("{}  ({rss_after_hold_note})", human_bytes(h as f64)),
+                );
+            }
+            table.row(
+                "per connection",
+                format!("{:.0} bytes", per_conn.unwrap_or(0.0)),
+            );
+        }
+        _ => table.row("server RSS", "(no --server-pid)"),
+    }
+    table.row(
+        "errors",
+        format!("{error_count}  (closes timed out: {close_timeouts})"),
+    );
+    for e in &errors {
+        table.row("", format!("- {e}"));
+    }
+    cpu.report(&mut json, &mut table, None);
+    table.print();
+    println!("{}", json.finish());
+    Ok(())
+}
