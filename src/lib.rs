@@ -4,17 +4,42 @@
 //! messages and back. The server (`Server`) owns one mio `Poll` and every socket, and hands
 //! complete messages to a `Handler`, which answers through a `Context`.
 //!
-//! ```no_run
-//! use herald::{ChatRoom, Config, Server};
+//! A host program embeds herald with a handler of its own:
 //!
-//! let config = Config { listen: "127.0.0.1:8080".parse().unwrap(), ..Config::default() };
-//! let mut server = Server::bind(config, ChatRoom::default())?;
-//! println!("listening on {}", server.local_addr());
-//! server.run()?;
-//! # Ok::<(), std::io::Error>(())
+//! ```no_run
+//! use herald::{Config, Context, Handler, Message, PeerId, Request, Server};
+//!
+//! /// Upper-cases every message and sends it to everyone in the sender's room.
+//! struct Shout;
+//!
+//! impl Handler for Shout {
+//!     fn on_open(&mut self, ctx: &mut Context<'_>, peer: PeerId, req: &Request) {
+//!         ctx.join(peer, req.path()); // one room per path
+//!     }
+//!     fn on_message(&mut self, ctx: &mut Context<'_>, peer: PeerId, msg: Message<'_>) {
+//!         if let (Message::Text(text), Some(&room)) = (msg, ctx.rooms_of(peer).first()) {
+//!             ctx.publish(room, Message::Text(&text.to_uppercase()));
+//!         }
+//!     }
+//! }
+//!
+//! let config = Config { listen: "127.0.0.1:8080".parse()?, ..Config::default() };
+//! let mut server = Server::bind(config, Shout)?;
+//! let handle = server.handle(); // Clone + Send: push from any thread
+//! std::thread::spawn(move || handle.broadcast("the server is up"));
+//! server.run()?; // blocks this thread until shutdown
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The pieces: [`Server`] owns the loop; [`Handler`] is what you implement; [`Context`]
+//! is what a handler acts through (send, broadcast, rooms, timers, shutdown); [`Handle`]
+//! reaches the loop from other threads; [`Client`] is a small blocking client; [`Config`]
+//! holds every limit with its default. The sans-IO protocol core is in [`protocol`].
+
+#![warn(missing_docs)]
 
 pub mod chat;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod config;
 pub mod handle;
@@ -24,6 +49,7 @@ pub mod rooms;
 pub mod server;
 
 pub use chat::{ChatRoom, Echo};
+#[cfg(feature = "client")]
 pub use client::{Client, ClientConfig, ClientError, Received};
 pub use config::Config;
 pub use handle::{Handle, ServerGone};
