@@ -32,6 +32,12 @@ pub struct Config {
     /// How long a closing connection waits for the peer's close frame and then for its
     /// TCP close, after the server's close frame is sent. Default 5 s.
     pub close_timeout: Duration,
+    /// A peer silent this long is sent a ping. `None` turns idle pings off. Default 30 s.
+    pub idle_timeout: Option<Duration>,
+    /// A pinged peer that sends nothing for this long is dropped (the handler sees
+    /// `PeerError::Unresponsive` and close code 1006: there is no close handshake with a
+    /// peer that does not answer). Default 10 s.
+    pub pong_timeout: Duration,
     /// After a shutdown request, how long `run` waits for peers to answer close 1001
     /// before it returns anyway. Default 5 s.
     pub shutdown_timeout: Duration,
@@ -50,6 +56,8 @@ impl Default for Config {
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            idle_timeout: Some(Duration::from_secs(30)),
+            pong_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             command_queue: 1024,
         }

@@ -39,6 +39,8 @@ pub enum PeerError {
     SlowConsumer,
     /// The socket failed.
     Io(std::io::ErrorKind),
+    /// The peer did not answer an idle ping within `Config::pong_timeout`.
+    Unresponsive,
 }
 
 impl fmt::Display for PeerError {
@@ -47,6 +49,7 @@ impl fmt::Display for PeerError {
             PeerError::Protocol(e) => write!(f, "protocol error: {e}"),
             PeerError::SlowConsumer => f.write_str("slow consumer"),
             PeerError::Io(kind) => write!(f, "I/O error: {kind}"),
+            PeerError::Unresponsive => f.write_str("no answer to a ping"),
         }
     }
 }

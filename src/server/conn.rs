@@ -6,11 +6,11 @@
 //! know other connections; `Peers` and the loop drive it.
 
 use super::outbox::{Frame, Outbox, Spares};
+use super::timers::Tick;
 use crate::protocol::Assembler;
 use crate::rooms::RoomSet;
 use mio::net::TcpStream;
 use std::net::SocketAddr;
-use std::time::Instant;
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,8 +46,15 @@ pub struct Conn {
     pub assembler: Assembler,
     /// Frames waiting to be written.
     pub outbox: Outbox,
-    /// When the current phase times out, if it can.
-    pub deadline: Option<Instant>,
+    /// When the current phase times out (0: it does not). While open and pinged, when
+    /// the pong is due.
+    pub deadline: Tick,
+    /// The tick of this connection's live wheel entry (0: none).
+    pub armed: Tick,
+    /// When bytes last arrived.
+    pub last_seen: Tick,
+    /// An idle ping is out and unanswered.
+    pub pinged: bool,
     /// The handler was told this peer opened and not yet that it closed.
     pub announced: bool,
     /// The rooms this peer is in.
@@ -93,7 +100,10 @@ impl Conn {
             rbuf: Vec::new(),
             assembler: Assembler::new(max_message_size),
             outbox: Outbox::default(),
-            deadline: None,
+            deadline: 0,
+            armed: 0,
+            last_seen: 0,
+            pinged: false,
             announced: false,
             rooms: RoomSet::None,
             meta: None,

@@ -21,7 +21,7 @@ use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use outbox::{Flush, Frame};
-use peers::Peers;
+use peers::{Expired, Peers};
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -63,6 +63,8 @@ pub struct Server<H: Handler> {
     commands_pending: bool,
     /// Set once shutdown has begun: when `run` must return at the latest.
     stop_by: Option<Instant>,
+    /// Reused list of wheel entries that came due.
+    due: Vec<(timers::Tick, u32, u32)>,
 }
 
 /// What the handler can ask of the loop itself, beside its peers: timers and shutdown.
@@ -99,7 +101,7 @@ impl<H: Handler> Server<H> {
         let local_addr = listener.local_addr()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let peers = Peers::new(config.max_backlog, config.close_timeout);
+        let peers = Peers::new(&config);
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (command_tx, commands) = mpsc::sync_channel(config.command_queue.max(1));
         Ok(Server {
@@ -118,6 +120,7 @@ impl<H: Handler> Server<H> {
             waker,
             commands_pending: false,
             stop_by: None,
+            due: Vec::new(),
         })
     }
 
@@ -172,6 +175,7 @@ impl<H: Handler> Server<H> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            self.peers.now = self.peers.wheel.tick_at(Instant::now());
             let mut again = std::mem::take(&mut self.unfinished_reads);
             for event in events.iter() {
                 match event.token() {
@@ -206,7 +210,7 @@ impl<H: Handler> Server<H> {
             return Some(Duration::ZERO);
         }
         let next = [
-            self.peers.timers.next(),
+            self.peers.wheel.next_due(),
             self.control.timers.next(),
             self.stop_by,
         ]
@@ -371,6 +375,7 @@ impl<H: Handler> Server<H> {
                     return;
                 }
                 Ok(n) => {
+                    conn.last_seen = self.peers.now;
                     let landed = if buffered {
                         Landed::Buffered
                     } else {
@@ -509,22 +514,33 @@ impl<H: Handler> Server<H> {
         }
     }
 
+    /// Act on every connection deadline that came due.
     fn fire_deadlines(&mut self) {
-        let now = Instant::now();
-        while let Some(due) = self.peers.timers.pop_due(now) {
-            let Some(conn) = self.peers.conns.get(due.slot) else {
+        let mut due = std::mem::take(&mut self.due);
+        self.peers.wheel.expire(self.peers.now, &mut due);
+        for (tick, slot, generation) in due.drain(..) {
+            let what = self.peers.expire(tick, slot as usize, generation);
+            let Some(conn) = self.peers.conns.get(slot as usize) else {
                 continue;
             };
-            if conn.generation != due.generation || conn.deadline != Some(due.at) {
-                continue; // stale: the connection moved on
-            }
-            match conn.phase {
-                Phase::Handshaking => info!("{}: handshake timed out", conn.addr),
-                Phase::Closing { .. } => info!("{}: close timed out", conn.addr),
-                _ => debug!("{}: drain timed out", conn.addr),
-            }
-            self.peers.remove(due.slot, None);
+            let error = match what {
+                Expired::Nothing => continue,
+                Expired::Handshake => {
+                    info!("{}: handshake timed out", conn.addr);
+                    None
+                }
+                Expired::Close => {
+                    debug!("{}: close timed out", conn.addr);
+                    None
+                }
+                Expired::Unresponsive => {
+                    info!("{}: no answer to ping: dropped", conn.addr);
+                    Some(PeerError::Unresponsive)
+                }
+            };
+            self.peers.remove(slot as usize, error);
         }
+        self.due = due;
         self.notify_departures();
     }
 

@@ -8,13 +8,13 @@
 
 use super::conn::{Conn, Enqueued, Phase};
 use super::outbox::{Frame, Spares};
-use super::timers::{Due, Timers};
+use super::timers::{Tick, Wheel};
 use crate::handler::{PeerError, PeerId, PeerInfo};
 use crate::protocol::{CloseCode, Message, OpCode};
 use crate::rooms::{RoomId, Rooms};
 use log::info;
 use slab::Slab;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A peer that left the open set; the handler hears of it through `on_error` and
 /// `on_close`.
@@ -40,7 +40,9 @@ pub struct Peers {
     /// Slots whose outbox needs a flush at the end of the turn.
     pub dirty: Vec<usize>,
     /// Connection deadlines.
-    pub timers: Timers,
+    pub wheel: Wheel,
+    /// The current tick, read once per loop turn.
+    pub now: Tick,
     /// Peers that left since the handler last heard.
     pub departed: Vec<Departure>,
     /// Recycled frame buffers and queue storage.
@@ -48,6 +50,23 @@ pub struct Peers {
     open: usize,
     max_backlog: usize,
     close_timeout: Duration,
+    /// Ticks of silence before an idle ping (`None`: no idle pings).
+    idle_ticks: Option<Tick>,
+    /// Ticks a pinged peer has to answer.
+    pong_ticks: Tick,
+}
+
+/// What a connection's deadline, come due, calls for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expired {
+    /// Nothing (yet): the deadline moved, or a ping went out.
+    Nothing,
+    /// The handshake took too long.
+    Handshake,
+    /// The close handshake or the drain took too long.
+    Close,
+    /// An idle ping went unanswered.
+    Unresponsive,
 }
 
 /// The largest close reason a close frame can carry.
@@ -55,17 +74,20 @@ const MAX_CLOSE_REASON: usize = 123;
 
 impl Peers {
     /// An empty set with the given limits.
-    pub fn new(max_backlog: usize, close_timeout: Duration) -> Peers {
+    pub fn new(config: &crate::Config) -> Peers {
         Peers {
             conns: Slab::new(),
             rooms: Rooms::default(),
             dirty: Vec::new(),
-            timers: Timers::default(),
+            wheel: Wheel::default(),
+            now: 1,
             departed: Vec::new(),
             spares: Spares::default(),
             open: 0,
-            max_backlog,
-            close_timeout,
+            max_backlog: config.max_backlog,
+            close_timeout: config.close_timeout,
+            idle_ticks: config.idle_timeout.map(Wheel::ticks),
+            pong_ticks: Wheel::ticks(config.pong_timeout),
         }
     }
 
@@ -124,23 +146,80 @@ impl Peers {
         if let Some(conn) = self.conns.get_mut(slot) {
             conn.phase = Phase::Open;
             conn.announced = true;
-            conn.deadline = None;
+            conn.deadline = 0;
+            conn.last_seen = self.now;
             self.open += 1;
+            if let Some(idle) = self.idle_ticks {
+                self.arm(slot, self.now + idle);
+            }
         }
     }
 
-    /// Set (or clear) a connection's deadline.
+    /// Set (or clear) the deadline of a connection's current phase.
     pub fn set_deadline(&mut self, slot: usize, after: Option<Duration>) {
         if let Some(conn) = self.conns.get_mut(slot) {
-            conn.deadline = after.map(|d| Instant::now() + d);
-            if let Some(at) = conn.deadline {
-                self.timers.push(Due {
-                    at,
-                    slot,
-                    generation: conn.generation,
-                });
+            conn.deadline = after.map_or(0, |d| self.now + Wheel::ticks(d));
+            let deadline = conn.deadline;
+            if deadline != 0 {
+                self.arm(slot, deadline);
             }
         }
+    }
+
+    /// Make sure the wheel looks at `slot` no later than `tick`.
+    fn arm(&mut self, slot: usize, tick: Tick) {
+        let conn = &mut self.conns[slot];
+        if conn.armed == 0 || tick < conn.armed {
+            conn.armed = self.wheel.schedule(tick, slot as u32, conn.generation);
+        }
+    }
+
+    /// The wheel entry `(tick, slot, generation)` came due: decide what the connection's
+    /// deadline calls for, re-arming it if it moved, sending an idle ping if one is due.
+    pub fn expire(&mut self, tick: Tick, slot: usize, generation: u32) -> Expired {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return Expired::Nothing;
+        };
+        if conn.generation != generation || conn.armed != tick {
+            return Expired::Nothing; // a stale entry: another one is live
+        }
+        conn.armed = 0;
+        let due = match conn.phase {
+            Phase::Open => {
+                let Some(idle) = self.idle_ticks else {
+                    return Expired::Nothing;
+                };
+                if conn.pinged && conn.last_seen + self.pong_ticks > conn.deadline {
+                    // Something arrived since the ping: the peer is alive.
+                    conn.pinged = false;
+                    conn.deadline = 0;
+                }
+                if conn.pinged {
+                    if now >= conn.deadline {
+                        return Expired::Unresponsive;
+                    }
+                    conn.deadline
+                } else if now >= conn.last_seen + idle {
+                    conn.pinged = true;
+                    conn.deadline = now + self.pong_ticks;
+                    let deadline = conn.deadline;
+                    let ping = self.spares.encode(OpCode::Ping, b"");
+                    self.queue(slot, ping);
+                    deadline
+                } else {
+                    conn.last_seen + idle
+                }
+            }
+            Phase::Handshaking if conn.deadline != 0 && now >= conn.deadline => {
+                return Expired::Handshake;
+            }
+            _ if conn.deadline != 0 && now >= conn.deadline => return Expired::Close,
+            _ if conn.deadline != 0 => conn.deadline,
+            _ => return Expired::Nothing,
+        };
+        self.arm(slot, due);
+        Expired::Nothing
     }
 
     /// Queue a frame for one connection, enforcing its backlog limit.

@@ -1,48 +1,91 @@
-//! Connection deadlines: the earliest one sets the poll timeout.
+//! Time in the loop: the wheel that holds connection deadlines, and the handler's timers.
 //!
-//! Owns a min-heap of (instant, slot, generation). Entries are never removed early: a
-//! connection that moves its deadline simply pushes a new entry, and stale ones are
-//! recognised and dropped when they come due (the caller compares them with the
-//! connection's current deadline). No threads, and idle connections without a deadline
-//! cost nothing here.
+//! Connection deadlines (handshake, idle ping, pong wait, close) sit in a timer wheel of
+//! 100 ms ticks: a connection costs one 8-byte entry in one bucket, setting a deadline is
+//! O(1), and a turn only looks at buckets that came due, so the cost never grows with the
+//! number of idle connections. An entry only says "look at this connection then"; the
+//! connection itself holds the truth (its deadline and last activity), so moved deadlines
+//! need no removal. The handler's timers (`UserTimers`) are few and exact: a heap. No
+//! threads anywhere.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// A deadline for a connection slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Due {
-    /// When it falls due.
-    pub at: Instant,
-    /// The connection's slab slot.
-    pub slot: usize,
-    /// The connection's generation, so a reused slot's old deadlines are ignored.
-    pub generation: u32,
+/// The wheel's resolution.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Buckets in the wheel; deadlines further out wait in the last bucket and are looked at
+/// again when it comes due.
+const BUCKETS: u32 = 1024;
+
+/// A point in loop time, in ticks since the wheel started. Tick 0 means "never".
+pub type Tick = u32;
+
+/// Connection deadlines, bucketed by tick.
+#[derive(Debug)]
+pub struct Wheel {
+    start: Instant,
+    /// `(slot, generation)` of connections to look at, by tick modulo `BUCKETS`.
+    buckets: Vec<Vec<(u32, u32)>>,
+    /// The next tick to process.
+    next: Tick,
+    /// Entries in all buckets.
+    len: usize,
 }
 
-/// Pending deadlines, earliest first.
-#[derive(Debug, Default)]
-pub struct Timers {
-    heap: BinaryHeap<Reverse<Due>>,
+impl Default for Wheel {
+    fn default() -> Self {
+        Wheel {
+            start: Instant::now(),
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            next: 1,
+            len: 0,
+        }
+    }
 }
 
-impl Timers {
-    /// Add a deadline.
-    pub fn push(&mut self, due: Due) {
-        self.heap.push(Reverse(due));
+impl Wheel {
+    /// The tick `now` falls in (at least 1).
+    pub fn tick_at(&self, now: Instant) -> Tick {
+        let ticks = now.saturating_duration_since(self.start).as_millis() / TICK.as_millis();
+        (ticks as Tick).saturating_add(1)
     }
 
-    /// The earliest pending deadline.
-    pub fn next(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse(d)| d.at)
+    /// How many ticks cover `d` (rounded up, at least 1).
+    pub fn ticks(d: Duration) -> Tick {
+        (d.as_millis().div_ceil(TICK.as_millis()).max(1)).min(Tick::MAX as u128 / 2) as Tick
     }
 
-    /// Take the earliest deadline if it is due at `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<Due> {
-        match self.heap.peek() {
-            Some(Reverse(d)) if d.at <= now => self.heap.pop().map(|Reverse(d)| d),
-            _ => None,
+    /// Look at connection `(slot, generation)` at `tick` (or as soon as possible if that
+    /// has passed). Returns the tick the entry was really filed under.
+    pub fn schedule(&mut self, tick: Tick, slot: u32, generation: u32) -> Tick {
+        let tick = tick.clamp(self.next, self.next + BUCKETS - 1);
+        self.buckets[(tick % BUCKETS) as usize].push((slot, generation));
+        self.len += 1;
+        tick
+    }
+
+    /// When the next bucket is due, if any entry is pending.
+    pub fn next_due(&self) -> Option<Instant> {
+        (self.len > 0).then(|| self.start + TICK * (self.next - 1) + TICK)
+    }
+
+    /// Move every entry due by `now` into `out`, with the tick it was filed under.
+    pub fn expire(&mut self, now: Tick, out: &mut Vec<(Tick, u32, u32)>) {
+        while self.next <= now && self.len > 0 {
+            let tick = self.next;
+            let bucket = &mut self.buckets[(tick % BUCKETS) as usize];
+            self.len -= bucket.len();
+            out.extend(
+                bucket
+                    .drain(..)
+                    .map(|(slot, generation)| (tick, slot, generation)),
+            );
+            self.next += 1;
+        }
+        if self.len == 0 {
+            self.next = self.next.max(now + 1);
         }
     }
 }
@@ -107,26 +150,34 @@ impl UserTimers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
-    fn earliest_first() {
-        let t0 = Instant::now();
-        let mut timers = Timers::default();
-        for (i, ms) in [30u64, 10, 20].into_iter().enumerate() {
-            timers.push(Due {
-                at: t0 + Duration::from_millis(ms),
-                slot: i,
-                generation: 0,
-            });
-        }
-        assert_eq!(timers.next(), Some(t0 + Duration::from_millis(10)));
-        assert_eq!(timers.pop_due(t0), None);
-        let now = t0 + Duration::from_millis(25);
-        assert_eq!(timers.pop_due(now).map(|d| d.slot), Some(1));
-        assert_eq!(timers.pop_due(now).map(|d| d.slot), Some(2));
-        assert_eq!(timers.pop_due(now), None);
-        assert_eq!(timers.next(), Some(t0 + Duration::from_millis(30)));
+    fn wheel_files_and_expires_in_tick_order() {
+        let mut wheel = Wheel::default();
+        let t0 = wheel.start;
+        assert_eq!(wheel.tick_at(t0), 1);
+        assert_eq!(Wheel::ticks(Duration::from_millis(250)), 3);
+        assert_eq!(wheel.next_due(), None);
+        assert_eq!(wheel.schedule(5, 1, 0), 5);
+        assert_eq!(wheel.schedule(3, 2, 0), 3);
+        assert_eq!(wheel.schedule(0, 3, 0), 1, "the past is filed as now");
+        assert_eq!(
+            wheel.schedule(1_000_000, 4, 0),
+            BUCKETS,
+            "far deadlines wait at the end"
+        );
+        assert!(wheel.next_due().is_some());
+        let mut out = Vec::new();
+        wheel.expire(3, &mut out);
+        assert_eq!(out, [(1, 3, 0), (3, 2, 0)]);
+        out.clear();
+        wheel.expire(4, &mut out);
+        assert!(out.is_empty());
+        wheel.expire(BUCKETS + 10, &mut out);
+        assert_eq!(out, [(5, 1, 0), (BUCKETS, 4, 0)]);
+        assert_eq!(wheel.next_due(), None);
+        // After idling, new entries are filed from the present on.
+        assert_eq!(wheel.schedule(2, 5, 0), BUCKETS + 11);
     }
 
     #[test]

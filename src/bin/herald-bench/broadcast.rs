@@ -486,7 +486,8 @@ impl Worker {
     /// Top up the windows of this thread's senders, and give up on messages that have
     /// been in flight longer than the stall timeout.
     fn fill_windows(&mut self, window: (u64, u64)) {
-        let opts = &self.shared.opts;
+        let shared_all = self.shared.clone();
+        let opts = &shared_all.opts;
         let w = opts.window as u64;
         let stall = opts.stall_timeout.as_nanos() as u64;
         for i in 0..self.senders.len() {
@@ -496,7 +497,7 @@ impl Worker {
             if dead || self.clients[local].phase != Phase::Open {
                 continue;
             }
-            let shared = &self.shared.senders[id];
+            let shared = &shared_all.senders[id];
             let mut completed = shared.completed.load(Acquire);
             let now_ns = self.shared.now_ns();
             let s = &mut self.senders[i];
@@ -621,8 +622,12 @@ impl Worker {
             let client = &mut self.clients[l];
             match client.decoder.next(&mut rest) {
                 Ok(None) => break,
-                Ok(Some(Inbound::Data { head, head_len, .. })) => {
-                    if head_len >= MIN_SIZE {
+                Ok(Some(Inbound::Data {
+                    head,
+                    head_len,
+                    len,
+                })) => {
+                    if head_len >= MIN_SIZE && len == self.shared.opts.size as u64 {
                         self.data(l, &head, now_ns);
                     } else {
                         self.tally.unexpected += 1;
