@@ -21,7 +21,7 @@ pub enum Mode {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     /// Run the server.
-    Run(Options),
+    Run(Box<Options>),
     /// Print help and exit 0.
     Help,
     /// Print the version and exit 0.
@@ -153,7 +153,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             return Err(UsageError(format!("{flag} takes no value")));
         }
     }
-    Ok(Command::Run(opts))
+    Ok(Command::Run(Box::new(opts)))
 }
 
 #[cfg(test)]
@@ -162,7 +162,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<Options, UsageError> {
         match parse(args.iter().map(|s| s.to_string()))? {
-            Command::Run(o) => Ok(o),
+            Command::Run(o) => Ok(*o),
             other => panic!("{other:?}"),
         }
     }

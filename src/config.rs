@@ -6,6 +6,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// What to do with a client whose unsent backlog passes `Config::max_backlog`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SlowPolicy {
+    /// Close it with 1008 (policy violation). The default.
+    #[default]
+    Close,
+    /// Skip messages for it until its backlog drains (counted in the metrics).
+    Drop,
+}
+
 /// A server's settings. `Config::default()` is what the daemon runs with when given no
 /// flags.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,10 +30,20 @@ pub struct Config {
     pub max_message_size: usize,
     /// Largest HTTP request head, in bytes; larger ones get 431. Default 8 KiB.
     pub max_request_bytes: usize,
-    /// Outbound bytes that may wait for one slow client before it is closed with 1008.
+    /// Outbound bytes that may wait for one slow client before `slow_policy` applies.
     /// A single frame is always accepted into an empty queue, so a message of
     /// `max_message_size` can always be echoed. Default 4 MiB.
     pub max_backlog: usize,
+    /// What happens to a client past `max_backlog`. Default: close it with 1008.
+    pub slow_policy: SlowPolicy,
+    /// Connections one IP address may hold at once; more get HTTP 429. Default: no limit.
+    pub max_connections_per_ip: Option<usize>,
+    /// If not empty, only upgrade requests whose `Origin` is in this list are accepted;
+    /// others get 403. Default: any origin.
+    pub allowed_origins: Vec<String>,
+    /// Serve the built-in HTTP endpoints (`/` chat page, `/healthz`, `/metrics`, 404
+    /// elsewhere) to requests without an upgrade. Off: such requests get 400. Default on.
+    pub http: bool,
     /// Subprotocols the server supports, for `Sec-WebSocket-Protocol` negotiation: the
     /// first one the client offers that is in this list is selected. Default none.
     pub protocols: Vec<String>,
@@ -53,6 +73,10 @@ impl Default for Config {
             max_message_size: 1 << 20,
             max_request_bytes: 8 << 10,
             max_backlog: 4 << 20,
+            slow_policy: SlowPolicy::Close,
+            max_connections_per_ip: None,
+            allowed_origins: Vec::new(),
+            http: true,
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),

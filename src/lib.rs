@@ -51,7 +51,7 @@ pub mod server;
 pub use chat::{ChatRoom, Echo};
 #[cfg(feature = "client")]
 pub use client::{Client, ClientConfig, ClientError, Received};
-pub use config::Config;
+pub use config::{Config, SlowPolicy};
 pub use handle::{Handle, ServerGone};
 pub use handler::{Context, Handler, PeerError, PeerId, PeerInfo, RoomRef, TimerId};
 pub use protocol::handshake::{Rejection, Request, Status};

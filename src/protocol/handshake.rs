@@ -33,6 +33,8 @@ pub enum Status {
     MethodNotAllowed,
     /// 426: the WebSocket version is not 13.
     UpgradeRequired,
+    /// 429: this address has too many connections.
+    TooManyRequests,
     /// 431: the request headers exceed the limit.
     HeadersTooLarge,
     /// 503: the server is at its connection limit.
@@ -49,6 +51,7 @@ impl Status {
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::UpgradeRequired => 426,
+            Status::TooManyRequests => 429,
             Status::HeadersTooLarge => 431,
             Status::Unavailable => 503,
         }
@@ -63,6 +66,7 @@ impl Status {
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::UpgradeRequired => "Upgrade Required",
+            Status::TooManyRequests => "Too Many Requests",
             Status::HeadersTooLarge => "Request Header Fields Too Large",
             Status::Unavailable => "Service Unavailable",
         }
@@ -87,20 +91,43 @@ impl Rejection {
     /// The full HTTP response: status line, headers, the reason as a text body. The server
     /// closes the connection after it.
     pub fn response(&self) -> Vec<u8> {
-        let body_len = self.reason.len() + 1;
         let extra = match self.status {
             Status::UpgradeRequired => "Sec-WebSocket-Version: 13\r\n",
             Status::MethodNotAllowed => "Allow: GET\r\n",
             _ => "",
         };
-        format!(
-            "HTTP/1.1 {} {}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n{}\n",
+        let body = format!("{}\n", self.reason);
+        http_response(
             self.status.code(),
             self.status.phrase(),
-            self.reason
+            extra,
+            "text/plain; charset=utf-8",
+            body.as_bytes(),
+            true,
         )
-        .into_bytes()
     }
+}
+
+/// An HTTP/1.1 response that closes the connection: status line, `extra` headers (each
+/// ending in CRLF), content type and length, and the body unless `with_body` is false (a
+/// HEAD request).
+pub fn http_response(
+    code: u16,
+    phrase: &str,
+    extra: &str,
+    content_type: &str,
+    body: &[u8],
+    with_body: bool,
+) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {code} {phrase}\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if with_body {
+        out.extend_from_slice(body);
+    }
+    out
 }
 
 impl fmt::Display for Rejection {
@@ -152,12 +179,37 @@ impl Request {
     }
 }
 
-/// Parse an upgrade request from the bytes received so far.
+/// A plain HTTP request (no WebSocket upgrade), for the server's own pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// The method.
+    pub method: String,
+    /// The request target: path and query.
+    pub target: String,
+}
+
+impl HttpRequest {
+    /// The path part of the target.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+}
+
+/// A request head: an upgrade, or a plain HTTP request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// A valid WebSocket upgrade.
+    Upgrade(Request),
+    /// A request without `Upgrade: websocket`.
+    Http(HttpRequest),
+}
+
+/// Parse a request head from the bytes received so far.
 ///
-/// `Ok(None)`: the request is not complete yet (and is still within `max_bytes`).
-/// `Ok(Some((request, n)))`: a valid upgrade whose head took the first `n` bytes; anything
-/// after them is the client's first frames.
-pub fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<(Request, usize)>, Rejection> {
+/// `Ok(None)`: the head is not complete yet (and is still within `max_bytes`).
+/// `Ok(Some((head, n)))`: the head took the first `n` bytes; anything after them is the
+/// client's first frames (or an HTTP body, which the server ignores).
+pub fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<(Head, usize)>, Rejection> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let consumed = match req.parse(buf) {
@@ -186,7 +238,16 @@ pub fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<(Request, us
             "request headers too large",
         ));
     }
-    validate(&req).map(|request| Some((request, consumed)))
+    validate(&req).map(|head| Some((head, consumed)))
+}
+
+/// Parse an upgrade request: as `parse_head`, with a plain HTTP request refused (400).
+pub fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<(Request, usize)>, Rejection> {
+    match parse_head(buf, max_bytes)? {
+        None => Ok(None),
+        Some((Head::Upgrade(req), n)) => Ok(Some((req, n))),
+        Some((Head::Http(_), _)) => Err(bad("missing Upgrade: websocket")),
+    }
 }
 
 fn bad(reason: &'static str) -> Rejection {
@@ -207,16 +268,7 @@ fn utf8_value(value: &[u8], reason: &'static str) -> Result<String, Rejection> {
         .map_err(|_| bad(reason))
 }
 
-fn validate(req: &httparse::Request<'_, '_>) -> Result<Request, Rejection> {
-    if req.method != Some("GET") {
-        return Err(Rejection::new(
-            Status::MethodNotAllowed,
-            "only GET can upgrade",
-        ));
-    }
-    if req.version != Some(1) {
-        return Err(bad("HTTP/1.1 required"));
-    }
+fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     let mut host = None;
     let mut upgrade = false;
     let mut connection_upgrade = false;
@@ -256,6 +308,22 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Request, Rejection> {
             }
         }
     }
+    let target = req.path.unwrap_or("/").to_string();
+    // Without any WebSocket header this is a plain HTTP request; with some but not all,
+    // it is a broken upgrade (400 below).
+    if !upgrade && key.is_none() && version.is_none() {
+        let method = req.method.unwrap_or("GET").to_string();
+        return Ok(Head::Http(HttpRequest { method, target }));
+    }
+    if req.method != Some("GET") {
+        return Err(Rejection::new(
+            Status::MethodNotAllowed,
+            "only GET can upgrade",
+        ));
+    }
+    if req.version != Some(1) {
+        return Err(bad("HTTP/1.1 required"));
+    }
     let host = host.ok_or(bad("missing Host header"))?;
     if !upgrade {
         return Err(bad("missing Upgrade: websocket"));
@@ -274,14 +342,14 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Request, Rejection> {
             "Sec-WebSocket-Version must be 13",
         ));
     }
-    Ok(Request {
-        target: req.path.unwrap_or("/").to_string(),
+    Ok(Head::Upgrade(Request {
+        target,
         host,
         origin,
         cookie,
         offered_protocols,
         accept: accept_key(key),
-    })
+    }))
 }
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
@@ -460,6 +528,27 @@ mod tests {
         let text =
             String::from_utf8(Rejection::new(Status::MethodNotAllowed, "x").response()).unwrap();
         assert!(text.contains("\r\nAllow: GET\r\n"));
+    }
+
+    #[test]
+    fn plain_http_requests_are_told_apart() {
+        let req = b"GET /healthz?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+        let (head, n) = parse_head(req, 8192).unwrap().unwrap();
+        assert_eq!(n, req.len());
+        let Head::Http(http) = head else {
+            panic!("{head:?}")
+        };
+        assert_eq!((http.method.as_str(), http.path()), ("GET", "/healthz"));
+        let post = b"POST / HTTP/1.0\r\n\r\n";
+        assert!(
+            matches!(parse_head(post, 8192), Ok(Some((Head::Http(h), _))) if h.method == "POST")
+        );
+        assert_eq!(
+            parse_request(req, 8192).unwrap_err().status,
+            Status::BadRequest
+        );
+        let (head, _) = parse_head(RFC_REQUEST.as_bytes(), 8192).unwrap().unwrap();
+        assert!(matches!(head, Head::Upgrade(_)));
     }
 
     #[test]

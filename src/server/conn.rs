@@ -55,6 +55,8 @@ pub struct Conn {
     pub last_seen: Tick,
     /// An idle ping is out and unanswered.
     pub pinged: bool,
+    /// Messages are being skipped for this slow consumer (`SlowPolicy::Drop`).
+    pub dropping: bool,
     /// The handler was told this peer opened and not yet that it closed.
     pub announced: bool,
     /// The rooms this peer is in.
@@ -104,6 +106,7 @@ impl Conn {
             armed: 0,
             last_seen: 0,
             pinged: false,
+            dropping: false,
             announced: false,
             rooms: RoomSet::None,
             meta: None,

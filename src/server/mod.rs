@@ -7,6 +7,8 @@
 //! each. It moves bytes and dispatches; the protocol rules live in `crate::protocol`.
 
 pub(crate) mod conn;
+pub(crate) mod http;
+pub(crate) mod metrics;
 pub(crate) mod outbox;
 pub(crate) mod peers;
 pub(crate) mod timers;
@@ -14,7 +16,7 @@ pub(crate) mod timers;
 use crate::config::Config;
 use crate::handle::{Command, Handle};
 use crate::handler::{Context, Handler, PeerError};
-use crate::protocol::handshake::{self, Rejection, Status};
+use crate::protocol::handshake::{self, Head, Rejection, Status};
 use crate::protocol::{Assembler, CloseCode, ClosePayload, Event, OpCode, Step};
 use conn::{Conn, PeerMeta, Phase};
 use log::{debug, info, warn};
@@ -175,7 +177,8 @@ impl<H: Handler> Server<H> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            self.peers.now = self.peers.wheel.tick_at(Instant::now());
+            let turn_start = Instant::now();
+            self.peers.now = self.peers.wheel.tick_at(turn_start);
             let mut again = std::mem::take(&mut self.unfinished_reads);
             for event in events.iter() {
                 match event.token() {
@@ -201,6 +204,7 @@ impl<H: Handler> Server<H> {
             self.fire_deadlines();
             self.fire_timers();
             self.flush_dirty();
+            self.peers.metrics.turn(turn_start.elapsed());
         }
     }
 
@@ -340,14 +344,43 @@ impl<H: Handler> Server<H> {
             generation,
             self.config.max_message_size,
         ));
+        self.peers.metrics.connections_total += 1;
+        let from_ip = self.peers.count_ip(addr.ip());
         if in_use >= self.config.max_connections {
-            let r = Rejection::new(Status::Unavailable, "connection limit reached");
-            info!("{addr}: {r}");
-            self.peers.reject(slot, r.response());
+            self.refuse(
+                slot,
+                Rejection::new(Status::Unavailable, "connection limit reached"),
+            );
+        } else if self
+            .config
+            .max_connections_per_ip
+            .is_some_and(|limit| from_ip >= limit)
+        {
+            self.refuse(
+                slot,
+                Rejection::new(
+                    Status::TooManyRequests,
+                    "too many connections from this address",
+                ),
+            );
         } else {
             self.peers
                 .set_deadline(slot, Some(self.config.handshake_timeout));
         }
+    }
+
+    /// Answer a handshake with an HTTP error, log it, count it, and close.
+    fn refuse(&mut self, slot: usize, rejection: Rejection) {
+        if let Some(conn) = self.peers.conns.get(slot) {
+            info!("{}: handshake refused: {rejection}", conn.addr);
+        }
+        *self
+            .peers
+            .metrics
+            .handshake_failures
+            .entry((rejection.status.code(), rejection.reason))
+            .or_default() += 1;
+        self.peers.reject(slot, rejection.response());
     }
 
     /// Read until the socket would block (or the turn's budget is spent), handing each
@@ -376,6 +409,7 @@ impl<H: Handler> Server<H> {
                 }
                 Ok(n) => {
                     conn.last_seen = self.peers.now;
+                    self.peers.metrics.bytes_in += n as u64;
                     let landed = if buffered {
                         Landed::Buffered
                     } else {
@@ -420,21 +454,45 @@ impl<H: Handler> Server<H> {
     fn handshake(&mut self, slot: usize) {
         let conn = &mut self.peers.conns[slot];
         let addr = conn.addr;
-        let (request, consumed) =
-            match handshake::parse_request(&conn.rbuf, self.config.max_request_bytes) {
+        let (head, consumed) =
+            match handshake::parse_head(&conn.rbuf, self.config.max_request_bytes) {
                 Ok(None) => return,
                 Ok(Some(done)) => done,
-                Err(rejection) => {
-                    info!("{addr}: handshake refused: {rejection}");
-                    self.peers.reject(slot, rejection.response());
-                    return;
-                }
+                Err(rejection) => return self.refuse(slot, rejection),
             };
         conn.rbuf.drain(..consumed);
+        let request = match head {
+            Head::Upgrade(request) => request,
+            Head::Http(req) if self.config.http => {
+                let (status, response) =
+                    http::respond(&req, &self.peers.metrics, self.peers.gauges());
+                debug!("{addr}: {} {} -> {status}", req.method, req.target);
+                *self.peers.metrics.http_requests.entry(status).or_default() += 1;
+                self.peers.reject(slot, response);
+                return;
+            }
+            Head::Http(_) => {
+                return self.refuse(
+                    slot,
+                    Rejection::new(Status::BadRequest, "missing Upgrade: websocket"),
+                );
+            }
+        };
+        if !self.config.allowed_origins.is_empty()
+            && !request.origin.as_ref().is_some_and(|o| {
+                self.config
+                    .allowed_origins
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(o))
+            })
+        {
+            return self.refuse(
+                slot,
+                Rejection::new(Status::Forbidden, "origin not allowed"),
+            );
+        }
         if let Err(rejection) = self.handler.on_upgrade(ctx!(self), &request) {
-            info!("{addr}: upgrade refused by the handler: {rejection}");
-            self.peers.reject(slot, rejection.response());
-            return;
+            return self.refuse(slot, rejection);
         }
         let protocol = request.select_protocol(&self.config.protocols);
         let response = handshake::switching_protocols(&request.accept, protocol);
@@ -446,6 +504,7 @@ impl<H: Handler> Server<H> {
                 protocol: protocol.map(Into::into),
             }));
         }
+        self.peers.metrics.handshakes += 1;
         self.peers.queue(slot, Frame::raw(response));
         self.peers.announce(slot);
         if let Some(peer) = self.peers.id(slot) {
@@ -535,6 +594,7 @@ impl<H: Handler> Server<H> {
                 }
                 Expired::Unresponsive => {
                     info!("{}: no answer to ping: dropped", conn.addr);
+                    self.peers.metrics.unresponsive += 1;
                     Some(PeerError::Unresponsive)
                 }
             };
@@ -558,9 +618,14 @@ impl<H: Handler> Server<H> {
         let Some(conn) = self.peers.conns.get_mut(slot) else {
             return;
         };
-        match conn.outbox.flush(&mut conn.stream, &mut self.peers.spares) {
+        match conn.outbox.flush(
+            &mut conn.stream,
+            &mut self.peers.spares,
+            &mut self.peers.metrics.written,
+        ) {
             Ok(Flush::Blocked) => {}
             Ok(Flush::Drained) => {
+                conn.dropping = false;
                 if conn.phase == (Phase::Closing { await_peer: false }) {
                     conn.phase = Phase::Draining;
                     conn.rbuf = Vec::new();
@@ -596,6 +661,7 @@ fn dispatch<H: Handler>(
             Err(e) => {
                 let peers = &mut *ctx.peers;
                 info!("{}: {e}", peers.conns[slot].addr);
+                *peers.metrics.protocol_errors.entry(e.code.0).or_default() += 1;
                 // After a protocol error the stream cannot be trusted: do not wait for
                 // the peer's close frame.
                 if peers.conns[slot].is_open() {
@@ -616,6 +682,7 @@ fn dispatch<H: Handler>(
         let open = ctx.peers.conns[slot].is_open();
         match event {
             Event::Message(msg) if open => {
+                ctx.peers.metrics.messages_in += 1;
                 if let Some(peer) = ctx.peers.id(slot) {
                     handler.on_message(ctx, peer, msg);
                 }

@@ -98,6 +98,15 @@ impl Spares {
     }
 }
 
+/// Bytes and system calls spent writing, for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Bytes written.
+    pub bytes: u64,
+    /// `write_vectored` calls made.
+    pub calls: u64,
+}
+
 /// What a flush achieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flush {
@@ -150,7 +159,12 @@ impl Outbox {
 
     /// Write as much as the writer takes, many frames per call, until the queue is empty
     /// or the writer would block. An emptied queue's storage goes back to `spares`.
-    pub fn flush<W: Write>(&mut self, w: &mut W, spares: &mut Spares) -> io::Result<Flush> {
+    pub fn flush<W: Write>(
+        &mut self,
+        w: &mut W,
+        spares: &mut Spares,
+        stats: &mut WriteStats,
+    ) -> io::Result<Flush> {
         while !self.queue.is_empty() {
             let result = {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
@@ -160,11 +174,15 @@ impl Outbox {
                     *slot = IoSlice::new(&frame[start..]);
                     count += 1;
                 }
+                stats.calls += 1;
                 w.write_vectored(&slices[..count])
             };
             match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.advance(n),
+                Ok(n) => {
+                    stats.bytes += n as u64;
+                    self.advance(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -254,7 +272,11 @@ mod tests {
                 outbox.push(f.clone(), &mut spares);
             }
             assert_eq!(outbox.unsent(), expected.len());
-            while outbox.flush(&mut w, &mut spares).unwrap() == Flush::Blocked {
+            while outbox
+                .flush(&mut w, &mut spares, &mut WriteStats::default())
+                .unwrap()
+                == Flush::Blocked
+            {
                 assert_eq!(outbox.unsent(), expected.len() - w.out.len());
             }
             assert!(outbox.is_empty());
@@ -277,8 +299,19 @@ mod tests {
             calls: 0,
             block_every: usize::MAX,
         };
-        assert_eq!(outbox.flush(&mut w, &mut spares).unwrap(), Flush::Drained);
+        let mut stats = WriteStats::default();
+        assert_eq!(
+            outbox.flush(&mut w, &mut spares, &mut stats).unwrap(),
+            Flush::Drained
+        );
         assert_eq!(w.calls, 1);
+        assert_eq!(
+            stats,
+            WriteStats {
+                bytes: 50 * 7,
+                calls: 1
+            }
+        );
         assert_eq!(w.out.len(), 50 * 7);
     }
 
@@ -294,12 +327,19 @@ mod tests {
             calls: 0,
             block_every: 2,
         };
-        assert_eq!(outbox.flush(&mut w, &mut spares).unwrap(), Flush::Blocked);
+        assert_eq!(
+            outbox
+                .flush(&mut w, &mut spares, &mut WriteStats::default())
+                .unwrap(),
+            Flush::Blocked
+        );
         outbox.discard_unsent();
         assert_eq!(outbox.unsent(), 6);
         outbox.push(Frame::raw(vec![3; 2]), &mut spares);
         w.block_every = usize::MAX;
-        outbox.flush(&mut w, &mut spares).unwrap();
+        outbox
+            .flush(&mut w, &mut spares, &mut WriteStats::default())
+            .unwrap();
         assert_eq!(w.out, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3]);
 
         let mut outbox = Outbox::default();
@@ -322,7 +362,12 @@ mod tests {
         let first = spares.encode(OpCode::Binary, &[1; 100]);
         let first_ptr = first.as_ptr();
         outbox.push(first, &mut spares);
-        assert_eq!(outbox.flush(&mut w, &mut spares).unwrap(), Flush::Drained);
+        assert_eq!(
+            outbox
+                .flush(&mut w, &mut spares, &mut WriteStats::default())
+                .unwrap(),
+            Flush::Drained
+        );
         assert_eq!(
             outbox.queue.capacity(),
             0,

@@ -7,13 +7,17 @@
 //! frames (once per broadcast) but never reads or writes a socket.
 
 use super::conn::{Conn, Enqueued, Phase};
+use super::metrics::{Gauges, Metrics};
 use super::outbox::{Frame, Spares};
 use super::timers::{Tick, Wheel};
+use crate::config::SlowPolicy;
 use crate::handler::{PeerError, PeerId, PeerInfo};
 use crate::protocol::{CloseCode, Message, OpCode};
 use crate::rooms::{RoomId, Rooms};
 use log::info;
 use slab::Slab;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// A peer that left the open set; the handler hears of it through `on_error` and
@@ -47,8 +51,13 @@ pub struct Peers {
     pub departed: Vec<Departure>,
     /// Recycled frame buffers and queue storage.
     pub spares: Spares,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Connections per remote IP, kept only when a per-IP limit is set.
+    per_ip: Option<HashMap<IpAddr, u32>>,
     open: usize,
     max_backlog: usize,
+    slow_policy: SlowPolicy,
     close_timeout: Duration,
     /// Ticks of silence before an idle ping (`None`: no idle pings).
     idle_ticks: Option<Tick>,
@@ -83,8 +92,11 @@ impl Peers {
             now: 1,
             departed: Vec::new(),
             spares: Spares::default(),
+            metrics: Metrics::default(),
+            per_ip: config.max_connections_per_ip.map(|_| HashMap::new()),
             open: 0,
             max_backlog: config.max_backlog,
+            slow_policy: config.slow_policy,
             close_timeout: config.close_timeout,
             idle_ticks: config.idle_timeout.map(Wheel::ticks),
             pong_ticks: Wheel::ticks(config.pong_timeout),
@@ -104,6 +116,37 @@ impl Peers {
         let slot = peer.index as usize;
         let conn = self.conns.get(slot)?;
         (conn.generation == peer.generation && conn.is_open()).then_some(slot)
+    }
+
+    /// The gauges `/metrics` and `/healthz` report.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            open: self.open,
+            connections: self.conns.len(),
+            rooms: self.rooms.len(),
+        }
+    }
+
+    /// Count a new connection from `ip` (when per-IP limits are on) and return how many
+    /// that address held before it.
+    pub fn count_ip(&mut self, ip: IpAddr) -> usize {
+        let Some(map) = &mut self.per_ip else {
+            return 0;
+        };
+        let count = map.entry(ip).or_insert(0);
+        *count += 1;
+        *count as usize - 1
+    }
+
+    fn release_ip(&mut self, ip: IpAddr) {
+        if let Some(map) = &mut self.per_ip
+            && let Some(count) = map.get_mut(&ip)
+        {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&ip);
+            }
+        }
     }
 
     /// Number of open peers the handler knows of.
@@ -230,7 +273,11 @@ impl Peers {
         match conn.enqueue(frame, self.max_backlog, &mut self.spares) {
             Enqueued::First => self.dirty.push(slot),
             Enqueued::Behind => {}
-            Enqueued::OverBacklog => self.slow_consumer(slot),
+            Enqueued::OverBacklog => {
+                if !self.skip_for_slow(slot) {
+                    self.slow_consumer(slot);
+                }
+            }
         }
     }
 
@@ -238,6 +285,7 @@ impl Peers {
     pub fn send(&mut self, peer: PeerId, msg: Message<'_>) {
         if let Some(slot) = self.open_slot(peer) {
             let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
+            self.metrics.messages_out += 1;
             self.queue(slot, frame);
         }
     }
@@ -260,8 +308,32 @@ impl Peers {
         match conn.enqueue(frame.clone(), self.max_backlog, &mut self.spares) {
             Enqueued::First => self.dirty.push(slot),
             Enqueued::Behind => {}
-            Enqueued::OverBacklog => slow.push(slot),
+            Enqueued::OverBacklog => {
+                if !self.skip_for_slow(slot) {
+                    slow.push(slot);
+                }
+                return;
+            }
         }
+        self.metrics.messages_out += 1;
+    }
+
+    /// Under `SlowPolicy::Drop`, skip a message for a peer over its backlog (logged once
+    /// per episode) and return true; otherwise return false: the peer must be closed.
+    fn skip_for_slow(&mut self, slot: usize) -> bool {
+        if self.slow_policy != SlowPolicy::Drop {
+            return false;
+        }
+        self.metrics.slow_dropped += 1;
+        let conn = &mut self.conns[slot];
+        if !conn.dropping {
+            conn.dropping = true;
+            info!(
+                "{}: slow consumer: skipping messages until it catches up",
+                conn.addr
+            );
+        }
+        true
     }
 
     /// Send a message to every open peer except `except`: encoded once, shared by all.
@@ -340,6 +412,7 @@ impl Peers {
             CloseCode::POLICY
         );
         conn.outbox.discard_unsent();
+        self.metrics.slow_closed += 1;
         self.begin_close(
             slot,
             CloseCode::POLICY,
@@ -449,7 +522,8 @@ impl Peers {
     pub fn remove(&mut self, slot: usize, error: Option<PeerError>) {
         if self.conns.contains(slot) {
             self.depart(slot, CloseCode::ABNORMAL, "", error);
-            self.conns.remove(slot);
+            let conn = self.conns.remove(slot);
+            self.release_ip(conn.addr.ip());
         }
     }
 }

@@ -156,12 +156,37 @@ pub fn check_open_files(needed: usize) -> Result<(), String> {
     }
 }
 
-/// CPU readings of the server and of this process over an interval.
+/// CPU time all processors spent busy (everything but idle and iowait), from the first
+/// line of `/proc/stat`, and the number of processors.
+pub fn machine_busy() -> Option<(Duration, usize)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut lines = stat.lines();
+    let total = lines.next()?;
+    let ticks: Vec<u64> = total
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+    // already counted in user.
+    let busy: u64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    let cpus = lines.filter(|l| l.starts_with("cpu")).count();
+    Some((Duration::from_millis(busy * 10), cpus))
+}
+
+/// CPU readings of the server, of this process and of the whole machine over an interval.
 #[derive(Clone, Copy)]
 pub struct CpuWindow {
     at: Instant,
     server: Option<Duration>,
     own: Option<Duration>,
+    machine: Option<(Duration, usize)>,
 }
 
 /// CPU use over an interval.
@@ -173,6 +198,8 @@ pub struct CpuUse {
     pub server: Option<Duration>,
     /// This process's CPU time in the interval.
     pub own: Option<Duration>,
+    /// Busy time of all processors in the interval, and their number.
+    pub machine: Option<(Duration, usize)>,
 }
 
 impl CpuWindow {
@@ -182,6 +209,7 @@ impl CpuWindow {
             at: Instant::now(),
             server: server_pid.and_then(|p| cpu_time(Some(p))),
             own: cpu_time(None),
+            machine: machine_busy(),
         }
     }
 
@@ -189,10 +217,15 @@ impl CpuWindow {
     pub fn stop(&self, server_pid: Option<u32>) -> CpuUse {
         let server = server_pid.and_then(|p| cpu_time(Some(p)));
         let own = cpu_time(None);
+        let machine = machine_busy();
         CpuUse {
             wall: self.at.elapsed(),
             server: self.server.zip(server).map(|(a, b)| b.saturating_sub(a)),
             own: self.own.zip(own).map(|(a, b)| b.saturating_sub(a)),
+            machine: self
+                .machine
+                .zip(machine)
+                .map(|((a, n), (b, _))| (b.saturating_sub(a), n)),
         }
     }
 }
@@ -212,6 +245,14 @@ impl CpuUse {
     /// This process's CPU as % of one core.
     pub fn own_pct(&self) -> Option<f64> {
         self.pct(self.own)
+    }
+
+    /// CPU used by everything else on the machine (other processes, interrupts), as % of
+    /// one core: what competed with the server and the load generator.
+    pub fn others_pct(&self) -> Option<f64> {
+        let (busy, _) = self.machine?;
+        let mine = self.server.unwrap_or_default() + self.own.unwrap_or_default();
+        self.pct(Some(busy.saturating_sub(mine)))
     }
 
     /// Server CPU nanoseconds per unit of work.
@@ -246,6 +287,19 @@ impl CpuUse {
         match self.own_pct() {
             Some(p) => table.row("bench CPU", format!("{p:.1}% of a core")),
             None => table.row("bench CPU", "unknown"),
+        }
+        json.opt_num("others_cpu_pct", self.others_pct(), 1);
+        if let Some(p) = self.others_pct() {
+            let cores = self.machine.map_or(1, |(_, n)| n);
+            let note = if self.server.is_some() && p > 15.0 {
+                "  <- the machine was busy: figures are noisy"
+            } else {
+                ""
+            };
+            table.row(
+                "other CPU",
+                format!("{p:.1}% of a core (of {cores}), used by everything else{note}"),
+            );
         }
     }
 }
