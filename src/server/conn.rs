@@ -57,6 +57,8 @@ pub struct Conn {
     pub pinged: bool,
     /// Messages are being skipped for this slow consumer (`SlowPolicy::Drop`).
     pub dropping: bool,
+    /// The peer sent FIN: nothing more to read, only queued output to finish.
+    pub eof: bool,
     /// The handler was told this peer opened and not yet that it closed.
     pub announced: bool,
     /// The rooms this peer is in.
@@ -107,6 +109,7 @@ impl Conn {
             last_seen: 0,
             pinged: false,
             dropping: false,
+            eof: false,
             announced: false,
             rooms: RoomSet::None,
             meta: None,

@@ -387,7 +387,7 @@ impl<H: Handler> Server<H> {
     /// read to the protocol as it lands.
     fn read_ready(&mut self, slot: usize) {
         for _ in 0..READS_PER_TURN {
-            let Some(conn) = self.peers.conns.get_mut(slot) else {
+            let Some(conn) = self.peers.conns.get_mut(slot).filter(|c| !c.eof) else {
                 return;
             };
             let buffered = conn.phase == Phase::Handshaking || !conn.rbuf.is_empty();
@@ -404,7 +404,7 @@ impl<H: Handler> Server<H> {
             };
             match result {
                 Ok(0) => {
-                    self.lost(slot, "connection closed by peer", None);
+                    self.peer_eof(slot);
                     return;
                 }
                 Ok(n) => {
@@ -426,6 +426,27 @@ impl<H: Handler> Server<H> {
             }
         }
         self.unfinished_reads.push(slot);
+    }
+
+    /// The peer sent FIN. It may still be reading (a half-close), so what is queued for it
+    /// (an HTTP error, a close reply, the last messages) is written before the connection
+    /// goes; an open peer leaves with 1006 at once.
+    fn peer_eof(&mut self, slot: usize) {
+        let Some(conn) = self.peers.conns.get_mut(slot) else {
+            return;
+        };
+        if conn.outbox.unsent() == 0 {
+            return self.lost(slot, "connection closed by peer", None);
+        }
+        conn.eof = true;
+        debug!(
+            "{}: half-closed by peer, flushing {} bytes",
+            conn.addr,
+            conn.outbox.unsent()
+        );
+        self.peers.abandon(slot);
+        self.notify_departures();
+        self.flush(slot);
     }
 
     /// A connection ended without a close handshake (or after one, when draining).
@@ -626,6 +647,9 @@ impl<H: Handler> Server<H> {
             Ok(Flush::Blocked) => {}
             Ok(Flush::Drained) => {
                 conn.dropping = false;
+                if conn.eof {
+                    return self.lost(slot, "connection closed by peer", None);
+                }
                 if conn.phase == (Phase::Closing { await_peer: false }) {
                     conn.phase = Phase::Draining;
                     conn.rbuf = Vec::new();

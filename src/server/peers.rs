@@ -518,6 +518,17 @@ impl Peers {
         }
     }
 
+    /// The peer stopped sending: it leaves the open set (1006) and the connection only
+    /// finishes writing what is queued, within the close timeout.
+    pub fn abandon(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        conn.phase = Phase::Closing { await_peer: false };
+        self.depart(slot, CloseCode::ABNORMAL, "", None);
+        self.set_deadline(slot, Some(self.close_timeout));
+    }
+
     /// Drop a connection at once (TCP gone, I/O error, time up).
     pub fn remove(&mut self, slot: usize, error: Option<PeerError>) {
         if self.conns.contains(slot) {
