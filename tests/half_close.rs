@@ -11,7 +11,6 @@ use std::io::Write;
 use std::net::Shutdown;
 
 #[test]
-
 fn http_error_survives_a_half_closed_client() {
     let addr = start(config(), ChatRoom::default());
     let mut stream = tcp(addr);
@@ -23,7 +22,6 @@ fn http_error_survives_a_half_closed_client() {
 }
 
 #[test]
-
 fn close_reply_survives_a_half_closed_client() {
     let addr = start(config(), ChatRoom::default());
     let mut raw = Raw::connect(addr);
@@ -33,7 +31,6 @@ fn close_reply_survives_a_half_closed_client() {
 }
 
 #[test]
-
 fn handshake_survives_a_half_closed_client() {
     let addr = start(config(), Echo);
     let mut stream = tcp(addr);
