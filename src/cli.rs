@@ -2,7 +2,7 @@
 //!
 //! Owns flag names, their parsing and the help text. It starts nothing; `main` does.
 
-use herald::Config;
+use herald::{Config, SlowPolicy};
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -62,11 +62,23 @@ Options:
   --max-connections N        connections served at once; more get HTTP 503 [default: 10000]
   --max-message-size BYTES   largest incoming message; larger ones close with 1009
                              [default: 1048576]
-  --max-backlog BYTES        unsent bytes one client may hold before it is closed with
-                             1008 as a slow consumer [default: 4194304]
+  --max-backlog BYTES        unsent bytes one client may hold before the slow-consumer
+                             policy applies [default: 4194304]
+  --slow-policy close|drop   past --max-backlog: close the client with 1008, or skip
+                             messages for it until it catches up [default: close]
+  --max-connections-per-ip N connections one IP address may hold; more get HTTP 429
+                             [default: no limit]
   --max-request-bytes BYTES  largest HTTP request head; larger ones get 431 [default: 8192]
   --handshake-timeout SECS   time to complete the upgrade request [default: 10]
   --close-timeout SECS       time a closing connection waits for its peer [default: 5]
+  --idle-timeout SECS        ping a client silent this long; 0 turns pings off [default: 30]
+  --pong-timeout SECS        drop a pinged client that stays silent this long [default: 10]
+  --shutdown-timeout SECS    on SIGTERM/SIGINT, time peers get to answer close 1001
+                             [default: 5]; a second signal exits at once
+  --allow-origin ORIGIN      accept upgrades only from this Origin (repeatable); others
+                             get 403 [default: any origin]
+  --no-http                  no chat page, /healthz or /metrics: requests without an
+                             upgrade get 400
   --protocol NAME            a supported subprotocol (repeatable); the first one the
                              client offers is selected
   -h, --help                 print this help
@@ -140,6 +152,33 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             "--max-request-bytes" => c.max_request_bytes = positive(&flag, val())?,
             "--handshake-timeout" => c.handshake_timeout = seconds(&flag, val())?,
             "--close-timeout" => c.close_timeout = seconds(&flag, val())?,
+            "--idle-timeout" => {
+                let raw = val();
+                c.idle_timeout = match raw.as_deref() {
+                    Some("0") => None,
+                    _ => Some(seconds(&flag, raw)?),
+                }
+            }
+            "--pong-timeout" => c.pong_timeout = seconds(&flag, val())?,
+            "--shutdown-timeout" => c.shutdown_timeout = seconds(&flag, val())?,
+            "--slow-policy" => {
+                c.slow_policy = match val().as_deref() {
+                    Some("close") => SlowPolicy::Close,
+                    Some("drop") => SlowPolicy::Drop,
+                    other => {
+                        return Err(UsageError(format!(
+                            "--slow-policy must be close or drop, not '{}'",
+                            other.unwrap_or("")
+                        )));
+                    }
+                }
+            }
+            "--max-connections-per-ip" => c.max_connections_per_ip = Some(positive(&flag, val())?),
+            "--allow-origin" => {
+                let origin: String = value(&flag, val())?;
+                c.allowed_origins.push(origin);
+            }
+            "--no-http" => c.http = false,
             "--protocol" => {
                 let name: String = value(&flag, val())?;
                 if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
@@ -149,7 +188,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             }
             _ => return Err(UsageError(format!("unknown argument '{arg}'"))),
         }
-        if inline.is_some() && matches!(flag.as_str(), "--include-sender") {
+        if inline.is_some() && matches!(flag.as_str(), "--include-sender" | "--no-http") {
             return Err(UsageError(format!("{flag} takes no value")));
         }
     }
@@ -224,6 +263,9 @@ mod tests {
             &["--handshake-timeout", "nan"],
             &["--protocol", "a,b"],
             &["--include-sender=yes"],
+            &["--slow-policy", "ignore"],
+            &["--no-http=1"],
+            &["--idle-timeout", "-1"],
         ] {
             assert!(run(bad).is_err(), "{bad:?}");
         }

@@ -20,6 +20,10 @@ fn serve<H: Handler>(config: Config, handler: H, mode: &str) -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         server.local_addr()
     );
+    if let Err(e) = watch_signals(server.handle()) {
+        eprintln!("herald: cannot install signal handlers: {e}");
+        return ExitCode::from(1);
+    }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -27,6 +31,28 @@ fn serve<H: Handler>(config: Config, handler: H, mode: &str) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// SIGTERM or SIGINT: shut down gracefully (close 1001 to every peer, then exit 0). A
+/// second one: exit at once. The signals arrive on a small thread that talks to the loop
+/// through its `Handle`, like any other thread would.
+fn watch_signals(handle: herald::Handle) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut signals = signals.forever();
+            if let Some(sig) = signals.next() {
+                log::info!("signal {sig}: shutting down (send it again to exit at once)");
+                let _ = handle.shutdown();
+            }
+            if let Some(sig) = signals.next() {
+                log::warn!("signal {sig} again: exiting now");
+                std::process::exit(1);
+            }
+        })?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
