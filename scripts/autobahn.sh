@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the Autobahn|Testsuite (fuzzingclient) against herald's echo mode and
-# summarise the report. Exits non-zero if any case FAILED or no report was made.
+# summarise the report. Exits non-zero if any case fails (behavior FAILED, or
+# behaviorClose FAILED/UNCLEAN), the report is missing or short, or the server dies.
 #
 # Usage: scripts/autobahn.sh [--all]
 #   --all               also run sections 12.* and 13.* (permessage-deflate)
@@ -174,6 +175,7 @@ log "tooling ready ($((SECONDS - t0))s)"
 
 # --- the server under test ----------------------------------------------------
 SERVER_PID='' WSTEST_PID=''
+# shellcheck disable=SC2317 # only reached through the traps below
 cleanup() {
     # timeout(1) runs in its own process group, so a signal to ours does not
     # reach wstest: stop it (timeout forwards TERM) and then the server.
@@ -189,6 +191,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+if [[ -z ${HERALD_CMD:-} ]]; then
+    log "building herald (cargo build --release)"
+    cargo build --release
+fi
+
 # The kernel hands out a free port; the window before the server binds it is tiny.
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PORT
@@ -201,8 +208,6 @@ if [[ -n ${HERALD_CMD:-} ]]; then
     # exec, so the recorded PID is the server itself and not a wrapping shell.
     bash -c "exec $cmd" </dev/null >"$OUT/server.log" 2>&1 &
 else
-    log "building herald (cargo build --release)"
-    cargo build --release
     log "starting target/release/herald --mode echo on 127.0.0.1:$PORT"
     target/release/herald --mode echo --listen "127.0.0.1:$PORT" --max-message-size 16777216 \
         </dev/null >"$OUT/server.log" 2>&1 &
@@ -264,10 +269,12 @@ if ((rc != 0)); then
     ((rc == 124 || rc == 137)) && die "wstest timed out after ${TIMEOUT}s"
     die "wstest exited with $rc"
 fi
-kill -0 "$SERVER_PID" 2>/dev/null || server_died
+alive=1
+kill -0 "$SERVER_PID" 2>/dev/null || alive=0
 
 # --- summary -------------------------------------------------------------------
-python3 - "$OUT/report/index.json" <<'EOF'
+status=0
+python3 - "$OUT/report/index.json" <<'EOF' || status=$?
 import collections, json, os, sys
 
 path = sys.argv[1]
@@ -314,3 +321,6 @@ passed = len(cases) - len(failed) - skipped
 print("autobahn: %d passed, %d failed%s" % (passed, len(failed), ", %d skipped" % skipped if skipped else ""))
 sys.exit(1 if failed else 0)
 EOF
+# A server that died under the suite fails the run even if every case it saw passed.
+((alive)) || server_died
+exit "$status"

@@ -58,3 +58,9 @@ pub use protocol::handshake::{Rejection, Request, Status};
 pub use protocol::{CloseCode, Message, OwnedMessage};
 pub use rooms::RoomId;
 pub use server::Server;
+
+/// Internals exposed for the benchmarks in `benches/`; not a stable API.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::server::outbox::{Flush, Frame, Outbox, Spares, WriteStats};
+}

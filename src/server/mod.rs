@@ -47,7 +47,8 @@ const READS_PER_TURN: usize = 16;
 /// A WebSocket server: a listening socket, a handler and the loop that drives them.
 pub struct Server<H: Handler> {
     poll: Poll,
-    listener: TcpListener,
+    /// `None` once shutdown has begun: new connections are refused by the kernel.
+    listener: Option<TcpListener>,
     local_addr: SocketAddr,
     config: Config,
     handler: H,
@@ -108,7 +109,7 @@ impl<H: Handler> Server<H> {
         let (command_tx, commands) = mpsc::sync_channel(config.command_queue.max(1));
         Ok(Server {
             poll,
-            listener,
+            listener: Some(listener),
             local_addr,
             config,
             handler,
@@ -228,7 +229,9 @@ impl<H: Handler> Server<H> {
     fn begin_shutdown(&mut self) {
         info!("shutting down: closing {} peers", self.peers.open_count());
         self.stop_by = Some(Instant::now() + self.config.shutdown_timeout);
-        if let Err(e) = self.poll.registry().deregister(&mut self.listener) {
+        if let Some(mut listener) = self.listener.take()
+            && let Err(e) = self.poll.registry().deregister(&mut listener)
+        {
             debug!("deregister listener: {e}");
         }
         let slots: Vec<usize> = self.peers.conns.iter().map(|(slot, _)| slot).collect();
@@ -300,7 +303,10 @@ impl<H: Handler> Server<H> {
 
     fn accept_all(&mut self) {
         loop {
-            match self.listener.accept() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
                 Ok((stream, addr)) => self.admit(stream, addr),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
