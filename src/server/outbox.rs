@@ -166,16 +166,21 @@ impl Outbox {
         stats: &mut WriteStats,
     ) -> io::Result<Flush> {
         while !self.queue.is_empty() {
-            let result = {
-                let mut slices = [IoSlice::new(&[]); MAX_IOV];
-                let mut count = 0;
-                for (slot, frame) in slices.iter_mut().zip(self.queue.iter()) {
-                    let start = if count == 0 { self.offset } else { 0 };
-                    *slot = IoSlice::new(&frame[start..]);
-                    count += 1;
+            stats.calls += 1;
+            let result = match self.queue.len() {
+                // One frame (the common case for a quiet peer): a plain write, without
+                // setting up an iovec array.
+                1 => w.write(&self.queue[0][self.offset..]),
+                _ => {
+                    let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                    let mut count = 0;
+                    for (slot, frame) in slices.iter_mut().zip(self.queue.iter()) {
+                        let start = if count == 0 { self.offset } else { 0 };
+                        *slot = IoSlice::new(&frame[start..]);
+                        count += 1;
+                    }
+                    w.write_vectored(&slices[..count])
                 }
-                stats.calls += 1;
-                w.write_vectored(&slices[..count])
             };
             match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
