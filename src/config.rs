@@ -41,6 +41,9 @@ pub struct Config {
     /// If not empty, only upgrade requests whose `Origin` is in this list are accepted;
     /// others get 403. Default: any origin.
     pub allowed_origins: Vec<String>,
+    /// Bind with `SO_REUSEPORT`, so that several loops (workers) can listen on the same
+    /// port and the kernel spreads connections between them. Default off.
+    pub reuse_port: bool,
     /// Serve the built-in HTTP endpoints (`/` chat page, `/healthz`, `/metrics`, 404
     /// elsewhere) to requests without an upgrade. Off: such requests get 400. Default on.
     pub http: bool,
@@ -76,6 +79,7 @@ impl Default for Config {
             slow_policy: SlowPolicy::Close,
             max_connections_per_ip: None,
             allowed_origins: Vec::new(),
+            reuse_port: false,
             http: true,
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),

@@ -18,6 +18,7 @@ pub(crate) enum Command {
     Send(PeerId, OwnedMessage),
     Broadcast(OwnedMessage),
     Publish(String, OwnedMessage),
+    Relayed(String, OwnedMessage),
     Close(PeerId, CloseCode, String),
     Shutdown,
 }
@@ -60,9 +61,19 @@ impl Handle {
         self.submit(Command::Broadcast(msg.into()))
     }
 
-    /// Send a message to every member of a room.
+    /// Send a message to every member of a room (through the relay too, if one is set).
     pub fn publish(&self, room: &str, msg: impl Into<OwnedMessage>) -> Result<(), ServerGone> {
         self.submit(Command::Publish(room.to_string(), msg.into()))
+    }
+
+    /// Deliver a message that a relay brought from elsewhere to the local members of a
+    /// room, without relaying it again. For `Relay` implementations.
+    pub fn publish_relayed(
+        &self,
+        room: &str,
+        msg: impl Into<OwnedMessage>,
+    ) -> Result<(), ServerGone> {
+        self.submit(Command::Relayed(room.to_string(), msg.into()))
     }
 
     /// Close a peer with a code and reason.

@@ -95,13 +95,20 @@ pub trait Handler {
 
 /// A room given by name or by id.
 pub trait RoomRef {
-    /// Resolve to a live room.
+    /// Resolve to a room with local members.
     fn resolve(&self, ctx: &Context<'_>) -> Option<RoomId>;
+
+    /// The room's name, for the relay (a room may have members elsewhere only).
+    fn name(&self, ctx: &Context<'_>) -> Option<String>;
 }
 
 impl RoomRef for RoomId {
     fn resolve(&self, _: &Context<'_>) -> Option<RoomId> {
         Some(*self)
+    }
+
+    fn name(&self, ctx: &Context<'_>) -> Option<String> {
+        ctx.peers.rooms.name(*self).map(str::to_string)
     }
 }
 
@@ -109,11 +116,19 @@ impl RoomRef for &str {
     fn resolve(&self, ctx: &Context<'_>) -> Option<RoomId> {
         ctx.peers.rooms.find(self)
     }
+
+    fn name(&self, _: &Context<'_>) -> Option<String> {
+        Some(self.to_string())
+    }
 }
 
 impl RoomRef for &String {
     fn resolve(&self, ctx: &Context<'_>) -> Option<RoomId> {
         ctx.peers.rooms.find(self)
+    }
+
+    fn name(&self, _: &Context<'_>) -> Option<String> {
+        Some(self.to_string())
     }
 }
 
@@ -166,17 +181,26 @@ impl Context<'_> {
         }
     }
 
-    /// Send a message to every member of a room (encoded once).
+    /// Send a message to every member of a room (encoded once), here and, through the
+    /// relay if one is set, on every other loop that shares the room.
     pub fn publish(&mut self, room: impl RoomRef, msg: Message<'_>) {
-        if let Some(id) = room.resolve(self) {
-            self.peers.publish(id, msg, None);
-        }
+        self.publish_from(room, None, msg);
     }
 
     /// Send a message to every member of a room but one.
     pub fn publish_except(&mut self, room: impl RoomRef, except: PeerId, msg: Message<'_>) {
+        self.publish_from(room, Some(except), msg);
+    }
+
+    fn publish_from(&mut self, room: impl RoomRef, except: Option<PeerId>, msg: Message<'_>) {
         if let Some(id) = room.resolve(self) {
-            self.peers.publish(id, msg, Some(except));
+            self.peers.publish(id, msg, except);
+        }
+        if self.peers.relay.is_some()
+            && let Some(name) = room.name(self)
+            && let Some(relay) = &mut self.peers.relay
+        {
+            relay.publish(&name, msg);
         }
     }
 

@@ -45,6 +45,7 @@ pub mod config;
 pub mod handle;
 pub mod handler;
 pub mod protocol;
+pub mod relay;
 pub mod rooms;
 pub mod server;
 
@@ -56,6 +57,7 @@ pub use handle::{Handle, ServerGone};
 pub use handler::{Context, Handler, PeerError, PeerId, PeerInfo, RoomRef, TimerId};
 pub use protocol::handshake::{Rejection, Request, Status};
 pub use protocol::{CloseCode, Message, OwnedMessage};
+pub use relay::{Relay, RelayStatus};
 pub use rooms::RoomId;
 pub use server::Server;
 

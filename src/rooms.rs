@@ -65,9 +65,10 @@ impl Rooms {
         self.rooms.is_empty()
     }
 
-    /// Add `slot` to the room `name`, creating it. The caller makes sure the slot is not
-    /// a member yet (its `RoomSet` says).
-    pub fn join(&mut self, name: &str, slot: u32) -> RoomId {
+    /// Add `slot` to the room `name`, creating it; true if it was created. The caller makes
+    /// sure the slot is not a member yet (its `RoomSet` says).
+    pub fn join(&mut self, name: &str, slot: u32) -> (RoomId, bool) {
+        let created = !self.by_name.contains_key(name);
         let id = match self.by_name.get(name) {
             Some(&id) => id,
             None => {
@@ -84,25 +85,24 @@ impl Rooms {
             }
         };
         self.rooms[id.index as usize].members.push(slot);
-        id
+        (id, created)
     }
 
-    /// Remove `slot` from a room; an emptied room is freed.
-    pub fn leave(&mut self, id: RoomId, slot: u32) {
-        let Some(room) = self
+    /// Remove `slot` from a room; an emptied room is freed and its name returned.
+    pub fn leave(&mut self, id: RoomId, slot: u32) -> Option<Box<str>> {
+        let room = self
             .rooms
             .get_mut(id.index as usize)
-            .filter(|r| r.generation == id.generation)
-        else {
-            return;
-        };
+            .filter(|r| r.generation == id.generation)?;
         if let Some(pos) = room.members.iter().position(|&m| m == slot) {
             room.members.swap_remove(pos);
         }
-        if room.members.is_empty() {
-            let room = self.rooms.remove(id.index as usize);
-            self.by_name.remove(&room.name);
+        if !room.members.is_empty() {
+            return None;
         }
+        let room = self.rooms.remove(id.index as usize);
+        self.by_name.remove(&room.name);
+        Some(room.name)
     }
 }
 
@@ -169,19 +169,20 @@ mod tests {
     #[test]
     fn rooms_live_while_they_have_members() {
         let mut rooms = Rooms::default();
-        let lobby = rooms.join("lobby", 1);
-        assert_eq!(rooms.join("lobby", 2), lobby);
-        let other = rooms.join("other", 3);
+        let (lobby, created) = rooms.join("lobby", 1);
+        assert!(created);
+        assert_eq!(rooms.join("lobby", 2), (lobby, false));
+        let (other, _) = rooms.join("other", 3);
         assert_ne!(lobby, other);
         assert_eq!(rooms.members(lobby), [1, 2]);
         assert_eq!(rooms.find("lobby"), Some(lobby));
-        rooms.leave(lobby, 1);
-        rooms.leave(lobby, 2);
+        assert_eq!(rooms.leave(lobby, 1), None);
+        assert_eq!(rooms.leave(lobby, 2).as_deref(), Some("lobby"));
         assert_eq!(rooms.find("lobby"), None, "an emptied room is freed");
         assert_eq!(rooms.members(lobby), [] as [u32; 0]);
         assert_eq!(rooms.len(), 1);
         // A new room in the freed slot is a different room.
-        let again = rooms.join("lobby", 4);
+        let (again, _) = rooms.join("lobby", 4);
         assert_ne!(again, lobby);
         rooms.leave(lobby, 4);
         assert_eq!(rooms.members(again), [4], "a stale id touches nothing");
@@ -191,9 +192,9 @@ mod tests {
     #[test]
     fn room_sets() {
         let mut rooms = Rooms::default();
-        let a = rooms.join("a", 0);
-        let b = rooms.join("b", 0);
-        let c = rooms.join("c", 0);
+        let (a, _) = rooms.join("a", 0);
+        let (b, _) = rooms.join("b", 0);
+        let (c, _) = rooms.join("c", 0);
         let mut set = RoomSet::default();
         for id in [a, b, c] {
             set.insert(id);

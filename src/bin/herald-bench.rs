@@ -41,7 +41,7 @@ Commands:
               messages, errors, and CPU use.
     --clients N            clients [default: 100]
     --senders S            clients that send (the first S) [default: 1]
-    --size BYTES           message size, at least 20 [default: 32]
+    --size BYTES           message size, at least 24 [default: 32]
     --window W             messages in flight per sender [default: 1]
     --duration SECS        measured time [default: 10]
     --warmup SECS          time before measuring [default: 1]
@@ -135,7 +135,7 @@ impl Flags {
 
     fn secs(&self, name: &str, default: f64, allow_zero: bool) -> Result<Duration, String> {
         let s: f64 = self.get(name, default)?;
-        if !(s.is_finite() && s >= 0.0 && s < 1e7) || (s == 0.0 && !allow_zero) {
+        if !(0.0..1e7).contains(&s) || (s == 0.0 && !allow_zero) {
             return Err(format!(
                 "{name} must be a {}number of seconds",
                 if allow_zero { "" } else { "positive " }

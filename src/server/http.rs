@@ -13,7 +13,7 @@ use crate::protocol::handshake::{HttpRequest, http_response};
 pub const CHAT_PAGE: &str = include_str!("chat.html");
 
 /// The response to a plain HTTP request, and its status for the metrics.
-pub fn respond(req: &HttpRequest, metrics: &Metrics, gauges: Gauges) -> (u16, Vec<u8>) {
+pub fn respond(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> (u16, Vec<u8>) {
     let with_body = req.method != "HEAD";
     if req.method != "GET" && req.method != "HEAD" {
         let body = b"only GET and HEAD\n";
@@ -42,9 +42,22 @@ pub fn respond(req: &HttpRequest, metrics: &Metrics, gauges: Gauges) -> (u16, Ve
             ),
         ),
         "/healthz" => {
+            // Local delivery works without the relay, so a relay outage degrades the
+            // service rather than failing the check.
+            let (status, relay) = match &gauges.relay {
+                None => ("ok", String::new()),
+                Some(r) => (
+                    if r.up { "ok" } else { "degraded" },
+                    format!(
+                        ",\"relay\":{{\"kind\":\"{}\",\"up\":{},\"outages\":{}}}",
+                        r.kind, r.up, r.outages
+                    ),
+                ),
+            };
             let body = format!(
-                "{{\"status\":\"ok\",\"peers\":{},\"connections\":{},\"rooms\":{},\"uptime_seconds\":{}}}\n",
+                "{{\"status\":\"{status}\",\"peers\":{},\"online\":{},\"connections\":{},\"rooms\":{},\"uptime_seconds\":{}{relay}}}\n",
                 gauges.open,
+                gauges.online(),
                 gauges.connections,
                 gauges.rooms,
                 metrics.uptime().as_secs()
@@ -102,8 +115,9 @@ mod tests {
             open: 2,
             connections: 3,
             rooms: 1,
+            relay: None,
         };
-        let (status, bytes) = respond(&req, &Metrics::default(), g);
+        let (status, bytes) = respond(&req, &Metrics::default(), &g);
         (status, String::from_utf8(bytes).unwrap())
     }
 
@@ -115,7 +129,7 @@ mod tests {
         let (status, health) = get("/healthz?verbose");
         assert_eq!(status, 200);
         assert!(health.ends_with(
-            "{\"status\":\"ok\",\"peers\":2,\"connections\":3,\"rooms\":1,\"uptime_seconds\":0}\n"
+            "{\"status\":\"ok\",\"peers\":2,\"online\":2,\"connections\":3,\"rooms\":1,\"uptime_seconds\":0}\n"
         ));
         let (status, metrics) = get("/metrics");
         assert_eq!(status, 200);
@@ -125,17 +139,13 @@ mod tests {
             method: "POST".into(),
             target: "/".into(),
         };
-        let g = Gauges {
-            open: 0,
-            connections: 0,
-            rooms: 0,
-        };
-        assert_eq!(respond(&post, &Metrics::default(), g).0, 405);
+        let g = Gauges::default();
+        assert_eq!(respond(&post, &Metrics::default(), &g).0, 405);
         let head = HttpRequest {
             method: "HEAD".into(),
             target: "/".into(),
         };
-        let (_, bytes) = respond(&head, &Metrics::default(), g);
+        let (_, bytes) = respond(&head, &Metrics::default(), &g);
         assert!(bytes.ends_with(b"\r\n\r\n"), "HEAD has no body");
     }
 }

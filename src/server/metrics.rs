@@ -5,6 +5,7 @@
 //! `GET /metrics`. It never decides anything.
 
 use super::outbox::WriteStats;
+use crate::relay::RelayStatus;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -67,7 +68,7 @@ impl Default for Metrics {
 }
 
 /// A point-in-time view of gauges the metrics do not own.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Gauges {
     /// Open (handshaken) peers.
     pub open: usize,
@@ -75,6 +76,18 @@ pub struct Gauges {
     pub connections: usize,
     /// Rooms with members.
     pub rooms: usize,
+    /// The relay's state, if rooms are shared with other loops.
+    pub relay: Option<RelayStatus>,
+}
+
+impl Gauges {
+    /// Open peers everywhere the rooms are shared (this loop's if that is unknown).
+    pub fn online(&self) -> usize {
+        self.relay
+            .as_ref()
+            .and_then(|r| r.cluster_peers)
+            .unwrap_or(self.open)
+    }
 }
 
 impl Metrics {
@@ -93,7 +106,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every counter.
-    pub fn render(&self, g: Gauges) -> String {
+    pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::with_capacity(4096);
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
             let _ = writeln!(
@@ -264,10 +277,11 @@ mod tests {
         *m.handshake_failures.entry((400, "bad key")).or_default() += 1;
         m.turn(Duration::from_micros(50));
         m.turn(Duration::from_millis(50));
-        let text = m.render(Gauges {
+        let text = m.render(&Gauges {
             open: 7,
             connections: 9,
             rooms: 1,
+            relay: None,
         });
         for line in [
             "# TYPE herald_messages_in_total counter",

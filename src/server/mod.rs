@@ -100,7 +100,11 @@ impl<H: Handler> Server<H> {
     /// Bind the listening socket. Port 0 picks a free port; see `local_addr`.
     pub fn bind(config: Config, handler: H) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(config.listen)?;
+        let mut listener = if config.reuse_port {
+            bind_reuse_port(config.listen)?
+        } else {
+            TcpListener::bind(config.listen)?
+        };
         let local_addr = listener.local_addr()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -133,6 +137,11 @@ impl<H: Handler> Server<H> {
             tx: self.command_tx.clone(),
             waker: self.waker.clone(),
         }
+    }
+
+    /// Share rooms with other loops through `relay` (see `crate::relay`).
+    pub fn set_relay(&mut self, relay: Box<dyn crate::relay::Relay>) {
+        self.peers.relay = Some(relay);
     }
 
     /// The handler.
@@ -281,9 +290,10 @@ impl<H: Handler> Server<H> {
                 Command::Send(peer, msg) => self.peers.send(peer, msg.as_message()),
                 Command::Broadcast(msg) => self.peers.broadcast(msg.as_message(), None),
                 Command::Publish(room, msg) => {
-                    if let Some(id) = self.peers.rooms.find(&room) {
-                        self.peers.publish(id, msg.as_message(), None);
-                    }
+                    self.peers.publish_named(&room, msg.as_message(), false)
+                }
+                Command::Relayed(room, msg) => {
+                    self.peers.publish_named(&room, msg.as_message(), true)
                 }
                 Command::Close(peer, code, reason) => self.peers.close(peer, code, &reason),
                 Command::Shutdown => self.control.shutdown = true,
@@ -492,7 +502,7 @@ impl<H: Handler> Server<H> {
             Head::Upgrade(request) => request,
             Head::Http(req) if self.config.http => {
                 let (status, response) =
-                    http::respond(&req, &self.peers.metrics, self.peers.gauges());
+                    http::respond(&req, &self.peers.metrics, &self.peers.gauges());
                 debug!("{addr}: {} {} -> {status}", req.method, req.target);
                 *self.peers.metrics.http_requests.entry(status).or_default() += 1;
                 self.peers.reject(slot, response);
@@ -733,6 +743,18 @@ fn dispatch<H: Handler>(
         }
     }
     used
+}
+
+/// A listener that shares its port with other listeners of this user (`SO_REUSEPORT`).
+fn bind_reuse_port(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// Read once into the spare capacity of `buf`, taking at most `limit` bytes.

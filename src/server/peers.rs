@@ -13,6 +13,7 @@ use super::timers::{Tick, Wheel};
 use crate::config::SlowPolicy;
 use crate::handler::{PeerError, PeerId, PeerInfo};
 use crate::protocol::{CloseCode, Message, OpCode};
+use crate::relay::Relay;
 use crate::rooms::{RoomId, Rooms};
 use log::info;
 use slab::Slab;
@@ -35,7 +36,6 @@ pub struct Departure {
 }
 
 /// All connections and the operations on them.
-#[derive(Debug)]
 pub struct Peers {
     /// Connections by slot; the slot is the mio token.
     pub conns: Slab<Conn>,
@@ -53,6 +53,8 @@ pub struct Peers {
     pub spares: Spares,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Carries rooms to other loops, if this one shares them.
+    pub relay: Option<Box<dyn Relay>>,
     /// Connections per remote IP, kept only when a per-IP limit is set.
     per_ip: Option<HashMap<IpAddr, u32>>,
     open: usize,
@@ -93,6 +95,7 @@ impl Peers {
             departed: Vec::new(),
             spares: Spares::default(),
             metrics: Metrics::default(),
+            relay: None,
             per_ip: config.max_connections_per_ip.map(|_| HashMap::new()),
             open: 0,
             max_backlog: config.max_backlog,
@@ -124,6 +127,7 @@ impl Peers {
             open: self.open,
             connections: self.conns.len(),
             rooms: self.rooms.len(),
+            relay: self.relay.as_ref().map(|r| r.status()),
         }
     }
 
@@ -192,6 +196,9 @@ impl Peers {
             conn.deadline = 0;
             conn.last_seen = self.now;
             self.open += 1;
+            if let Some(relay) = &mut self.relay {
+                relay.local_peers(self.open);
+            }
             if let Some(idle) = self.idle_ticks {
                 self.arm(slot, self.now + idle);
             }
@@ -375,7 +382,10 @@ impl Peers {
         {
             return Some(id);
         }
-        let id = self.rooms.join(name, slot as u32);
+        let (id, created) = self.rooms.join(name, slot as u32);
+        if created && let Some(relay) = &mut self.relay {
+            relay.room_opened(name);
+        }
         self.conns[slot].rooms.insert(id);
         Some(id)
     }
@@ -386,7 +396,26 @@ impl Peers {
             && self.conns[slot].rooms.contains(room)
         {
             self.conns[slot].rooms.remove(room);
-            self.rooms.leave(room, slot as u32);
+            self.leave_room(room, slot);
+        }
+    }
+
+    fn leave_room(&mut self, room: RoomId, slot: usize) {
+        if let Some(name) = self.rooms.leave(room, slot as u32)
+            && let Some(relay) = &mut self.relay
+        {
+            relay.room_closed(&name);
+        }
+    }
+
+    /// Publish a message from this loop to the local members of `room` and, with
+    /// `relayed` false, to the relay (if any) for the members elsewhere.
+    pub fn publish_named(&mut self, room: &str, msg: Message<'_>, relayed: bool) {
+        if let Some(id) = self.rooms.find(room) {
+            self.publish(id, msg, None);
+        }
+        if !relayed && let Some(relay) = &mut self.relay {
+            relay.publish(room, msg);
         }
     }
 
@@ -499,17 +528,22 @@ impl Peers {
     /// Record that a peer left the open set, once: it leaves its rooms and the handler
     /// will hear of it.
     fn depart(&mut self, slot: usize, code: CloseCode, reason: &str, error: Option<PeerError>) {
-        let conn = &mut self.conns[slot];
-        for &room in std::mem::take(&mut conn.rooms).as_slice() {
-            self.rooms.leave(room, slot as u32);
+        let rooms = std::mem::take(&mut self.conns[slot].rooms);
+        for &room in rooms.as_slice() {
+            self.leave_room(room, slot);
         }
+        let conn = &mut self.conns[slot];
         if conn.announced {
             conn.announced = false;
+            let generation = conn.generation;
             self.open -= 1;
+            if let Some(relay) = &mut self.relay {
+                relay.local_peers(self.open);
+            }
             self.departed.push(Departure {
                 peer: PeerId {
                     index: slot as u32,
-                    generation: conn.generation,
+                    generation,
                 },
                 code,
                 reason: reason.to_string(),

@@ -13,7 +13,7 @@
 //! measured interval, and a close handshake for every client.
 
 use crate::stats::{CpuUse, CpuWindow, Histogram, Json, Table, group, rate, report_latency};
-use crate::wire::{Client, Inbound, Input, Phase, Rng, Target, push_frame};
+use crate::wire::{Client, Head, Inbound, Input, Phase, Rng, Target, push_frame};
 use herald::protocol::OpCode;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::BTreeMap;
@@ -40,8 +40,9 @@ pub struct Opts {
     pub progress: bool,
 }
 
-/// Bytes of a message the run reads: sender id (u32), sequence (u64), send time (u64 ns).
-pub const MIN_SIZE: usize = 20;
+/// Bytes of a message the run reads: sender id, sequence number and send time (ns since
+/// the run's epoch), each a little-endian u64.
+pub const MIN_SIZE: usize = 24;
 /// The sender id of the sync round's marker messages.
 const SYNC_ID: u32 = u32::MAX;
 const WAKE: Token = Token(usize::MAX);
@@ -384,7 +385,7 @@ impl Worker {
                             OpCode::Binary,
                             opts.size,
                             mask,
-                            |p| p[..4].copy_from_slice(&SYNC_ID.to_le_bytes()),
+                            |p| p[..8].copy_from_slice(&u64::from(SYNC_ID).to_le_bytes()),
                         );
                         self.mark_dirty(0);
                     }
@@ -537,9 +538,9 @@ impl Worker {
                     .store((u64::from(seq as u32) << 32) | receivers, Release);
                 s.sent_at[(seq % w) as usize] = now_ns;
                 push_frame(out, OpCode::Binary, opts.size, self.rng.mask(), |p| {
-                    p[..4].copy_from_slice(&(id as u32).to_le_bytes());
-                    p[4..12].copy_from_slice(&seq.to_le_bytes());
-                    p[12..20].copy_from_slice(&now_ns.to_le_bytes());
+                    p[..8].copy_from_slice(&(id as u64).to_le_bytes());
+                    p[8..16].copy_from_slice(&seq.to_le_bytes());
+                    p[16..24].copy_from_slice(&now_ns.to_le_bytes());
                 });
                 s.seq += 1;
                 shared.sent.fetch_add(1, Release);
@@ -570,6 +571,13 @@ impl Worker {
                 Input::Bytes(n) => {
                     let now_ns = self.shared.now_ns();
                     self.received(l, &scratch[..n], now_ns);
+                    if n < scratch.len() {
+                        // A short read emptied the socket's buffer. With edge-triggered
+                        // epoll, bytes arriving after it raise a new event, so the read
+                        // that would only say "would block" is saved.
+                        budget_spent = false;
+                        break;
+                    }
                 }
                 Input::WouldBlock => {
                     budget_spent = false;
@@ -661,12 +669,12 @@ impl Worker {
     }
 
     #[inline]
-    fn data(&mut self, l: usize, head: &[u8; crate::wire::HEAD], now_ns: u64) {
-        let id = u32::from_le_bytes(head[0..4].try_into().unwrap());
-        let seq = u64::from_le_bytes(head[4..12].try_into().unwrap());
-        let sent_at = u64::from_le_bytes(head[12..20].try_into().unwrap());
+    fn data(&mut self, l: usize, head: &Head, now_ns: u64) {
+        let id = head.word(0);
+        let seq = head.word(1);
+        let sent_at = head.word(2);
         self.tally.received_total += 1;
-        if id == SYNC_ID {
+        if id == u64::from(SYNC_ID) {
             if !self.synced[l] && self.global(l) != 0 {
                 self.synced[l] = true;
                 self.shared.synced.fetch_add(1, AcqRel);

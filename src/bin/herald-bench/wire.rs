@@ -152,12 +152,28 @@ pub fn push_frame(
 /// sender id, sequence number and timestamp.
 pub const HEAD: usize = 24;
 
+/// The first `HEAD` bytes of a message, 8-byte aligned so that reading them as three
+/// little-endian words is three plain loads.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Head(pub [u8; HEAD]);
+
+impl Head {
+    /// Little-endian word `i` (0, 1 or 2).
+    #[inline]
+    pub fn word(&self, i: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.0[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(w)
+    }
+}
+
 /// One frame or message out of the decoder.
 #[derive(Clone, Copy, Debug)]
 pub enum Inbound {
     /// A complete data message: its first bytes (`head_len` of them valid) and its length.
     Data {
-        head: [u8; HEAD],
+        head: Head,
         head_len: usize,
         len: u64,
     },
@@ -180,7 +196,7 @@ pub struct Decoder {
     opcode: OpCode,
     fin: bool,
     in_message: bool,
-    head: [u8; HEAD],
+    head: Head,
     head_len: usize,
     msg_len: u64,
     control: [u8; 125],
@@ -196,7 +212,7 @@ impl Default for Decoder {
             opcode: OpCode::Binary,
             fin: true,
             in_message: false,
-            head: [0; HEAD],
+            head: Head::default(),
             head_len: 0,
             msg_len: 0,
             control: [0; 125],
@@ -237,7 +253,7 @@ impl Decoder {
                 self.control_len += take;
             } else {
                 let keep = (HEAD - self.head_len).min(take);
-                self.head[self.head_len..self.head_len + keep].copy_from_slice(&chunk[..keep]);
+                self.head.0[self.head_len..self.head_len + keep].copy_from_slice(&chunk[..keep]);
                 self.head_len += keep;
                 self.msg_len += take as u64;
             }
@@ -650,7 +666,7 @@ mod tests {
                         head,
                         head_len,
                         len,
-                    } => out.push((len, head[..head_len].to_vec())),
+                    } => out.push((len, head.0[..head_len].to_vec())),
                     Inbound::Close(code) => {
                         out.push((u64::MAX, code.unwrap_or(0).to_be_bytes().to_vec()))
                     }
