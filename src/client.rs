@@ -338,6 +338,11 @@ impl Client {
                 Incoming::Close(CloseCode::NO_STATUS, String::new())
             }
             Event::Close(ClosePayload::Code(c, r)) => Incoming::Close(c, r.to_string()),
+            // The client never offers compression, so its assembler refuses RSV1 first.
+            Event::Compressed { .. } => Incoming::Close(
+                CloseCode::PROTOCOL_ERROR,
+                "compression was not negotiated".to_string(),
+            ),
         }
     }
 

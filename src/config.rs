@@ -41,6 +41,12 @@ pub struct Config {
     /// If not empty, only upgrade requests whose `Origin` is in this list are accepted;
     /// others get 403. Default: any origin.
     pub allowed_origins: Vec<String>,
+    /// Negotiate permessage-deflate (RFC 7692) with clients that offer it (needs the
+    /// `deflate` feature). Default on.
+    pub deflate: bool,
+    /// Messages shorter than this many bytes are sent uncompressed even to clients that
+    /// negotiated deflate. Default 128.
+    pub deflate_threshold: usize,
     /// Bind with `SO_REUSEPORT`, so that several loops (workers) can listen on the same
     /// port and the kernel spreads connections between them. Default off.
     pub reuse_port: bool,
@@ -79,6 +85,8 @@ impl Default for Config {
             slow_policy: SlowPolicy::Close,
             max_connections_per_ip: None,
             allowed_origins: Vec::new(),
+            deflate: true,
+            deflate_threshold: 128,
             reuse_port: false,
             http: true,
             protocols: Vec::new(),

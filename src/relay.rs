@@ -22,6 +22,8 @@ pub struct RelayStatus {
     pub published: u64,
     /// Messages received from the other side.
     pub received: u64,
+    /// Messages that could not be sent to the other side (link down, queue full).
+    pub dropped: u64,
     /// Open peers across every loop that shares the rooms, if known.
     pub cluster_peers: Option<usize>,
 }

@@ -30,6 +30,14 @@ pub enum Event<'a> {
     Pong(&'a [u8]),
     /// A valid close frame.
     Close(ClosePayload<'a>),
+    /// A complete message compressed with permessage-deflate (RSV1 on its first frame):
+    /// inflate it, then check the text's UTF-8.
+    Compressed {
+        /// It is a text message.
+        text: bool,
+        /// The compressed payload, without the sync-flush trailer.
+        payload: &'a [u8],
+    },
 }
 
 /// The result of one decoding step.
@@ -48,7 +56,8 @@ pub enum Step<'a> {
 #[derive(Clone, Copy, Debug)]
 struct InFrame {
     header: FrameHeader,
-    header_len: usize,
+    /// At most `MAX_HEADER_LEN` (14).
+    header_len: u8,
     /// Payload bytes already unmasked (and UTF-8-fed) in the caller's buffer.
     processed: usize,
 }
@@ -71,6 +80,10 @@ pub struct Assembler {
     fragments: Vec<u8>,
     utf8: Utf8Validator,
     clear_fragments: bool,
+    /// permessage-deflate was negotiated: RSV1 may mark a message compressed.
+    deflate: bool,
+    /// The fragmented message in progress is compressed.
+    compressed: bool,
 }
 
 impl Assembler {
@@ -91,6 +104,11 @@ impl Assembler {
             expect_masked: false,
             ..Default::default()
         }
+    }
+
+    /// Accept messages compressed with permessage-deflate (RSV1 on their first frame).
+    pub fn allow_compression(&mut self) {
+        self.deflate = true;
     }
 
     /// Whether a frame or a fragmented message is partly received.
@@ -125,7 +143,7 @@ impl Assembler {
                 self.check_header(&header)?;
                 let frame = InFrame {
                     header,
-                    header_len,
+                    header_len: header_len as u8,
                     processed: 0,
                 };
                 self.current = Some(frame);
@@ -134,20 +152,28 @@ impl Assembler {
         };
         // check_header bounded the length by max_message_size, so it fits in usize.
         let payload_len = frame.header.payload_len as usize;
-        let total = frame.header_len + payload_len;
+        let header_len = usize::from(frame.header_len);
+        let total = header_len + payload_len;
         let complete = buf.len() >= total;
         let key = frame.header.mask.unwrap_or_default();
-        let text = match frame.header.opcode {
-            OpCode::Text => true,
-            OpCode::Continuation => self.fragmented == Some(DataKind::Text),
+        let compressed = match frame.header.opcode {
+            OpCode::Text | OpCode::Binary => frame.header.rsv & 0b100 != 0,
+            OpCode::Continuation => self.compressed,
             _ => false,
         };
+        // Compressed text is checked after inflating, not as it arrives.
+        let text = !compressed
+            && match frame.header.opcode {
+                OpCode::Text => true,
+                OpCode::Continuation => self.fragmented == Some(DataKind::Text),
+                _ => false,
+            };
         let single =
             frame.header.fin && !frame.header.opcode.is_control() && self.fragmented.is_none();
         let fast = complete && frame.processed == 0 && single;
-        let arrived = buf.len().min(total) - frame.header_len;
+        let arrived = buf.len().min(total) - header_len;
         if arrived > frame.processed {
-            let fresh = &mut buf[frame.header_len + frame.processed..frame.header_len + arrived];
+            let fresh = &mut buf[header_len + frame.processed..header_len + arrived];
             apply_mask(fresh, key, frame.processed);
             if text && !fast && self.utf8.feed(fresh).is_err() {
                 return Err(ProtocolError::INVALID_UTF8);
@@ -160,7 +186,7 @@ impl Assembler {
             return Ok(Step::NeedMore);
         }
         self.current = None;
-        let payload = &buf[frame.header_len..total];
+        let payload = &buf[header_len..total];
         let event = match frame.header.opcode {
             OpCode::Ping => Event::Ping(payload),
             OpCode::Pong => Event::Pong(payload),
@@ -171,6 +197,10 @@ impl Assembler {
                     ProtocolError::BAD_CLOSE
                 }
             })?),
+            OpCode::Text | OpCode::Binary if single && compressed => Event::Compressed {
+                text: frame.header.opcode == OpCode::Text,
+                payload,
+            },
             OpCode::Text | OpCode::Binary if single => {
                 if frame.header.opcode == OpCode::Binary {
                     Event::Message(Message::Binary(payload))
@@ -184,11 +214,12 @@ impl Assembler {
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if frame.header.opcode != OpCode::Continuation {
-                    self.fragmented = Some(if text {
+                    self.fragmented = Some(if frame.header.opcode == OpCode::Text {
                         DataKind::Text
                     } else {
                         DataKind::Binary
                     });
+                    self.compressed = compressed;
                 }
                 self.fragments.extend_from_slice(payload);
                 if !frame.header.fin {
@@ -196,6 +227,15 @@ impl Assembler {
                 }
                 let kind = self.fragmented.take();
                 self.clear_fragments = true;
+                if std::mem::take(&mut self.compressed) {
+                    return Ok(Step::Event(
+                        total,
+                        Event::Compressed {
+                            text: kind == Some(DataKind::Text),
+                            payload: &self.fragments,
+                        },
+                    ));
+                }
                 let message = if kind == Some(DataKind::Text) {
                     let complete_utf8 = self.utf8.is_complete();
                     self.utf8.reset();
@@ -214,8 +254,12 @@ impl Assembler {
 
     /// The rules a header must pass before any of its payload is looked at.
     fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
-        if h.rsv != 0 {
+        let rsv1 = h.rsv & 0b100 != 0;
+        if h.rsv & 0b011 != 0 || (rsv1 && !self.deflate) {
             return Err(ProtocolError::RSV_BITS);
+        }
+        if rsv1 && !matches!(h.opcode, OpCode::Text | OpCode::Binary) {
+            return Err(ProtocolError::RSV1_MISPLACED);
         }
         if h.mask.is_some() != self.expect_masked {
             return Err(if self.expect_masked {
@@ -305,6 +349,7 @@ mod tests {
             Event::Pong(p) => Owned::Pong(p.to_vec()),
             Event::Close(ClosePayload::Empty) => Owned::Close(None),
             Event::Close(ClosePayload::Code(c, r)) => Owned::Close(Some((c.0, r.to_string()))),
+            Event::Compressed { .. } => panic!("compression is not negotiated in these tests"),
         }
     }
 
@@ -488,6 +533,54 @@ mod tests {
         assert_eq!(first_error(&f, 100), Some(ProtocolError::INVALID_UTF8));
         assert_eq!(ProtocolError::INVALID_UTF8.code, CloseCode(1007));
         assert_eq!(ProtocolError::TOO_BIG.code, CloseCode(1009));
+    }
+
+    #[test]
+    fn compressed_messages_with_deflate_negotiated() {
+        let decode = |stream: &[u8]| {
+            let mut asm = Assembler::new(1 << 20);
+            asm.allow_compression();
+            let mut buf = stream.to_vec();
+            let mut out = Vec::new();
+            let mut pos = 0;
+            loop {
+                match asm.next(&mut buf[pos..]) {
+                    Ok(Step::Event(n, Event::Compressed { text, payload })) => {
+                        out.push((text, payload.to_vec()));
+                        pos += n;
+                    }
+                    Ok(Step::Event(n, _) | Step::Consumed(n)) => pos += n,
+                    Ok(Step::NeedMore) => return Ok(out),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        // Invalid UTF-8 is fine until inflated: it is compressed data.
+        let mut s = raw_frame(true, 0b100, OpCode::Text, Some(KEY), b"\xff\xfe");
+        s.extend(raw_frame(false, 0b100, OpCode::Binary, Some(KEY), b"ab"));
+        s.extend(client_frame(true, OpCode::Ping, b""));
+        s.extend(raw_frame(true, 0, OpCode::Continuation, Some(KEY), b"cd"));
+        assert_eq!(
+            decode(&s),
+            Ok(vec![
+                (true, b"\xff\xfe".to_vec()),
+                (false, b"abcd".to_vec())
+            ])
+        );
+        let bad = raw_frame(true, 0b100, OpCode::Ping, Some(KEY), b"");
+        assert_eq!(decode(&bad), Err(ProtocolError::RSV1_MISPLACED));
+        let mut bad = raw_frame(false, 0b100, OpCode::Text, Some(KEY), b"a");
+        bad.extend(raw_frame(
+            true,
+            0b100,
+            OpCode::Continuation,
+            Some(KEY),
+            b"b",
+        ));
+        assert_eq!(decode(&bad), Err(ProtocolError::RSV1_MISPLACED));
+        let rsv2 = raw_frame(true, 0b010, OpCode::Text, Some(KEY), b"a");
+        assert_eq!(decode(&rsv2), Err(ProtocolError::RSV_BITS));
+        // Without negotiation RSV1 is a protocol error (checked in protocol_errors_...).
     }
 
     #[test]

@@ -49,6 +49,13 @@ impl ProtocolError {
     pub const BAD_CLOSE: Self = fault(CloseCode::PROTOCOL_ERROR, "invalid close frame");
     /// Text that is not UTF-8 (in a message or a close reason).
     pub const INVALID_UTF8: Self = fault(CloseCode::INVALID_PAYLOAD, "invalid UTF-8");
+    /// A compressed message that does not inflate.
+    pub const BAD_DEFLATE: Self = fault(CloseCode::INVALID_PAYLOAD, "invalid compressed data");
+    /// RSV1 on a control or continuation frame, with permessage-deflate negotiated.
+    pub const RSV1_MISPLACED: Self = fault(
+        CloseCode::PROTOCOL_ERROR,
+        "RSV1 on a control or continuation frame",
+    );
     /// A message larger than the configured limit.
     pub const TOO_BIG: Self = fault(CloseCode::TOO_BIG, "message too big");
 }

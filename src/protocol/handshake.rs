@@ -155,6 +155,8 @@ pub struct Request {
     pub cookie: Option<String>,
     /// The subprotocols the client offered, in its order of preference.
     pub offered_protocols: Vec<String>,
+    /// The values of the client's `Sec-WebSocket-Extensions` headers.
+    pub extensions: Vec<String>,
     /// `Sec-WebSocket-Accept` for this request's key.
     pub accept: String,
 }
@@ -277,6 +279,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     let mut origin = None;
     let mut cookie = None;
     let mut offered_protocols = Vec::new();
+    let mut extensions = Vec::new();
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("host") {
@@ -302,6 +305,11 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
             origin = Some(utf8_value(h.value, "Origin is not UTF-8")?);
         } else if name.eq_ignore_ascii_case("cookie") {
             cookie = Some(utf8_value(h.value, "Cookie is not UTF-8")?);
+        } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
+            extensions.push(utf8_value(
+                h.value,
+                "Sec-WebSocket-Extensions is not UTF-8",
+            )?);
         } else if name.eq_ignore_ascii_case("sec-websocket-protocol") {
             for t in tokens(h.value) {
                 offered_protocols.push(utf8_value(t, "Sec-WebSocket-Protocol is not UTF-8")?);
@@ -348,6 +356,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         origin,
         cookie,
         offered_protocols,
+        extensions,
         accept: accept_key(key),
     }))
 }
@@ -362,13 +371,28 @@ pub fn accept_key(key: &[u8]) -> String {
 
 /// The 101 response that completes the handshake.
 pub fn switching_protocols(accept: &str, protocol: Option<&str>) -> Vec<u8> {
+    switching_protocols_with(accept, protocol, None)
+}
+
+/// The 101 response, with the negotiated extensions (a `Sec-WebSocket-Extensions` value).
+pub fn switching_protocols_with(
+    accept: &str,
+    protocol: Option<&str>,
+    extensions: Option<&str>,
+) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
     );
-    if let Some(p) = protocol {
-        out.push_str("Sec-WebSocket-Protocol: ");
-        out.push_str(p);
-        out.push_str("\r\n");
+    for (name, value) in [
+        ("Sec-WebSocket-Protocol", protocol),
+        ("Sec-WebSocket-Extensions", extensions),
+    ] {
+        if let Some(value) = value {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push_str("\r\n");
+        }
     }
     out.push_str("\r\n");
     out.into_bytes()

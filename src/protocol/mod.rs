@@ -10,6 +10,7 @@
 pub mod assembler;
 pub mod client_handshake;
 pub mod close;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

@@ -59,6 +59,8 @@ pub struct Conn {
     pub dropping: bool,
     /// The peer sent FIN: nothing more to read, only queued output to finish.
     pub eof: bool,
+    /// The deflate window this peer accepts from us (0: no permessage-deflate).
+    pub deflate_bits: u8,
     /// The handler was told this peer opened and not yet that it closed.
     pub announced: bool,
     /// The rooms this peer is in.
@@ -110,6 +112,7 @@ impl Conn {
             pinged: false,
             dropping: false,
             eof: false,
+            deflate_bits: 0,
             announced: false,
             rooms: RoomSet::None,
             meta: None,
@@ -152,6 +155,6 @@ mod tests {
     #[test]
     fn an_idle_connection_fits_the_memory_budget() {
         let conn = std::mem::size_of::<super::Conn>();
-        assert!(conn <= 240, "Conn is {conn} bytes");
+        assert!(conn <= 224, "Conn is {conn} bytes");
     }
 }

@@ -6,6 +6,7 @@
 //! due deadlines and finally flushes every connection that got output, one vectored write
 //! each. It moves bytes and dispatches; the protocol rules live in `crate::protocol`.
 
+pub(crate) mod compression;
 pub(crate) mod conn;
 pub(crate) mod http;
 pub(crate) mod metrics;
@@ -16,8 +17,11 @@ pub(crate) mod timers;
 use crate::config::Config;
 use crate::handle::{Command, Handle};
 use crate::handler::{Context, Handler, PeerError};
+use crate::protocol::deflate;
 use crate::protocol::handshake::{self, Head, Rejection, Status};
-use crate::protocol::{Assembler, CloseCode, ClosePayload, Event, OpCode, Step};
+use crate::protocol::{
+    Assembler, CloseCode, ClosePayload, Event, Message, OpCode, ProtocolError, Step,
+};
 use conn::{Conn, PeerMeta, Phase};
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
@@ -532,9 +536,21 @@ impl<H: Handler> Server<H> {
             return self.refuse(slot, rejection);
         }
         let protocol = request.select_protocol(&self.config.protocols);
-        let response = handshake::switching_protocols(&request.accept, protocol);
+        let deflate = match self.config.deflate {
+            true => deflate::negotiate(&request.extensions),
+            false => None,
+        };
+        let response = handshake::switching_protocols_with(
+            &request.accept,
+            protocol,
+            deflate.as_ref().map(|(_, header)| header.as_str()),
+        );
         debug!("{addr}: open {}", request.target);
         let conn = &mut self.peers.conns[slot];
+        if let Some((params, _)) = deflate {
+            conn.deflate_bits = params.server_window_bits;
+            conn.assembler.allow_compression();
+        }
         if request.target != "/" || protocol.is_some() {
             conn.meta = Some(Box::new(PeerMeta {
                 target: request.target.as_str().into(),
@@ -579,6 +595,7 @@ impl<H: Handler> Server<H> {
             slot,
             &mut assembler,
             buf,
+            self.config.max_message_size,
         );
         let Some(conn) = self.peers.conns.get_mut(slot) else {
             return;
@@ -685,6 +702,18 @@ impl<H: Handler> Server<H> {
     }
 }
 
+/// A peer broke the protocol: log it, count it, and close with its code. The stream
+/// cannot be trusted any more, so the peer's close frame is not awaited.
+fn fail(peers: &mut Peers, slot: usize, e: ProtocolError) {
+    info!("{}: {e}", peers.conns[slot].addr);
+    *peers.metrics.protocol_errors.entry(e.code.0).or_default() += 1;
+    if peers.conns[slot].is_open() {
+        peers.begin_close(slot, e.code, e.reason, false, Some(PeerError::Protocol(e)));
+    } else {
+        peers.peer_closed(slot, e.code, e.code, "");
+    }
+}
+
 /// Run the assembler over `buf`, acting on each event, until it needs more bytes or the
 /// connection stops taking frames. Returns the bytes consumed.
 fn dispatch<H: Handler>(
@@ -693,22 +722,14 @@ fn dispatch<H: Handler>(
     slot: usize,
     assembler: &mut Assembler,
     buf: &mut [u8],
+    max_message_size: usize,
 ) -> usize {
     let mut used = 0;
     while ctx.peers.conns.get(slot).is_some_and(Conn::decodes_frames) {
         let step = match assembler.next(&mut buf[used..]) {
             Ok(step) => step,
             Err(e) => {
-                let peers = &mut *ctx.peers;
-                info!("{}: {e}", peers.conns[slot].addr);
-                *peers.metrics.protocol_errors.entry(e.code.0).or_default() += 1;
-                // After a protocol error the stream cannot be trusted: do not wait for
-                // the peer's close frame.
-                if peers.conns[slot].is_open() {
-                    peers.begin_close(slot, e.code, e.reason, false, Some(PeerError::Protocol(e)));
-                } else {
-                    peers.peer_closed(slot, e.code, e.code, "");
-                }
+                fail(ctx.peers, slot, e);
                 break;
             }
         };
@@ -726,6 +747,36 @@ fn dispatch<H: Handler>(
                 if let Some(peer) = ctx.peers.id(slot) {
                     handler.on_message(ctx, peer, msg);
                 }
+            }
+            Event::Compressed { text, payload } if open => {
+                let peers = &mut *ctx.peers;
+                let mut inflated = std::mem::take(&mut peers.inflated);
+                let result = peers
+                    .compression
+                    .inflate(payload, max_message_size, &mut inflated)
+                    .and_then(|()| match text {
+                        true => std::str::from_utf8(&inflated)
+                            .map(Message::Text)
+                            .map_err(|_| ProtocolError::INVALID_UTF8),
+                        false => Ok(Message::Binary(&inflated)),
+                    });
+                match result {
+                    Ok(msg) => {
+                        ctx.peers.metrics.messages_in += 1;
+                        if let Some(peer) = ctx.peers.id(slot) {
+                            handler.on_message(ctx, peer, msg);
+                        }
+                    }
+                    Err(e) => {
+                        fail(ctx.peers, slot, e);
+                        ctx.peers.inflated = inflated;
+                        break;
+                    }
+                }
+                if inflated.capacity() > 64 << 10 {
+                    inflated = Vec::new(); // a rare big message: do not keep its memory
+                }
+                ctx.peers.inflated = inflated;
             }
             Event::Ping(payload) if open => {
                 let pong = ctx.peers.spares.encode(OpCode::Pong, payload);

@@ -18,6 +18,9 @@ use std::rc::Rc;
 /// How many frames one `write_vectored` call takes at most.
 const MAX_IOV: usize = 64;
 
+/// The RSV1 bit of a frame's first byte: "compressed" under permessage-deflate.
+const RSV1: u8 = 0x40;
+
 /// How many recent frame buffers the pool watches for reuse.
 const POOL_FRAMES: usize = 64;
 
@@ -54,13 +57,19 @@ pub struct Spares {
     /// Recent frame buffers, oldest first. One whose only owner is this ring has been
     /// written to every recipient and can be reused.
     frames: VecDeque<Rc<Vec<u8>>>,
-    /// Empty queues with capacity.
-    queues: Vec<VecDeque<Frame>>,
+    /// Empty queues with capacity, boxed as an `Outbox` holds them.
+    #[allow(clippy::vec_box)]
+    queues: Vec<Box<VecDeque<Frame>>>,
 }
 
 impl Spares {
     /// Encode a whole unmasked frame, reusing a buffer every recipient is done with.
     pub fn encode(&mut self, opcode: OpCode, payload: &[u8]) -> Frame {
+        self.encode_with(opcode, false, payload)
+    }
+
+    /// Encode a whole frame, with RSV1 set if `compressed` (permessage-deflate).
+    pub fn encode_with(&mut self, opcode: OpCode, compressed: bool, payload: &[u8]) -> Frame {
         let reusable = self
             .frames
             .front()
@@ -78,8 +87,17 @@ impl Spares {
             Some(buf) => {
                 buf.clear();
                 encode_frame_into(buf, opcode, payload);
+                if compressed {
+                    buf[0] |= RSV1;
+                }
             }
-            None => bytes = Rc::new(encode_frame(opcode, payload)),
+            None => {
+                let mut buf = encode_frame(opcode, payload);
+                if compressed {
+                    buf[0] |= RSV1;
+                }
+                bytes = Rc::new(buf);
+            }
         }
         if bytes.capacity() <= POOL_MAX_BYTES {
             self.frames.push_back(bytes.clone());
@@ -87,11 +105,13 @@ impl Spares {
         Frame(bytes)
     }
 
-    fn queue(&mut self) -> VecDeque<Frame> {
+    #[allow(clippy::box_collection)]
+    fn queue(&mut self) -> Box<VecDeque<Frame>> {
         self.queues.pop().unwrap_or_default()
     }
 
-    fn give_back(&mut self, queue: VecDeque<Frame>) {
+    #[allow(clippy::box_collection)]
+    fn give_back(&mut self, queue: Box<VecDeque<Frame>>) {
         if queue.capacity() <= SPARE_QUEUE_MAX && self.queues.len() < SPARE_QUEUES {
             self.queues.push(queue);
         }
@@ -119,7 +139,10 @@ pub enum Flush {
 /// A connection's outgoing queue.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    queue: VecDeque<Frame>,
+    /// Boxed and absent when empty: an idle connection pays one pointer for it, not the
+    /// 32 bytes of a `VecDeque` (the box itself is recycled through `Spares`).
+    #[allow(clippy::box_collection)]
+    queue: Option<Box<VecDeque<Frame>>>,
     /// Bytes of the head frame already written.
     offset: usize,
     /// Bytes queued and not yet written.
@@ -129,19 +152,17 @@ pub struct Outbox {
 impl Outbox {
     /// Queue a frame. Returns true if the outbox was empty before.
     pub fn push(&mut self, frame: Frame, spares: &mut Spares) -> bool {
-        let was_empty = self.queue.is_empty();
-        if self.queue.capacity() == 0 {
-            self.queue = spares.queue();
-        }
+        let queue = self.queue.get_or_insert_with(|| spares.queue());
+        let was_empty = queue.is_empty();
         self.unsent += frame.len();
-        self.queue.push_back(frame);
+        queue.push_back(frame);
         was_empty
     }
 
     /// Whether nothing waits to be written.
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queue.as_ref().is_none_or(|q| q.is_empty())
     }
 
     /// Bytes queued and not yet written.
@@ -152,9 +173,11 @@ impl Outbox {
     /// Drop every frame that has not started to leave. A partly written head frame is kept,
     /// so the stream stays well-formed for a close frame queued after it.
     pub fn discard_unsent(&mut self) {
-        let keep = usize::from(self.offset > 0).min(self.queue.len());
-        self.queue.truncate(keep);
-        self.unsent = self.queue.front().map_or(0, |f| f.len() - self.offset);
+        if let Some(queue) = &mut self.queue {
+            let keep = usize::from(self.offset > 0).min(queue.len());
+            queue.truncate(keep);
+            self.unsent = queue.front().map_or(0, |f| f.len() - self.offset);
+        }
     }
 
     /// Write as much as the writer takes, many frames per call, until the queue is empty
@@ -165,16 +188,16 @@ impl Outbox {
         spares: &mut Spares,
         stats: &mut WriteStats,
     ) -> io::Result<Flush> {
-        while !self.queue.is_empty() {
+        while let Some(queue) = self.queue.as_deref().filter(|q| !q.is_empty()) {
             stats.calls += 1;
-            let result = match self.queue.len() {
+            let result = match queue.len() {
                 // One frame (the common case for a quiet peer): a plain write, without
                 // setting up an iovec array.
-                1 => w.write(&self.queue[0][self.offset..]),
+                1 => w.write(&queue[0][self.offset..]),
                 _ => {
                     let mut slices = [IoSlice::new(&[]); MAX_IOV];
                     let mut count = 0;
-                    for (slot, frame) in slices.iter_mut().zip(self.queue.iter()) {
+                    for (slot, frame) in slices.iter_mut().zip(queue.iter()) {
                         let start = if count == 0 { self.offset } else { 0 };
                         *slot = IoSlice::new(&frame[start..]);
                         count += 1;
@@ -194,15 +217,18 @@ impl Outbox {
             }
         }
         self.offset = 0;
-        if self.queue.capacity() > 0 {
-            spares.give_back(std::mem::take(&mut self.queue));
+        if let Some(queue) = self.queue.take() {
+            spares.give_back(queue);
         }
         Ok(Flush::Drained)
     }
 
     fn advance(&mut self, mut written: usize) {
         self.unsent -= written;
-        while let Some(head) = self.queue.front() {
+        let Some(queue) = &mut self.queue else {
+            return;
+        };
+        while let Some(head) = queue.front() {
             let rest = head.len() - self.offset;
             if written < rest {
                 self.offset += written;
@@ -210,7 +236,7 @@ impl Outbox {
             }
             written -= rest;
             self.offset = 0;
-            self.queue.pop_front();
+            queue.pop_front();
         }
     }
 }
@@ -373,11 +399,7 @@ mod tests {
                 .unwrap(),
             Flush::Drained
         );
-        assert_eq!(
-            outbox.queue.capacity(),
-            0,
-            "an idle outbox holds no storage"
-        );
+        assert!(outbox.queue.is_none(), "an idle outbox holds no storage");
         assert_eq!(spares.queues.len(), 1);
         // The written frame's buffer is reused for the next one.
         let second = spares.encode(OpCode::Binary, &[2; 50]);

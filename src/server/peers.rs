@@ -6,6 +6,7 @@
 //! behalf of the handler; the loop calls into it for protocol events. It encodes outgoing
 //! frames (once per broadcast) but never reads or writes a socket.
 
+use super::compression::Compression;
 use super::conn::{Conn, Enqueued, Phase};
 use super::metrics::{Gauges, Metrics};
 use super::outbox::{Frame, Spares};
@@ -35,6 +36,24 @@ pub struct Departure {
     pub error: Option<PeerError>,
 }
 
+/// One message on its way out, with its frames as they are first needed: plain, and
+/// compressed per deflate window size.
+struct Outgoing<'m> {
+    msg: Message<'m>,
+    plain: Option<Frame>,
+    compressed: [Option<Frame>; 7],
+}
+
+impl<'m> Outgoing<'m> {
+    fn new(msg: Message<'m>) -> Self {
+        Outgoing {
+            msg,
+            plain: None,
+            compressed: Default::default(),
+        }
+    }
+}
+
 /// All connections and the operations on them.
 pub struct Peers {
     /// Connections by slot; the slot is the mio token.
@@ -53,6 +72,10 @@ pub struct Peers {
     pub spares: Spares,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// permessage-deflate state shared by every connection.
+    pub compression: Compression,
+    /// Where compressed messages are inflated (one buffer for the loop).
+    pub inflated: Vec<u8>,
     /// Carries rooms to other loops, if this one shares them.
     pub relay: Option<Box<dyn Relay>>,
     /// Connections per remote IP, kept only when a per-IP limit is set.
@@ -95,6 +118,8 @@ impl Peers {
             departed: Vec::new(),
             spares: Spares::default(),
             metrics: Metrics::default(),
+            compression: Compression::new(config.deflate_threshold),
+            inflated: Vec::new(),
             relay: None,
             per_ip: config.max_connections_per_ip.map(|_| HashMap::new()),
             open: 0,
@@ -291,28 +316,51 @@ impl Peers {
     /// Send a message to one open peer.
     pub fn send(&mut self, peer: PeerId, msg: Message<'_>) {
         if let Some(slot) = self.open_slot(peer) {
-            let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
-            self.metrics.messages_out += 1;
-            self.queue(slot, frame);
+            let mut out = Outgoing::new(msg);
+            let mut slow = Vec::new();
+            self.deliver(slot, &mut out, None, &mut slow);
+            for slot in slow {
+                self.slow_consumer(slot);
+            }
         }
     }
 
-    /// Queue a shared frame for `slot` if it is open and not `except`; a peer over its
-    /// backlog is noted in `slow`, to be closed once the fan-out is done.
+    /// The frame carrying `out` to a peer that negotiated a deflate window of `bits` (0:
+    /// no compression). Each variant is encoded once per message, on first need.
+    fn frame_for(&mut self, out: &mut Outgoing<'_>, bits: u8) -> Frame {
+        let msg = out.msg;
+        if bits == 0 || msg.len() < self.compression.threshold {
+            return out
+                .plain
+                .get_or_insert_with(|| self.spares.encode(msg.opcode(), msg.as_bytes()))
+                .clone();
+        }
+        let slot = &mut out.compressed[usize::from(bits.clamp(9, 15) - 9)];
+        slot.get_or_insert_with(|| {
+            let payload = self.compression.compress(bits, msg.as_bytes());
+            self.spares.encode_with(msg.opcode(), true, payload)
+        })
+        .clone()
+    }
+
+    /// Queue `out` for `slot` if it is open and not `except`; a peer over its backlog is
+    /// noted in `slow`, to be closed once the fan-out is done.
     fn deliver(
         &mut self,
         slot: usize,
-        frame: &Frame,
+        out: &mut Outgoing<'_>,
         except: Option<usize>,
         slow: &mut Vec<usize>,
     ) {
-        let Some(conn) = self.conns.get_mut(slot) else {
+        let Some(conn) = self.conns.get(slot) else {
             return;
         };
         if !conn.is_open() || Some(slot) == except {
             return;
         }
-        match conn.enqueue(frame.clone(), self.max_backlog, &mut self.spares) {
+        let frame = self.frame_for(out, conn.deflate_bits);
+        let conn = &mut self.conns[slot];
+        match conn.enqueue(frame, self.max_backlog, &mut self.spares) {
             Enqueued::First => self.dirty.push(slot),
             Enqueued::Behind => {}
             Enqueued::OverBacklog => {
@@ -345,11 +393,11 @@ impl Peers {
 
     /// Send a message to every open peer except `except`: encoded once, shared by all.
     pub fn broadcast(&mut self, msg: Message<'_>, except: Option<PeerId>) {
-        let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
+        let mut out = Outgoing::new(msg);
         let except = except.and_then(|p| self.open_slot(p));
         let mut slow = Vec::new();
         for slot in 0..self.conns.capacity() {
-            self.deliver(slot, &frame, except, &mut slow);
+            self.deliver(slot, &mut out, except, &mut slow);
         }
         for slot in slow {
             self.slow_consumer(slot);
@@ -361,13 +409,13 @@ impl Peers {
         if self.rooms.members(room).is_empty() {
             return;
         }
-        let frame = self.spares.encode(msg.opcode(), msg.as_bytes());
+        let mut out = Outgoing::new(msg);
         let except = except.and_then(|p| self.open_slot(p));
         let mut slow = Vec::new();
         // Membership cannot change inside this loop: slow consumers leave after it.
         for i in 0..self.rooms.members(room).len() {
             let slot = self.rooms.members(room)[i] as usize;
-            self.deliver(slot, &frame, except, &mut slow);
+            self.deliver(slot, &mut out, except, &mut slow);
         }
         for slot in slow {
             self.slow_consumer(slot);

@@ -128,6 +128,18 @@ impl Shared {
         let slot = &s.slots[(seq % self.opts.window as u64) as usize];
         let tag = u64::from(seq as u32) << 32;
         let mut cur = slot.load(Acquire);
+        if self.opts.threads == 1 {
+            // One thread touches the window: no read-modify-write needed.
+            if cur & !0xffff_ffff != tag || cur & 0xffff_ffff == 0 {
+                return Err(());
+            }
+            slot.store(cur - 1, Relaxed);
+            if cur & 0xffff_ffff == 1 {
+                s.completed.store(s.completed.load(Relaxed) + 1, Relaxed);
+                return Ok(true);
+            }
+            return Ok(false);
+        }
         loop {
             if cur & !0xffff_ffff != tag || cur & 0xffff_ffff == 0 {
                 return Err(()); // given up on already, or not this message
@@ -284,7 +296,7 @@ impl Worker {
                 }
                 let l = ev.token().0;
                 if self.clients[l].phase == Phase::Connecting {
-                    match self.clients[l].poll_connect() {
+                    match self.clients[l].poll_connect(ev.is_writable()) {
                         Ok(true) => {}
                         Ok(false) => continue,
                         Err(e) => {
@@ -302,11 +314,11 @@ impl Worker {
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     again.retain(|&x| x != l);
-                    self.read_all(l);
+                    self.read_all(l, ev.is_read_closed() || ev.is_error());
                 }
             }
             for l in again {
-                self.read_all(l);
+                self.read_all(l, true);
             }
 
             let phase = self.shared.phase.load(Acquire);
@@ -556,7 +568,9 @@ impl Worker {
         }
     }
 
-    fn read_all(&mut self, l: usize) {
+    /// Read what a client has, up to the per-turn budget. `hangup`: the event also said
+    /// the server closed or reset, so a short read does not mean there is nothing more.
+    fn read_all(&mut self, l: usize, hangup: bool) {
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut budget_spent = true;
         for _ in 0..READS_PER_TURN {
@@ -571,10 +585,12 @@ impl Worker {
                 Input::Bytes(n) => {
                     let now_ns = self.shared.now_ns();
                     self.received(l, &scratch[..n], now_ns);
-                    if n < scratch.len() {
+                    if n < scratch.len() && !hangup {
                         // A short read emptied the socket's buffer. With edge-triggered
-                        // epoll, bytes arriving after it raise a new event, so the read
-                        // that would only say "would block" is saved.
+                        // epoll, bytes (or a FIN) arriving after it raise a new event, so
+                        // the read that would only say "would block" is saved. A FIN
+                        // that came before the event is flagged on it (`hangup`): then
+                        // read on to see the end of the stream.
                         budget_spent = false;
                         break;
                     }

@@ -113,7 +113,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
         for ev in events.iter() {
             let c = &mut slots[ev.token().0];
             if c.phase == Phase::Connecting {
-                match c.poll_connect() {
+                match c.poll_connect(ev.is_writable()) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
@@ -134,19 +134,25 @@ pub fn run(opts: Opts) -> Result<(), String> {
             if !(ev.is_readable() || ev.is_read_closed() || ev.is_error()) {
                 continue;
             }
-            // Read until it would block: edge-triggered. Bounded, as the server sends
-            // only a 101 and a close frame.
+            // Read until the socket is drained (edge-triggered: a short read does it,
+            // unless the event also flagged the end of the stream). Bounded, as the
+            // server sends only a 101 and a close frame.
+            let hangup = ev.is_read_closed() || ev.is_error();
             for _ in 0..64 {
                 match c.read(&mut scratch) {
                     Input::Bytes(n) => {
-                        let rest = if c.phase == Phase::Handshaking {
+                        let drained = n < scratch.len() && !hangup;
+                        let after_101: Vec<u8>;
+                        let mut bytes: &[u8] = if c.phase == Phase::Handshaking {
                             match c.handshake_input(&scratch[..n]) {
+                                Ok(None) if drained => break,
                                 Ok(None) => continue,
                                 Ok(Some(rest)) => {
                                     t.handshakes += 1;
                                     t.latency.record(c.started.elapsed().as_nanos() as u64);
                                     c.queue_close(1000, &mut rng);
-                                    rest
+                                    after_101 = rest;
+                                    &after_101
                                 }
                                 Err(why) => {
                                     t.fail(format!("handshake: {why}"));
@@ -155,9 +161,8 @@ pub fn run(opts: Opts) -> Result<(), String> {
                                 }
                             }
                         } else {
-                            scratch[..n].to_vec()
+                            &scratch[..n]
                         };
-                        let mut bytes = &rest[..];
                         loop {
                             match c.decoder.next(&mut bytes) {
                                 Ok(None) => break,
@@ -183,6 +188,9 @@ pub fn run(opts: Opts) -> Result<(), String> {
                         if let Err(e) = c.flush() {
                             t.fail(format!("write: {e}"));
                             c.finish();
+                            break;
+                        }
+                        if drained {
                             break;
                         }
                     }

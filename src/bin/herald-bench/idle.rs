@@ -140,7 +140,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
             let i = ev.token().0;
             let c = &mut clients[i];
             if c.phase == Phase::Connecting {
-                match c.poll_connect() {
+                match c.poll_connect(ev.is_writable()) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => return Err(format!("cannot connect to {}: {e}", opts.target.addr)),

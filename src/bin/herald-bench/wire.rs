@@ -438,18 +438,22 @@ impl Client {
     }
 
     /// On any event while connecting: `Ok(true)` once connected (the request is then
-    /// written), `Ok(false)` if still in progress.
-    pub fn poll_connect(&mut self) -> io::Result<bool> {
+    /// written), `Ok(false)` if still in progress. `writable`: the event said so, which
+    /// with no pending error means the connect completed (Linux reports a connecting
+    /// socket writable only then), saving the `getpeername` check.
+    pub fn poll_connect(&mut self, writable: bool) -> io::Result<bool> {
         let Some(stream) = &self.stream else {
             return Err(io::ErrorKind::NotConnected.into());
         };
         if let Some(e) = stream.take_error()? {
             return Err(e);
         }
-        match stream.peer_addr() {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
-            Err(e) => return Err(e),
+        if !writable {
+            match stream.peer_addr() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
+                Err(e) => return Err(e),
+            }
         }
         let _ = stream.set_nodelay(true);
         self.phase = Phase::Handshaking;
