@@ -37,6 +37,39 @@ pub struct Options {
     pub mode: Mode,
     /// In chat mode, also send each message back to its sender.
     pub include_sender: bool,
+    /// Workers and Redis: how rooms are shared beyond one loop.
+    pub scale: Scale,
+}
+
+/// How the daemon scales out (`--workers`, `--redis`, `--redis-prefix`, `--node-id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scale {
+    /// Event loops, each on its own thread with its own listener on the same port.
+    pub workers: usize,
+    /// Share rooms with other instances through the Redis at this URL.
+    pub redis: Option<String>,
+    /// Redis channel prefix (room R is the channel PREFIX + R).
+    pub redis_prefix: String,
+    /// This instance's node id in Redis (random if not given).
+    pub node_id: Option<String>,
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        Scale {
+            workers: 1,
+            redis: None,
+            redis_prefix: "herald:room:".to_string(),
+            node_id: None,
+        }
+    }
+}
+
+impl Scale {
+    /// One loop, no Redis: the plain single-threaded server.
+    pub fn is_single(&self) -> bool {
+        self.workers == 1 && self.redis.is_none()
+    }
 }
 
 /// A command-line mistake.
@@ -81,6 +114,15 @@ Options:
                              upgrade get 400
   --protocol NAME            a supported subprotocol (repeatable); the first one the
                              client offers is selected
+  --workers N                event loops, one thread each, sharing the port
+                             (SO_REUSEPORT) and the rooms [default: 1, at most 64]
+  --reuse-port               bind with SO_REUSEPORT, so that other herald processes
+                             (say, instances sharing rooms through --redis) can listen
+                             on the same port
+  --redis URL                share rooms with other herald instances through Redis
+                             pub/sub: redis://[USER][:PASSWORD@]HOST[:PORT][/DB]
+  --redis-prefix PREFIX      Redis channel of room R: PREFIX + R [default: herald:room:]
+  --node-id ID               this instance's id in Redis [default: random]
   -h, --help                 print this help
   -V, --version              print the version
 
@@ -119,6 +161,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
         config: Config::default(),
         mode: Mode::Chat,
         include_sender: false,
+        scale: Scale::default(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -186,11 +229,47 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
                 }
                 c.protocols.push(name);
             }
+            "--workers" => {
+                let max = herald::cluster::workers::MAX_WORKERS;
+                opts.scale.workers = positive(&flag, val())?;
+                if opts.scale.workers > max {
+                    return Err(UsageError(format!("--workers must be at most {max}")));
+                }
+            }
+            "--redis" => {
+                let url: String = value(&flag, val())?;
+                if !url.contains("://") {
+                    return Err(UsageError(format!(
+                        "invalid Redis URL '{url}': use redis://HOST:PORT/"
+                    )));
+                }
+                opts.scale.redis = Some(url);
+            }
+            "--redis-prefix" => opts.scale.redis_prefix = value(&flag, val())?,
+            "--reuse-port" => c.reuse_port = true,
+            "--node-id" => {
+                let id: String = value(&flag, val())?;
+                herald::cluster::check_node_id(&id).map_err(UsageError)?;
+                opts.scale.node_id = Some(id);
+            }
             _ => return Err(UsageError(format!("unknown argument '{arg}'"))),
         }
-        if inline.is_some() && matches!(flag.as_str(), "--include-sender" | "--no-http") {
+        if inline.is_some()
+            && matches!(
+                flag.as_str(),
+                "--include-sender" | "--no-http" | "--reuse-port"
+            )
+        {
             return Err(UsageError(format!("{flag} takes no value")));
         }
+    }
+    if opts.scale.redis.is_none()
+        && (opts.scale.node_id.is_some()
+            || opts.scale.redis_prefix != Scale::default().redis_prefix)
+    {
+        return Err(UsageError(
+            "--node-id and --redis-prefix need --redis".into(),
+        ));
     }
     Ok(Command::Run(Box::new(opts)))
 }
@@ -212,6 +291,36 @@ mod tests {
         assert_eq!(o.config, Config::default());
         assert_eq!(o.mode, Mode::Chat);
         assert!(!o.include_sender);
+        assert_eq!(o.scale, Scale::default());
+        assert!(o.scale.is_single());
+    }
+
+    #[test]
+    fn scale_flags() {
+        let o = run(&[
+            "--workers",
+            "4",
+            "--redis",
+            "redis://:pw@127.0.0.1:6379/1",
+            "--redis-prefix=app:room:",
+            "--node-id",
+            "eu-1",
+            "--reuse-port",
+        ])
+        .unwrap();
+        assert!(o.config.reuse_port);
+        assert_eq!(
+            o.scale,
+            Scale {
+                workers: 4,
+                redis: Some("redis://:pw@127.0.0.1:6379/1".into()),
+                redis_prefix: "app:room:".into(),
+                node_id: Some("eu-1".into()),
+            }
+        );
+        assert!(!o.scale.is_single());
+        assert!(!run(&["--redis", "redis://h/"]).unwrap().scale.is_single());
+        assert!(!run(&["--workers", "2"]).unwrap().scale.is_single());
     }
 
     #[test]
@@ -266,6 +375,13 @@ mod tests {
             &["--slow-policy", "ignore"],
             &["--no-http=1"],
             &["--idle-timeout", "-1"],
+            &["--workers", "0"],
+            &["--workers", "65"],
+            &["--redis"],
+            &["--redis", "127.0.0.1:6379"],
+            &["--node-id", "has space"],
+            &["--node-id", "n1"],
+            &["--redis-prefix", "p:"],
         ] {
             assert!(run(bad).is_err(), "{bad:?}");
         }

@@ -35,12 +35,15 @@
 //! is what a handler acts through (send, broadcast, rooms, timers, shutdown); [`Handle`]
 //! reaches the loop from other threads; [`Client`] is a small blocking client; [`Config`]
 //! holds every limit with its default. The sans-IO protocol core is in [`protocol`].
+//! [`cluster`] shares rooms between loops: [`Hub`] between the workers of one process,
+//! `RedisRelay` (cargo feature `redis`) between processes and hosts through Redis.
 
 #![warn(missing_docs)]
 
 pub mod chat;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod handle;
 pub mod handler;
@@ -52,6 +55,9 @@ pub mod server;
 pub use chat::{ChatRoom, Echo};
 #[cfg(feature = "client")]
 pub use client::{Client, ClientConfig, ClientError, Received};
+#[cfg(feature = "redis")]
+pub use cluster::redis::{RedisConfig, RedisRelay};
+pub use cluster::workers::{Hub, WorkerRelay};
 pub use config::{Config, SlowPolicy};
 pub use handle::{Handle, ServerGone};
 pub use handler::{Context, Handler, PeerError, PeerId, PeerInfo, RoomRef, TimerId};

@@ -125,7 +125,9 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::Version(version));
         }
         let node_end = HEADER + n as usize;
-        let node = bytes.get(HEADER..node_end).ok_or(EnvelopeError::Truncated)?;
+        let node = bytes
+            .get(HEADER..node_end)
+            .ok_or(EnvelopeError::Truncated)?;
         let node = std::str::from_utf8(node)
             .ok()
             .filter(|s| !s.is_empty())
@@ -160,15 +162,29 @@ pub fn random_node_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// The URL without its password (or query string), for logs.
+pub fn redact_url(url: &str) -> String {
+    let url = url.split('?').next().unwrap_or(url);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split(':').next().unwrap_or("") {
+            "" => format!("{scheme}://{host}{path}"),
+            user => format!("{scheme}://{user}@{host}{path}"),
+        },
+        None => url.to_string(),
+    }
+}
+
 /// The longest node id a user may give (leaving room for a per-worker suffix).
 pub const MAX_USER_NODE_ID: usize = 240;
 
 /// Check a node id given by the user: 1 to 240 bytes of printable ASCII, no spaces.
 pub fn check_node_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > MAX_USER_NODE_ID {
-        return Err(format!(
-            "a node id has 1 to {MAX_USER_NODE_ID} characters"
-        ));
+        return Err(format!("a node id has 1 to {MAX_USER_NODE_ID} characters"));
     }
     if !id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!(
@@ -228,6 +244,20 @@ mod tests {
         let env = Envelope::decode(&bytes).unwrap();
         assert_eq!(env.node.len(), MAX_NODE_ID);
         assert_eq!(env.message, Message::Binary(b"p"));
+    }
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/"),
+            ("redis://:s3cret@host:6379/2", "redis://host:6379/2"),
+            ("redis://user:s3cret@host", "redis://user@host"),
+            ("redis://u:p@ss@host/0", "redis://u@host/0"),
+            ("redis://host/?password=x", "redis://host/"),
+            ("nonsense", "nonsense"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -49,8 +49,8 @@ pub fn respond(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> (u16, V
                 Some(r) => (
                     if r.up { "ok" } else { "degraded" },
                     format!(
-                        ",\"relay\":{{\"kind\":\"{}\",\"up\":{},\"outages\":{}}}",
-                        r.kind, r.up, r.outages
+                        ",\"relay\":{{\"kind\":\"{}\",\"up\":{},\"outages\":{},\"published\":{},\"received\":{},\"dropped\":{}}}",
+                        r.kind, r.up, r.outages, r.published, r.received, r.dropped
                     ),
                 ),
             };

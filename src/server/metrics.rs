@@ -254,6 +254,50 @@ impl Metrics {
             &turns,
         );
         metric(
+            "peers_online",
+            "gauge",
+            "Open peers on every loop that shares the rooms (this loop's without a relay).",
+            &one(g.online() as u64),
+        );
+        if let Some(r) = &g.relay {
+            let kind = format!("{{kind=\"{}\"}}", r.kind);
+            let relay = |v: u64| vec![(kind.clone(), v.to_string())];
+            for (name, kind, help, value) in [
+                (
+                    "relay_up",
+                    "gauge",
+                    "Whether the relay reaches the other loops.",
+                    u64::from(r.up),
+                ),
+                (
+                    "relay_outages_total",
+                    "counter",
+                    "Times the relay's link went down.",
+                    r.outages,
+                ),
+                (
+                    "relay_published_total",
+                    "counter",
+                    "Messages sent to other loops.",
+                    r.published,
+                ),
+                (
+                    "relay_received_total",
+                    "counter",
+                    "Messages from other loops.",
+                    r.received,
+                ),
+                (
+                    "relay_dropped_total",
+                    "counter",
+                    "Messages not sent (link down, queue full).",
+                    r.dropped,
+                ),
+            ] {
+                metric(name, kind, help, &relay(value));
+            }
+        }
+        metric(
             "uptime_seconds",
             "gauge",
             "Seconds since start.",

@@ -265,11 +265,7 @@ impl Peers {
                 let Some(idle) = self.idle_ticks else {
                     return Expired::Nothing;
                 };
-                if conn.pinged && conn.last_seen + self.pong_ticks > conn.deadline {
-                    // Something arrived since the ping: the peer is alive.
-                    conn.pinged = false;
-                    conn.deadline = 0;
-                }
+                // (Any bytes arriving after a ping clear `pinged`: see the loop's reads.)
                 if conn.pinged {
                     if now >= conn.deadline {
                         return Expired::Unresponsive;
