@@ -35,22 +35,25 @@ fn fanout(c: &mut Criterion) {
         let mut sink = Sink(0);
         let mut stats = WriteStats::default();
         g.throughput(Throughput::Elements((recipients * per_turn) as u64));
-        g.bench_function(format!("{recipients}-recipients/{per_turn}-per-turn"), |b| {
-            b.iter(|| {
-                // One loop turn: `per_turn` messages each go to every recipient, then
-                // every outbox is flushed once.
-                for _ in 0..per_turn {
-                    let frame = spares.encode(OpCode::Binary, black_box(&payload));
-                    for outbox in &mut outboxes {
-                        outbox.push(frame.clone(), &mut spares);
+        g.bench_function(
+            format!("{recipients}-recipients/{per_turn}-per-turn"),
+            |b| {
+                b.iter(|| {
+                    // One loop turn: `per_turn` messages each go to every recipient, then
+                    // every outbox is flushed once.
+                    for _ in 0..per_turn {
+                        let frame = spares.encode(OpCode::Binary, black_box(&payload));
+                        for outbox in &mut outboxes {
+                            outbox.push(frame.clone(), &mut spares);
+                        }
                     }
-                }
-                for outbox in &mut outboxes {
-                    let done = outbox.flush(&mut sink, &mut spares, &mut stats).unwrap();
-                    debug_assert_eq!(done, Flush::Drained);
-                }
-            })
-        });
+                    for outbox in &mut outboxes {
+                        let done = outbox.flush(&mut sink, &mut spares, &mut stats).unwrap();
+                        debug_assert_eq!(done, Flush::Drained);
+                    }
+                })
+            },
+        );
     }
     g.finish();
 }
