@@ -39,6 +39,8 @@ pub struct Options {
     pub include_sender: bool,
     /// Workers and Redis: how rooms are shared beyond one loop.
     pub scale: Scale,
+    /// `--tls-cert` and `--tls-key`: serve wss:// and https:// with these PEM files.
+    pub tls_files: Option<(String, String)>,
 }
 
 /// How the daemon scales out (`--workers`, `--redis`, `--redis-prefix`, `--node-id`).
@@ -112,6 +114,9 @@ Options:
                              get 403 [default: any origin]
   --no-http                  no chat page, /healthz or /metrics: requests without an
                              upgrade get 400
+  --tls-cert PEM --tls-key PEM
+                             serve wss:// and https:// (TLS 1.2 and 1.3) on the same
+                             port with this certificate chain and private key
   --protocol NAME            a supported subprotocol (repeatable); the first one the
                              client offers is selected
   --workers N                event loops, one thread each, sharing the port
@@ -162,7 +167,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
         mode: Mode::Chat,
         include_sender: false,
         scale: Scale::default(),
+        tls_files: None,
     };
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -222,6 +229,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
                 c.allowed_origins.push(origin);
             }
             "--no-http" => c.http = false,
+            "--tls-cert" => tls_cert = Some(value::<String>(&flag, val())?),
+            "--tls-key" => tls_key = Some(value::<String>(&flag, val())?),
             "--protocol" => {
                 let name: String = value(&flag, val())?;
                 if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
@@ -271,6 +280,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             "--node-id and --redis-prefix need --redis".into(),
         ));
     }
+    opts.tls_files = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err(UsageError("--tls-cert and --tls-key go together".into())),
+    };
     Ok(Command::Run(Box::new(opts)))
 }
 

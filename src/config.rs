@@ -47,6 +47,9 @@ pub struct Config {
     /// Messages shorter than this many bytes are sent uncompressed even to clients that
     /// negotiated deflate. Default 128.
     pub deflate_threshold: usize,
+    /// Serve wss:// (and https://) with this TLS configuration. Default: plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
     /// Bind with `SO_REUSEPORT`, so that several loops (workers) can listen on the same
     /// port and the kernel spreads connections between them. Default off.
     pub reuse_port: bool,
@@ -87,6 +90,8 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             deflate: true,
             deflate_threshold: 128,
+            #[cfg(feature = "tls")]
+            tls: None,
             reuse_port: false,
             http: true,
             protocols: Vec::new(),

@@ -51,6 +51,8 @@ pub mod protocol;
 pub mod relay;
 pub mod rooms;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use chat::{ChatRoom, Echo};
 #[cfg(feature = "client")]
@@ -66,6 +68,8 @@ pub use protocol::{CloseCode, Message, OwnedMessage};
 pub use relay::{Relay, RelayStatus};
 pub use rooms::RoomId;
 pub use server::Server;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 
 /// Internals exposed for the benchmarks in `benches/`; not a stable API.
 #[doc(hidden)]

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 fn serve<H: Handler>(config: Config, handler: H, mode: &str) -> ExitCode {
     let listen = config.listen;
+    let scheme = scheme(&config);
     let mut server = match Server::bind(config, handler) {
         Ok(server) => server,
         Err(e) => {
@@ -16,7 +17,7 @@ fn serve<H: Handler>(config: Config, handler: H, mode: &str) -> ExitCode {
         }
     };
     log::info!(
-        "herald {} listening on ws://{} ({mode} mode)",
+        "herald {} listening on {scheme}://{} ({mode} mode)",
         env!("CARGO_PKG_VERSION"),
         server.local_addr()
     );
@@ -57,6 +58,16 @@ fn watch_signals(handles: Vec<Handle>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `wss` when serving TLS, else `ws`, for the startup line.
+fn scheme(config: &Config) -> &'static str {
+    #[cfg(feature = "tls")]
+    if config.tls.is_some() {
+        return "wss";
+    }
+    let _ = config;
+    "ws"
+}
+
 fn main() -> ExitCode {
     let opts = match cli::parse(std::env::args().skip(1)) {
         Ok(Command::Run(opts)) => opts,
@@ -74,6 +85,23 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut opts = opts;
+    if let Some((cert, key)) = &opts.tls_files {
+        #[cfg(feature = "tls")]
+        match herald::TlsConfig::from_pem_files(cert, key) {
+            Ok(tls) => opts.config.tls = Some(tls),
+            Err(e) => {
+                eprintln!("herald: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            eprintln!("herald: built without the tls feature: cannot use {cert} and {key}");
+            return ExitCode::from(1);
+        }
+    }
     let chat = ChatRoom {
         include_sender: opts.include_sender,
     };
@@ -231,8 +259,9 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
             ),
         });
     log::info!(
-        "herald {} listening on ws://{} ({mode} mode, {workers} worker{}{redis_url})",
+        "herald {} listening on {}://{} ({mode} mode, {workers} worker{}{redis_url})",
         env!("CARGO_PKG_VERSION"),
+        scheme(&config),
         config.listen,
         if workers == 1 { "" } else { "s" }
     );

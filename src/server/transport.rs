@@ -1,0 +1,139 @@
+//! A connection's byte pipe: plain TCP, or TLS over TCP (rustls, behind the `tls` feature).
+//!
+//! Owns the socket and, for wss://, the rustls `ServerConnection`, which is sans-IO: bytes
+//! from the socket go in with `read_tls` and come out decrypted from its reader; plaintext
+//! goes into its writer and leaves encrypted through `write_tls`. Everything above this
+//! file sees one `read` and one `Write`, and never knows which it is. The TLS send buffer
+//! is bounded, so a peer that stops reading still hits the server's backlog limit.
+
+use mio::net::TcpStream;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+
+/// Plaintext TLS may hold ready to encrypt before writes report "would block".
+#[cfg(feature = "tls")]
+const TLS_BUFFER: usize = 64 << 10;
+
+/// A connection's socket, possibly wrapped in TLS.
+#[derive(Debug)]
+pub struct Transport {
+    /// The socket (registered with the poll).
+    pub stream: TcpStream,
+    #[cfg(feature = "tls")]
+    tls: Option<Box<rustls::ServerConnection>>,
+}
+
+impl Transport {
+    /// Plain TCP.
+    pub fn plain(stream: TcpStream) -> Transport {
+        Transport {
+            stream,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// TLS over `stream`, as a server with `config`.
+    #[cfg(feature = "tls")]
+    pub fn tls(
+        stream: TcpStream,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Result<Transport, rustls::Error> {
+        let mut conn = rustls::ServerConnection::new(config)?;
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        Ok(Transport {
+            stream,
+            tls: Some(Box::new(conn)),
+        })
+    }
+
+    /// Whether encrypted bytes wait to go out (a handshake message, or records the socket
+    /// did not take).
+    pub fn wants_write(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.wants_write();
+        }
+        false
+    }
+
+    /// Push pending encrypted bytes to the socket. Ok(true) when none are left.
+    pub fn flush_tls(&mut self) -> io::Result<bool> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            while tls.wants_write() {
+                match tls.write_tls(&mut self.stream) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Read plaintext. `Ok(0)` is the end of the stream (TCP FIN, or TLS close_notify);
+    /// a TLS failure is `InvalidData`.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            loop {
+                match tls.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+                // No plaintext buffered: feed TLS more bytes from the socket.
+                if tls.read_tls(&mut self.stream)? == 0 {
+                    return Ok(0);
+                }
+                tls.process_new_packets()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            }
+        }
+        self.stream.read(buf)
+    }
+
+    /// After the last bytes: say goodbye (TLS close_notify) and shut the write side.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            tls.send_close_notify();
+            self.flush_tls()?;
+        }
+        self.stream.shutdown(Shutdown::Write)
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let mut taken = tls.writer().write_vectored(bufs)?;
+            let drained = self.flush_tls()?;
+            if taken == 0 && drained {
+                // Its buffer was full and has just gone out: now there is room.
+                if let Some(tls) = &mut self.tls {
+                    taken = tls.writer().write_vectored(bufs)?;
+                }
+                self.flush_tls()?;
+            }
+            // rustls takes nothing while its buffer is full; with the socket blocked too,
+            // that is "would block", not the end of the stream.
+            if taken == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            return Ok(taken);
+        }
+        self.stream.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_tls().map(|_| ())
+    }
+}
