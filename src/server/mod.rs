@@ -846,7 +846,17 @@ fn dispatch<H: Handler>(
     used
 }
 
+/// Without the `reuse-port` feature there is no way to share a port.
+#[cfg(not(feature = "reuse-port"))]
+fn bind_reuse_port(_addr: SocketAddr) -> io::Result<TcpListener> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "built without the reuse-port feature",
+    ))
+}
+
 /// A listener that shares its port with other listeners of this user (`SO_REUSEPORT`).
+#[cfg(feature = "reuse-port")]
 fn bind_reuse_port(addr: SocketAddr) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
