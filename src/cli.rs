@@ -114,6 +114,9 @@ Options:
                              get 403 [default: any origin]
   --no-http                  no chat page, /healthz or /metrics: requests without an
                              upgrade get 400
+  --no-deflate               do not negotiate permessage-deflate (RFC 7692)
+  --deflate-threshold BYTES  messages shorter than this go out uncompressed even to
+                             clients that negotiated deflate [default: 128]
   --tls-cert PEM --tls-key PEM
                              serve wss:// and https:// (TLS 1.2 and 1.3) on the same
                              port with this certificate chain and private key
@@ -229,6 +232,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
                 c.allowed_origins.push(origin);
             }
             "--no-http" => c.http = false,
+            "--no-deflate" => c.deflate = false,
+            "--deflate-threshold" => c.deflate_threshold = value(&flag, val())?,
             "--tls-cert" => tls_cert = Some(value::<String>(&flag, val())?),
             "--tls-key" => tls_key = Some(value::<String>(&flag, val())?),
             "--protocol" => {
@@ -266,7 +271,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
         if inline.is_some()
             && matches!(
                 flag.as_str(),
-                "--include-sender" | "--no-http" | "--reuse-port"
+                "--include-sender" | "--no-http" | "--no-deflate" | "--reuse-port"
             )
         {
             return Err(UsageError(format!("{flag} takes no value")));
@@ -372,6 +377,53 @@ mod tests {
         assert_eq!(o.config.handshake_timeout, Duration::from_millis(1500));
         assert_eq!(o.config.close_timeout, Duration::from_secs(2));
         assert_eq!(o.config.protocols, ["chat", "v2.json"]);
+    }
+
+    #[test]
+    fn operating_flags() {
+        let o = run(&[
+            "--idle-timeout",
+            "0",
+            "--pong-timeout",
+            "3",
+            "--shutdown-timeout",
+            "4",
+            "--slow-policy",
+            "drop",
+            "--max-connections-per-ip",
+            "9",
+            "--allow-origin",
+            "https://a.example",
+            "--allow-origin=https://b.example",
+            "--no-http",
+            "--no-deflate",
+            "--deflate-threshold",
+            "512",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ])
+        .unwrap();
+        assert_eq!(o.config.idle_timeout, None);
+        assert_eq!(o.config.pong_timeout, Duration::from_secs(3));
+        assert_eq!(o.config.shutdown_timeout, Duration::from_secs(4));
+        assert_eq!(o.config.slow_policy, SlowPolicy::Drop);
+        assert_eq!(o.config.max_connections_per_ip, Some(9));
+        assert_eq!(
+            o.config.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert!(!o.config.http);
+        assert!(!o.config.deflate);
+        assert_eq!(o.config.deflate_threshold, 512);
+        assert_eq!(o.tls_files, Some(("c.pem".into(), "k.pem".into())));
+        let o = run(&["--idle-timeout", "2.5"]).unwrap();
+        assert_eq!(o.config.idle_timeout, Some(Duration::from_millis(2500)));
+        assert!(
+            run(&["--tls-cert", "c.pem"]).is_err(),
+            "a certificate needs its key"
+        );
     }
 
     #[test]
