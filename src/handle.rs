@@ -23,6 +23,15 @@ pub(crate) enum Command {
     Shutdown,
 }
 
+/// Why `Handle::try_publish_relayed` did not deliver.
+#[derive(Debug)]
+pub(crate) enum TryRelay {
+    /// The loop's queue is full: here is the message back.
+    Full(String, OwnedMessage),
+    /// The server has stopped.
+    Gone,
+}
+
 /// The server has stopped; the command was not delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServerGone;
@@ -74,6 +83,21 @@ impl Handle {
         msg: impl Into<OwnedMessage>,
     ) -> Result<(), ServerGone> {
         self.submit(Command::Relayed(room.to_string(), msg.into()))
+    }
+
+    /// `publish_relayed` without waiting: a full queue gives the message back.
+    pub(crate) fn try_publish_relayed(
+        &self,
+        room: String,
+        msg: OwnedMessage,
+    ) -> Result<(), TryRelay> {
+        match self.tx.try_send(Command::Relayed(room, msg)) {
+            Ok(()) => self.waker.wake().map_err(|_| TryRelay::Gone),
+            Err(std::sync::mpsc::TrySendError::Full(Command::Relayed(room, msg))) => {
+                Err(TryRelay::Full(room, msg))
+            }
+            Err(_) => Err(TryRelay::Gone),
+        }
     }
 
     /// Close a peer with a code and reason.

@@ -14,12 +14,12 @@
 //!
 //! Presence: each worker stores its open-peer count in the hub; `cluster_peers` is the sum.
 
-use crate::handle::{Command, Handle};
+use crate::handle::{Handle, TryRelay};
 use crate::protocol::{Message, OwnedMessage};
 use crate::relay::{Relay, RelayStatus};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Sender, TrySendError};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// The most workers one hub can join (a worker is a bit in a room's interest mask).
@@ -149,14 +149,13 @@ impl Hub {
             return false;
         };
         let (room, msg) = if c.backlog.load(Ordering::Acquire) == 0 {
-            match handle.tx.try_send(Command::Relayed(room.to_string(), msg)) {
+            match handle.try_publish_relayed(room.to_string(), msg) {
                 Ok(()) => {
-                    let _ = handle.waker.wake();
                     c.received.fetch_add(1, Ordering::Relaxed);
                     return true;
                 }
-                Err(TrySendError::Full(Command::Relayed(room, msg))) => (room, msg),
-                Err(_) => {
+                Err(TryRelay::Full(room, msg)) => (room, msg),
+                Err(TryRelay::Gone) => {
                     c.dropped.fetch_add(1, Ordering::Relaxed);
                     return false;
                 }
