@@ -264,6 +264,7 @@ impl Relay for WorkerRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handle::Command;
     use std::sync::mpsc::Receiver;
     use std::time::Duration;
 
