@@ -9,6 +9,9 @@
 #   AUTOBAHN_ALL=1      same as --all
 #   AUTOBAHN_CASES      comma-separated case patterns instead of "*" (e.g. "1.*,5.*")
 #   AUTOBAHN_TIMEOUT    seconds allowed for the whole wstest run (default 1800)
+#   AUTOBAHN_JOBS       wstest processes run side by side, each on a share of the cases
+#                       (default: 2 with --all, whose compression cases keep the
+#                       Python client busy, else 1)
 #   AUTOBAHN_CACHE      where the Python 2 tooling lives (default ~/.cache/herald-autobahn)
 #   AUTOBAHN_VENV       the suite's virtualenv (default $AUTOBAHN_CACHE/venv)
 #   HERALD_CMD          server command to test instead of herald; "{port}" in it is
@@ -232,10 +235,10 @@ export ALL PORT AUTOBAHN_CASES="${AUTOBAHN_CASES:-*}"
 python3 - "$OUT/fuzzingclient.json" <<'EOF'
 import json, os, sys
 spec = {
-    "outdir": "target/autobahn/report",
+    "outdir": "target/autobahn/report-0",
     "servers": [{"agent": "herald", "url": "ws://127.0.0.1:%s" % os.environ["PORT"]}],
     "cases": [c.strip() for c in os.environ["AUTOBAHN_CASES"].split(",") if c.strip()],
-    # 12.* and 13.* exercise permessage-deflate, which herald does not negotiate yet.
+    # 12.* and 13.* exercise permessage-deflate; --all includes them.
     "exclude-cases": [] if os.environ["ALL"] == "1" else ["12.*", "13.*"],
     "exclude-agent-cases": {},
 }
@@ -244,28 +247,51 @@ with open(sys.argv[1], "w") as f:
 EOF
 # wstest never exits when no case matches, so resolve the patterns up front;
 # the count also lets the summary notice a run that stopped part way.
-NCASES=$(PYTHONWARNINGS=ignore "$VENV/bin/python" - "$OUT/fuzzingclient.json" <<'EOF'
+PYTHONWARNINGS=ignore "$VENV/bin/python" - "$OUT/fuzzingclient.json" >"$OUT/cases.txt" <<'EOF'
 import json, sys
 from autobahntestsuite.fuzzing import CaseSet, CaseSetname, CaseBasename, Cases, CaseCategories, CaseSubCategories
 cs = CaseSet(CaseSetname, CaseBasename, Cases, CaseCategories, CaseSubCategories)
-print(len(cs.parseSpecCases(json.load(open(sys.argv[1])))))
+for case in cs.parseSpecCases(json.load(open(sys.argv[1]))):
+    print(case)
 EOF
-)
+NCASES=$(wc -l <"$OUT/cases.txt")
 ((NCASES > 0)) || die "no test case matches AUTOBAHN_CASES=$AUTOBAHN_CASES"
 export NCASES
 
-log "running wstest -m fuzzingclient on $NCASES cases (timeout ${TIMEOUT}s, log in ${OUT#"$ROOT"/}/wstest.log)"
+# The Python client, not the server, is the slow side (above all in the compression
+# cases): shares of the cases run in parallel wstest processes against one server.
+JOBS=${AUTOBAHN_JOBS:-$((ALL == 1 ? 2 : 1))}
+((JOBS >= 1)) || die "AUTOBAHN_JOBS must be at least 1"
+python3 - "$OUT" "$JOBS" <<'EOF'
+import json, sys
+out, jobs = sys.argv[1], int(sys.argv[2])
+spec = json.load(open(out + "/fuzzingclient.json"))
+cases = open(out + "/cases.txt").read().split()
+for k in range(jobs):
+    share = dict(spec, cases=cases[k::jobs], outdir="target/autobahn/report-%d" % k)
+    share["exclude-cases"] = []
+    json.dump(share, open("%s/fuzzingclient-%d.json" % (out, k), "w"), indent=2)
+EOF
+
+log "running wstest -m fuzzingclient on $NCASES cases in $JOBS process(es) (timeout ${TIMEOUT}s, logs in ${OUT#"$ROOT"/}/wstest-*.log)"
 t1=$SECONDS
-# Python 2 deprecation warnings from cryptography etc. are noise here.
-PYTHONWARNINGS=ignore timeout --kill-after=30 "$TIMEOUT" \
-    "$VENV/bin/wstest" -m fuzzingclient -s "$OUT/fuzzingclient.json" </dev/null >"$OUT/wstest.log" 2>&1 &
-WSTEST_PID=$!
+WSTEST_PIDS=()
+for ((k = 0; k < JOBS; k++)); do
+    # Python 2 deprecation warnings from cryptography etc. are noise here.
+    PYTHONWARNINGS=ignore timeout --kill-after=30 "$TIMEOUT" \
+        "$VENV/bin/wstest" -m fuzzingclient -s "$OUT/fuzzingclient-$k.json" \
+        </dev/null >"$OUT/wstest-$k.log" 2>&1 &
+    WSTEST_PIDS+=($!)
+done
+WSTEST_PID="${WSTEST_PIDS[*]}"
 rc=0
-wait "$WSTEST_PID" || rc=$?
+for pid in "${WSTEST_PIDS[@]}"; do
+    wait "$pid" || rc=$?
+done
 WSTEST_PID=
 log "wstest finished in $((SECONDS - t1))s (exit $rc)"
 if ((rc != 0)); then
-    tail -n 30 "$OUT/wstest.log" >&2
+    tail -n 30 "$OUT"/wstest-*.log >&2
     ((rc == 124 || rc == 137)) && die "wstest timed out after ${TIMEOUT}s"
     die "wstest exited with $rc"
 fi
@@ -274,15 +300,17 @@ kill -0 "$SERVER_PID" 2>/dev/null || alive=0
 
 # --- summary -------------------------------------------------------------------
 status=0
-python3 - "$OUT/report/index.json" <<'EOF' || status=$?
+python3 - "$OUT"/report-*/index.json <<'EOF' || status=$?
 import collections, json, os, sys
 
-path = sys.argv[1]
-if not os.path.exists(path):
-    sys.exit("autobahn: error: no report at %s" % path)
-with open(path) as f:
-    index = json.load(f)
-cases = index.get("herald", {})
+cases = {}
+for path in sys.argv[1:]:
+    if not os.path.exists(path):
+        sys.exit("autobahn: error: no report at %s" % path)
+    with open(path) as f:
+        for case, result in json.load(f).get("herald", {}).items():
+            result["reportfile"] = os.path.join(os.path.dirname(path), result.get("reportfile", ""))
+            cases[case] = result
 expected = int(os.environ["NCASES"])
 if len(cases) < expected:
     sys.exit("autobahn: error: report has %d of the %d selected cases" % (len(cases), expected))
@@ -298,7 +326,7 @@ def counts(field):
 def ids(pred):
     return sorted((c for c, r in cases.items() if pred(r)), key=key)
 
-print("autobahn report: %s" % os.path.relpath(os.path.join(os.path.dirname(path), "index.html")))
+print("autobahn reports: %s" % " ".join(os.path.relpath(os.path.join(os.path.dirname(p), "index.html")) for p in sys.argv[1:]))
 print("cases:          %d" % len(cases))
 print("behavior:       %s" % counts("behavior"))
 print("behaviorClose:  %s" % counts("behaviorClose"))
@@ -315,7 +343,7 @@ for case in failed:
     r = cases[case]
     print("FAILED %-8s behavior=%s behaviorClose=%s  %s"
           % (case, r.get("behavior"), r.get("behaviorClose"),
-             os.path.relpath(os.path.join(os.path.dirname(path), r.get("reportfile", "")))))
+             os.path.relpath(r["reportfile"])))
 skipped = len(set(ids(lambda r: r.get("behavior") == "UNIMPLEMENTED")) - set(failed))
 passed = len(cases) - len(failed) - skipped
 print("autobahn: %d passed, %d failed%s" % (passed, len(failed), ", %d skipped" % skipped if skipped else ""))
