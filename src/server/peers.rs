@@ -54,6 +54,49 @@ impl<'m> Outgoing<'m> {
     }
 }
 
+/// What a fan-out writes to besides the connections: frames are encoded (and compressed)
+/// through it once per message, whatever the number of recipients.
+struct Fanout<'a> {
+    spares: &'a mut Spares,
+    compression: &'a mut Compression,
+    dirty: &'a mut Vec<usize>,
+    metrics: &'a mut Metrics,
+    max_backlog: usize,
+    /// Recipients over their backlog, dealt with after the fan-out.
+    over: Vec<usize>,
+}
+
+impl Fanout<'_> {
+    /// The frame carrying `out` to a peer that negotiated a deflate window of `bits` (0:
+    /// no compression). Each variant is encoded once per message, on first need.
+    fn frame_for(&mut self, out: &mut Outgoing<'_>, bits: u8) -> Frame {
+        let msg = out.msg;
+        if bits == 0 || msg.len() < self.compression.threshold {
+            return out
+                .plain
+                .get_or_insert_with(|| self.spares.encode(msg.opcode(), msg.as_bytes()))
+                .clone();
+        }
+        let slot = &mut out.compressed[usize::from(bits.clamp(9, 15) - 9)];
+        slot.get_or_insert_with(|| {
+            let payload = self.compression.compress(bits, msg.as_bytes());
+            self.spares.encode_with(msg.opcode(), true, payload)
+        })
+        .clone()
+    }
+
+    /// Queue `out` for the open connection in `slot`.
+    fn deliver(&mut self, slot: usize, conn: &mut Conn, out: &mut Outgoing<'_>) {
+        let frame = self.frame_for(out, conn.deflate_bits);
+        match conn.enqueue(frame, self.max_backlog, self.spares) {
+            Enqueued::First => self.dirty.push(slot),
+            Enqueued::Behind => {}
+            Enqueued::OverBacklog => return self.over.push(slot),
+        }
+        self.metrics.messages_out += 1;
+    }
+}
+
 /// All connections and the operations on them.
 pub struct Peers {
     /// Connections by slot; the slot is the mio token.
@@ -313,60 +356,65 @@ impl Peers {
     pub fn send(&mut self, peer: PeerId, msg: Message<'_>) {
         if let Some(slot) = self.open_slot(peer) {
             let mut out = Outgoing::new(msg);
-            let mut slow = Vec::new();
-            self.deliver(slot, &mut out, None, &mut slow);
-            for slot in slow {
+            let (conns, _, mut fan) = self.split();
+            fan.deliver(slot, &mut conns[slot], &mut out);
+            let over = fan.over;
+            self.settle(over);
+        }
+    }
+
+    /// Send a message to every open peer except `except`: encoded once, shared by all.
+    pub fn broadcast(&mut self, msg: Message<'_>, except: Option<PeerId>) {
+        let mut out = Outgoing::new(msg);
+        let except = except.and_then(|p| self.open_slot(p));
+        let (conns, _, mut fan) = self.split();
+        for (slot, conn) in conns.iter_mut() {
+            if conn.is_open() && Some(slot) != except {
+                fan.deliver(slot, conn, &mut out);
+            }
+        }
+        let over = fan.over;
+        self.settle(over);
+    }
+
+    /// Send a message to every member of a room except `except`.
+    pub fn publish(&mut self, room: RoomId, msg: Message<'_>, except: Option<PeerId>) {
+        let mut out = Outgoing::new(msg);
+        let except = except.and_then(|p| self.open_slot(p));
+        let (conns, rooms, mut fan) = self.split();
+        for &slot in rooms.members(room) {
+            let slot = slot as usize;
+            if let Some(conn) = conns.get_mut(slot).filter(|c| c.is_open())
+                && Some(slot) != except
+            {
+                fan.deliver(slot, conn, &mut out);
+            }
+        }
+        let over = fan.over;
+        self.settle(over);
+    }
+
+    /// The connections, the rooms, and the rest a fan-out writes to, borrowed apart.
+    fn split(&mut self) -> (&mut Slab<Conn>, &Rooms, Fanout<'_>) {
+        let fan = Fanout {
+            spares: &mut self.spares,
+            compression: &mut self.compression,
+            dirty: &mut self.dirty,
+            metrics: &mut self.metrics,
+            max_backlog: self.max_backlog,
+            over: Vec::new(),
+        };
+        (&mut self.conns, &self.rooms, fan)
+    }
+
+    /// Peers a fan-out found over their backlog: skip the message for them (drop policy)
+    /// or close them, now that the fan-out is done.
+    fn settle(&mut self, over: Vec<usize>) {
+        for slot in over {
+            if !self.skip_for_slow(slot) {
                 self.slow_consumer(slot);
             }
         }
-    }
-
-    /// The frame carrying `out` to a peer that negotiated a deflate window of `bits` (0:
-    /// no compression). Each variant is encoded once per message, on first need.
-    fn frame_for(&mut self, out: &mut Outgoing<'_>, bits: u8) -> Frame {
-        let msg = out.msg;
-        if bits == 0 || msg.len() < self.compression.threshold {
-            return out
-                .plain
-                .get_or_insert_with(|| self.spares.encode(msg.opcode(), msg.as_bytes()))
-                .clone();
-        }
-        let slot = &mut out.compressed[usize::from(bits.clamp(9, 15) - 9)];
-        slot.get_or_insert_with(|| {
-            let payload = self.compression.compress(bits, msg.as_bytes());
-            self.spares.encode_with(msg.opcode(), true, payload)
-        })
-        .clone()
-    }
-
-    /// Queue `out` for `slot` if it is open and not `except`; a peer over its backlog is
-    /// noted in `slow`, to be closed once the fan-out is done.
-    fn deliver(
-        &mut self,
-        slot: usize,
-        out: &mut Outgoing<'_>,
-        except: Option<usize>,
-        slow: &mut Vec<usize>,
-    ) {
-        let Some(conn) = self.conns.get(slot) else {
-            return;
-        };
-        if !conn.is_open() || Some(slot) == except {
-            return;
-        }
-        let frame = self.frame_for(out, conn.deflate_bits);
-        let conn = &mut self.conns[slot];
-        match conn.enqueue(frame, self.max_backlog, &mut self.spares) {
-            Enqueued::First => self.dirty.push(slot),
-            Enqueued::Behind => {}
-            Enqueued::OverBacklog => {
-                if !self.skip_for_slow(slot) {
-                    slow.push(slot);
-                }
-                return;
-            }
-        }
-        self.metrics.messages_out += 1;
     }
 
     /// Under `SlowPolicy::Drop`, skip a message for a peer over its backlog (logged once
@@ -385,37 +433,6 @@ impl Peers {
             );
         }
         true
-    }
-
-    /// Send a message to every open peer except `except`: encoded once, shared by all.
-    pub fn broadcast(&mut self, msg: Message<'_>, except: Option<PeerId>) {
-        let mut out = Outgoing::new(msg);
-        let except = except.and_then(|p| self.open_slot(p));
-        let mut slow = Vec::new();
-        for slot in 0..self.conns.capacity() {
-            self.deliver(slot, &mut out, except, &mut slow);
-        }
-        for slot in slow {
-            self.slow_consumer(slot);
-        }
-    }
-
-    /// Send a message to every member of a room except `except`.
-    pub fn publish(&mut self, room: RoomId, msg: Message<'_>, except: Option<PeerId>) {
-        if self.rooms.members(room).is_empty() {
-            return;
-        }
-        let mut out = Outgoing::new(msg);
-        let except = except.and_then(|p| self.open_slot(p));
-        let mut slow = Vec::new();
-        // Membership cannot change inside this loop: slow consumers leave after it.
-        for i in 0..self.rooms.members(room).len() {
-            let slot = self.rooms.members(room)[i] as usize;
-            self.deliver(slot, &mut out, except, &mut slow);
-        }
-        for slot in slow {
-            self.slow_consumer(slot);
-        }
     }
 
     /// Put an open peer in a room.
