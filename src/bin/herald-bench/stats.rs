@@ -48,8 +48,9 @@ fn bucket_high(i: usize) -> u64 {
         return i as u64;
     }
     let shift = (i / SUB - 1) as u32;
-    let sub = (i % SUB + SUB) as u64;
-    ((sub + 1) << shift) - 1
+    let sub = (i % SUB + SUB) as u128;
+    // In u128: the top bucket's bound is 2^64 - 1, one past what u64 arithmetic can hold.
+    (((sub + 1) << shift) - 1).min(u128::from(u64::MAX)) as u64
 }
 
 impl Histogram {

@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# herald's standard benchmark matrix, measured with herald-bench on loopback.
+#
+#   scripts/bench.sh                      herald alone, 10 s per broadcast run
+#   scripts/bench.sh --quick              short runs, for a smoke test
+#   scripts/bench.sh --compare            also tokio-tungstenite and Node's ws (same
+#                                         matrix, same run), then herald's ratio to each
+#   scripts/bench.sh --server 'CMD'       also any other server; CMD gets its port from
+#                                         {port}, e.g. --server './my-server --port {port}'
+#
+# Each test gets a fresh server on a free loopback port, pinned to CPU 0, with the load
+# generator pinned to CPU 1 (when taskset and two CPUs are there). The matrix:
+#   broadcast N=100  S=1  size=32 W=1     latency of one message at a time
+#   broadcast N=100  S=1  size=32 W=32    delivery rate, one busy sender
+#   broadcast N=1000 S=10 size=32 W=8     delivery rate, a big room
+#   connect   5,000 connections, 50 at a time
+#   idle      10,000 connections held: server memory per connection
+# Results (tables and one JSON line per test) are kept in a directory printed at the end.
+# The script builds what it measures and installs what it needs (cargo, npm); it kills
+# only the processes it started.
+set -euo pipefail
+
+usage() {
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+
+Options:
+  --duration SECS   measured time of each broadcast run [default: 10; 2 with --quick]
+  --quick           short runs (2 s broadcasts, 1 s idle hold)
+  --compare         add the reference servers (benches/reference/)
+  --server 'CMD'    add a server command (repeatable); {port} is replaced by the port.
+                    CMD should exec the server itself: its PID is the one measured.
+  --nice            run the server and the load generator at nice -10 (root only), so
+                    that other work on a shared machine disturbs the figures less
+  --wait-quiet SECS before each test, wait up to SECS for the machine to be idle (under
+                    25% busy over a second): on a shared machine, other work skews the
+                    figures; each test reports how much CPU the rest used ("others")
+  --out DIR         where to keep the results [default: a new directory under /tmp]
+  -h, --help        this help
+EOF
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=""
+QUICK=0
+COMPARE=0
+NICE=0
+WAIT_QUIET=0
+OUT=""
+CUSTOM=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION=${2:?--duration needs a value}; shift 2 ;;
+        --duration=*) DURATION=${1#*=}; shift ;;
+        --quick) QUICK=1; shift ;;
+        --compare) COMPARE=1; shift ;;
+        --server) CUSTOM+=("${2:?--server needs a command}"); shift 2 ;;
+        --server=*) CUSTOM+=("${1#*=}"); shift ;;
+        --out) OUT=${2:?--out needs a directory}; shift 2 ;;
+        --nice) NICE=1; shift ;;
+        --wait-quiet) WAIT_QUIET=${2:?--wait-quiet needs a number of seconds}; shift 2 ;;
+        --wait-quiet=*) WAIT_QUIET=${1#*=}; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+done
+if [ "$QUICK" = 1 ]; then
+    DURATION=${DURATION:-2}; WARMUP=0.5; HOLD=1
+else
+    DURATION=${DURATION:-10}; WARMUP=1; HOLD=5
+fi
+if ! [[ "$DURATION" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    echo "bench.sh: --duration must be a number of seconds" >&2; exit 2
+fi
+if ! [[ "$WAIT_QUIET" =~ ^[0-9]+$ ]]; then
+    echo "bench.sh: --wait-quiet must be a whole number of seconds" >&2; exit 2
+fi
+IDLE_CLIENTS=10000
+CONNECT_COUNT=5000
+CONNECT_CONCURRENCY=50
+
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+CACHE=${HERALD_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/herald-bench}
+OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")}
+mkdir -p "$OUT"
+BENCH=$TARGET/release/herald-bench
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- processes we start, and only those, are stopped on exit ------------------------------
+PIDS=()
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- limits and pinning ---------------------------------------------------------------------
+need_files=$((IDLE_CLIENTS + 2048))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_files" ]; then
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
+files=$(ulimit -n)
+if [ "$files" != unlimited ] && [ "$files" -lt "$need_files" ]; then
+    IDLE_CLIENTS=$((files - 2048))
+    say "bench.sh: open files are limited to $files (hard limit); the idle test uses $IDLE_CLIENTS connections"
+fi
+
+SERVER_PIN=()
+BENCH_PIN=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    SERVER_PIN=(taskset -c 0)
+    BENCH_PIN=(taskset -c 1)
+else
+    say "bench.sh: no taskset or fewer than 2 CPUs: server and load generator are not pinned"
+fi
+if [ "$NICE" = 1 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        SERVER_PIN=(nice -n -10 "${SERVER_PIN[@]}")
+        BENCH_PIN=(nice -n -10 "${BENCH_PIN[@]}")
+    else
+        say "bench.sh: --nice needs root; running at normal priority"
+    fi
+fi
+
+# --- build and install ----------------------------------------------------------------------
+say "== building herald and herald-bench (release)"
+(cd "$ROOT" && cargo build --release --bins --quiet)
+
+SERVERS=("herald|$TARGET/release/herald --listen 127.0.0.1:{port} --max-connections 20000")
+if [ "$COMPARE" = 1 ]; then
+    say "== building the tokio-tungstenite reference"
+    cargo build --release --quiet \
+        --manifest-path "$ROOT/benches/reference/tokio-tungstenite/Cargo.toml" \
+        --target-dir "$TARGET/reference"
+    SERVERS+=("tokio-tungstenite|$TARGET/reference/release/herald-reference-tokio-tungstenite --listen 127.0.0.1:{port}")
+
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            say "== installing Node.js and npm (apt-get)"
+            apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+        fi
+    fi
+    if command -v node >/dev/null && command -v npm >/dev/null; then
+        nodedir=$CACHE/node-ws
+        mkdir -p "$nodedir"
+        if ! cmp -s "$ROOT/benches/reference/node-ws/package.json" "$nodedir/package.json" \
+            || [ ! -f "$nodedir/node_modules/ws/package.json" ]; then
+            say "== installing ws into $nodedir (npm)"
+            cp "$ROOT/benches/reference/node-ws/package.json" "$nodedir/package.json"
+            (cd "$nodedir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+        fi
+        SERVERS+=("node-ws|env NODE_PATH=$nodedir/node_modules node $ROOT/benches/reference/node-ws/server.js --listen 127.0.0.1:{port}")
+    else
+        say "bench.sh: node and npm are not available: skipping the Node ws reference"
+    fi
+fi
+n=0
+for cmd in "${CUSTOM[@]}"; do
+    n=$((n + 1))
+    name=$(basename "${cmd%% *}")
+    SERVERS+=("${name:0:16}#$n|$cmd")
+done
+
+# --- servers: a free port, start pinned, wait until it listens -------------------------------
+port_in_use() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+port_listening() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+SERVER_PID=""
+SERVER_PORT=""
+# start_server TEMPLATE LOG: sets SERVER_PID and SERVER_PORT.
+start_server() {
+    local template=$1 log=$2 attempt port cmd i
+    for ((attempt = 0; attempt < 5; attempt++)); do
+        port=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
+        port_in_use "$port" && continue
+        cmd=${template//\{port\}/$port}
+        "${SERVER_PIN[@]}" bash -c "exec $cmd" >"$log" 2>&1 &
+        SERVER_PID=$!
+        PIDS+=("$SERVER_PID")
+        for ((i = 0; i < 200; i++)); do # 10 s at most
+            if port_listening "$port"; then
+                SERVER_PORT=$port
+                return 0
+            fi
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        stop_server
+    done
+    say "bench.sh: the server did not start listening: $template (log: $log)"
+    tail -n 5 "$log" >&2 || true
+    return 1
+}
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    stop_pid "$SERVER_PID"
+    local keep=() pid
+    for pid in "${PIDS[@]}"; do [ "$pid" != "$SERVER_PID" ] && keep+=("$pid"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+    SERVER_PID=""
+}
+
+# --- the matrix -------------------------------------------------------------------------------
+TESTS=(
+    "bcast-w1|broadcast --clients 100 --senders 1 --size 32 --window 1 --duration $DURATION --warmup $WARMUP"
+    "bcast-w32|broadcast --clients 100 --senders 1 --size 32 --window 32 --duration $DURATION --warmup $WARMUP"
+    "bcast-n1000|broadcast --clients 1000 --senders 10 --size 32 --window 8 --duration $DURATION --warmup $WARMUP"
+    "connect|connect --count $CONNECT_COUNT --concurrency $CONNECT_CONCURRENCY"
+    "idle|idle --clients $IDLE_CLIENTS --hold $HOLD"
+)
+
+# jget FILE KEY: a field of the flat JSON object in FILE ("" if absent or null).
+jget() {
+    [ -s "$1" ] || return 0
+    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1" | tr -d '"' | sed 's/^null$//'
+}
+
+fmt() { # fmt KIND VALUE
+    [ -n "${2:-}" ] || { printf 'n/a'; return; }
+    awk -v k="$1" -v v="$2" 'BEGIN {
+        if (k == "rate") { if (v >= 1e6) printf "%.2f M/s", v / 1e6; else if (v >= 1e3) printf "%.1f k/s", v / 1e3; else printf "%.0f/s", v }
+        else if (k == "us") { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.0f us", v }
+        else if (k == "ns") { if (v >= 1000) printf "%.2f us", v / 1000; else printf "%.0f ns", v }
+        else if (k == "bytes") { if (v >= 10240) printf "%.1f KiB", v / 1024; else printf "%.0f B", v }
+        else if (k == "pct") printf "%.0f%%", v
+        else printf "%s", v }'
+}
+
+# busy_pct: how busy the machine is over one second (user+nice+system+steal), in %.
+busy_pct() {
+    local a b
+    read -ra a < <(head -n 1 /proc/stat)
+    sleep 1
+    read -ra b < <(head -n 1 /proc/stat)
+    local busy=$(((b[1] + b[2] + b[3] + b[8]) - (a[1] + a[2] + a[3] + a[8])))
+    local idle=$(((b[4] + b[5]) - (a[4] + a[5])))
+    echo $((100 * busy / (busy + idle > 0 ? busy + idle : 1)))
+}
+wait_quiet() {
+    [ "$WAIT_QUIET" -gt 0 ] || return 0
+    local end=$((SECONDS + WAIT_QUIET)) pct
+    while :; do
+        pct=$(busy_pct)
+        [ "$pct" -lt 25 ] && return 0
+        if [ "$SECONDS" -ge "$end" ]; then
+            say "   (the machine is still ${pct}% busy after ${WAIT_QUIET}s: measuring anyway)"
+            return 0
+        fi
+    done
+}
+
+run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
+    local name=$1 template=$2 test=$3 args=$4 base rc
+    base="$OUT/${name//[^A-Za-z0-9._-]/_}.$test"
+    wait_quiet
+    if ! start_server "$template" "$base.server.log"; then
+        echo "server did not start" >"$base.txt"
+        : >"$base.json"
+        return 0
+    fi
+    rc=0
+    # shellcheck disable=SC2086 # ARGS is a list of flags
+    "${BENCH_PIN[@]}" "$BENCH" $args --url "ws://127.0.0.1:$SERVER_PORT/" --server-pid "$SERVER_PID" \
+        >"$base.json" 2>"$base.txt" || rc=$?
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "the server exited during the test (see $base.server.log)" >>"$base.txt"
+    fi
+    stop_server
+    if [ "$rc" != 0 ]; then
+        say "   $name $test: FAILED (exit $rc): $(tail -n 1 "$base.txt")"
+        : >"$base.json"
+        return 0
+    fi
+    # Keep a combined JSON Lines file with the server and test names added.
+    sed "s/^{/{\"server\":\"$name\",\"test\":\"$test\",/" "$base.json" >>"$OUT/results.jsonl"
+    local f=$base.json line
+    case "$test" in
+        bcast-*)
+            line="$(fmt rate "$(jget "$f" deliveries_per_s)") deliveries, p99 $(fmt us "$(jget "$f" latency_p99_us)"), lost $(jget "$f" lost), errors $(jget "$f" errors)" ;;
+        connect)
+            line="$(fmt rate "$(jget "$f" handshakes_per_s)") handshakes, failures $(jget "$f" failures)" ;;
+        idle)
+            line="$(fmt bytes "$(jget "$f" rss_per_conn_bytes)") per idle connection, errors $(jget "$f" errors)" ;;
+    esac
+    say "   $name $test: $line; server CPU $(fmt pct "$(jget "$f" server_cpu_pct)"), bench CPU $(fmt pct "$(jget "$f" bench_cpu_pct)"), others $(fmt pct "$(jget "$f" others_cpu_pct)")"
+}
+
+say "== results in $OUT"
+busy=$(awk '{print $1}' /proc/loadavg)
+say "== load average before starting: $busy (a busy machine makes every figure noisy)"
+for entry in "${SERVERS[@]}"; do
+    name=${entry%%|*}
+    template=${entry#*|}
+    say "== $name"
+    for t in "${TESTS[@]}"; do
+        run_test "$name" "$template" "${t%%|*}" "${t#*|}"
+    done
+done
+
+# --- the table --------------------------------------------------------------------------------
+val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
+{
+    printf '\n%-20s %14s %16s %10s %13s %12s %22s\n' server "N=100 W=32" "N=1000 S=10" "W=1 p99" handshakes "mem/idle" "srv CPU/delivery"
+    printf '%-20s %14s %16s %10s %13s %12s %22s\n' "" "deliveries" "deliveries" "latency" "per second" "connection" "W=32 / N=1000"
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%|*}
+        printf '%-20s %14s %16s %10s %13s %12s %22s\n' "$name" \
+            "$(fmt rate "$(val "$name" bcast-w32 deliveries_per_s)")" \
+            "$(fmt rate "$(val "$name" bcast-n1000 deliveries_per_s)")" \
+            "$(fmt us "$(val "$name" bcast-w1 latency_p99_us)")" \
+            "$(fmt rate "$(val "$name" connect handshakes_per_s)")" \
+            "$(fmt bytes "$(val "$name" idle rss_per_conn_bytes)")" \
+            "$(fmt ns "$(val "$name" bcast-w32 server_cpu_ns_per_delivery)") / $(fmt ns "$(val "$name" bcast-n1000 server_cpu_ns_per_delivery)")"
+    done
+
+    printf '\n%-20s %10s %10s %12s %9s %7s   %s\n' "load generator CPU" bcast-w1 bcast-w32 bcast-n1000 connect idle "(% of one core; others = the rest of the machine)"
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%|*}
+        row=()
+        for t in bcast-w1 bcast-w32 bcast-n1000 connect idle; do
+            row+=("$(fmt pct "$(val "$name" "$t" bench_cpu_pct)")/$(fmt pct "$(val "$name" "$t" others_cpu_pct)")")
+        done
+        printf '%-20s %10s %10s %12s %9s %7s\n' "$name" "${row[@]}"
+    done
+
+    problems=""
+    for entry in "${SERVERS[@]}"; do
+        name=${entry%%|*}
+        for t in bcast-w1 bcast-w32 bcast-n1000 connect idle; do
+            f="$OUT/${name//[^A-Za-z0-9._-]/_}.$t.json"
+            if [ ! -s "$f" ]; then
+                problems+="  $name $t: failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
+                continue
+            fi
+            for k in errors lost reordered stalled unexpected failures close_timeouts; do
+                v=$(jget "$f" "$k")
+                if [ -n "$v" ] && [ "$v" != 0 ]; then problems+="  $name $t: $k $v"$'\n'; fi
+            done
+            v=$(jget "$f" bench_cpu_pct)
+            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
+                problems+="  $name $t: the load generator used ${v}% of its core: the figure is a lower bound"$'\n'
+            fi
+            v=$(jget "$f" others_cpu_pct)
+            [ "$t" = idle ] && v="" # memory is not disturbed by other work
+            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 15) }'; then
+                problems+="  $name $t: other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
+            fi
+        done
+    done
+    if [ -n "$problems" ]; then
+        printf '\nproblems:\n%s' "$problems"
+    fi
+
+    if [ "${#SERVERS[@]}" -gt 1 ]; then
+        printf '\nherald / other (rates: higher is better for herald; latency, memory and CPU: lower is better)\n'
+        printf '%-20s %14s %16s %10s %13s %12s %22s\n' "" "N=100 W=32" "N=1000 S=10" "W=1 p99" handshakes "mem/idle" "srv CPU/delivery"
+        for entry in "${SERVERS[@]:1}"; do
+            other=${entry%%|*}
+            ratio() { # ratio TEST KEY
+                awk -v a="$(val herald "$1" "$2")" -v b="$(val "$other" "$1" "$2")" \
+                    'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.3gx", a / b }'
+            }
+            printf '%-20s %14s %16s %10s %13s %12s %22s\n' "÷ $other" \
+                "$(ratio bcast-w32 deliveries_per_s)" "$(ratio bcast-n1000 deliveries_per_s)" \
+                "$(ratio bcast-w1 latency_p99_us)" "$(ratio connect handshakes_per_s)" \
+                "$(ratio idle rss_per_conn_bytes)" \
+                "$(ratio bcast-w32 server_cpu_ns_per_delivery) / $(ratio bcast-n1000 server_cpu_ns_per_delivery)"
+        done
+    fi
+    printf '\nduration %ss per broadcast run (warm-up %ss), idle hold %ss; details: %s\n' "$DURATION" "$WARMUP" "$HOLD" "$OUT"
+} | tee "$OUT/summary.txt"
