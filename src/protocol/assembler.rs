@@ -72,12 +72,16 @@ enum DataKind {
 /// Decodes one connection's incoming frames into events.
 #[derive(Debug, Default)]
 pub struct Assembler {
-    max_message_size: usize,
+    /// At most 4 GiB: a larger configured limit is clamped.
+    max_message_size: u32,
     /// Server side: client frames must be masked. Client side: server frames must not be.
     expect_masked: bool,
     current: Option<InFrame>,
     fragmented: Option<DataKind>,
-    fragments: Vec<u8>,
+    /// Boxed, and absent between fragmented messages: most connections never fragment,
+    /// and an idle one should pay a pointer, not a `Vec`.
+    #[allow(clippy::box_collection)]
+    fragments: Option<Box<Vec<u8>>>,
     utf8: Utf8Validator,
     clear_fragments: bool,
     /// permessage-deflate was negotiated: RSV1 may mark a message compressed.
@@ -91,7 +95,7 @@ impl Assembler {
     /// `max_message_size` bytes are refused with 1009.
     pub fn new(max_message_size: usize) -> Self {
         Assembler {
-            max_message_size,
+            max_message_size: clamp_limit(max_message_size),
             expect_masked: true,
             ..Default::default()
         }
@@ -100,7 +104,7 @@ impl Assembler {
     /// A client's assembler: server frames must not be masked.
     pub fn for_client(max_message_size: usize) -> Self {
         Assembler {
-            max_message_size,
+            max_message_size: clamp_limit(max_message_size),
             expect_masked: false,
             ..Default::default()
         }
@@ -119,7 +123,7 @@ impl Assembler {
     /// Release the fragment buffer's memory if no message is being assembled.
     pub fn release_memory(&mut self) {
         if self.fragmented.is_none() {
-            self.fragments = Vec::new();
+            self.fragments = None;
             self.clear_fragments = false;
         }
     }
@@ -131,7 +135,9 @@ impl Assembler {
     /// first `n` bytes before the next call.
     pub fn next<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Step<'a>, ProtocolError> {
         if self.clear_fragments {
-            self.fragments.clear();
+            if let Some(f) = &mut self.fragments {
+                f.clear();
+            }
             self.clear_fragments = false;
         }
         let frame = match self.current {
@@ -221,7 +227,9 @@ impl Assembler {
                     });
                     self.compressed = compressed;
                 }
-                self.fragments.extend_from_slice(payload);
+                self.fragments
+                    .get_or_insert_with(Default::default)
+                    .extend_from_slice(payload);
                 if !frame.header.fin {
                     return Ok(Step::Consumed(total));
                 }
@@ -232,19 +240,20 @@ impl Assembler {
                         total,
                         Event::Compressed {
                             text: kind == Some(DataKind::Text),
-                            payload: &self.fragments,
+                            payload: self.fragments.as_deref().map_or(&[], Vec::as_slice),
                         },
                     ));
                 }
                 let message = if kind == Some(DataKind::Text) {
                     let complete_utf8 = self.utf8.is_complete();
                     self.utf8.reset();
-                    match std::str::from_utf8(&self.fragments) {
+                    match std::str::from_utf8(self.fragments.as_deref().map_or(&[], Vec::as_slice))
+                    {
                         Ok(text) if complete_utf8 => Message::Text(text),
                         _ => return Err(ProtocolError::INVALID_UTF8),
                     }
                 } else {
-                    Message::Binary(&self.fragments)
+                    Message::Binary(self.fragments.as_deref().map_or(&[], Vec::as_slice))
                 };
                 Event::Message(message)
             }
@@ -268,7 +277,7 @@ impl Assembler {
                 ProtocolError::MASKED
             });
         }
-        let limit = self.max_message_size as u64;
+        let limit = u64::from(self.max_message_size);
         match h.opcode {
             OpCode::Close | OpCode::Ping | OpCode::Pong => {
                 if !h.fin {
@@ -290,13 +299,19 @@ impl Assembler {
                 if self.fragmented.is_none() {
                     return Err(ProtocolError::STRAY_CONTINUATION);
                 }
-                if h.payload_len > limit.saturating_sub(self.fragments.len() as u64) {
+                let assembled = self.fragments.as_ref().map_or(0, |f| f.len() as u64);
+                if h.payload_len > limit.saturating_sub(assembled) {
                     return Err(ProtocolError::TOO_BIG);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The limit as the assembler keeps it (4 GiB at most, far beyond any sane setting).
+fn clamp_limit(limit: usize) -> u32 {
+    u32::try_from(limit).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -618,6 +633,6 @@ mod tests {
         );
         assert!(!asm.in_progress());
         asm.release_memory();
-        assert_eq!(asm.fragments.capacity(), 0);
+        assert!(asm.fragments.is_none());
     }
 }

@@ -155,6 +155,8 @@ mod tests {
     #[test]
     fn an_idle_connection_fits_the_memory_budget() {
         let conn = std::mem::size_of::<super::Conn>();
-        assert!(conn <= 232, "Conn is {conn} bytes");
+        // mio's sockets carry a selector id in debug builds.
+        let budget = if cfg!(debug_assertions) { 208 } else { 200 };
+        assert!(conn <= budget, "Conn is {conn} bytes");
     }
 }
