@@ -249,7 +249,7 @@ impl Peers {
             None => (target, None),
         };
         Some(PeerInfo {
-            addr: conn.addr,
+            addr: conn.addr.socket_addr(),
             path,
             query,
             protocol,
