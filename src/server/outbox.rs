@@ -203,8 +203,8 @@ impl Outbox {
                 // setting up an iovec array.
                 1 => w.write(&queue[0][self.offset..]),
                 // Many small frames: one copy into a contiguous buffer is cheaper than the
-                // kernel walking an iovec per frame (measured: see benches/fanout.rs and
-                // the README's performance notes).
+                // kernel walking an iovec per frame (herald-bench, N=1000 S=10: 182 -> 135
+                // ns of server CPU per delivery).
                 _ if queue[0].len() - self.offset <= COALESCE_FRAME => {
                     let buf = &mut spares.coalesce;
                     buf.clear();
