@@ -17,11 +17,12 @@
 #   idle      10,000 connections held: server memory per connection
 # Results (tables and one JSON line per test) are kept in a directory printed at the end.
 # The script builds what it measures and installs what it needs (cargo, npm); it kills
-# only the processes it started.
+# only the processes it started. What wss:// and permessage-deflate cost (TLS fan-out
+# retention, deflate on vs off, idle memory with deflate) is scripts/bench-tls-deflate.sh.
 set -euo pipefail
 
 usage() {
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 
 Options:

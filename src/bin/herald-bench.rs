@@ -10,7 +10,9 @@
 //! A human table goes to stderr, one JSON object to stdout. Exit status: 0 on success, 1
 //! when the run could not be set up (no server, failed handshakes), 2 on a usage error.
 //!
-//! Only loopback targets are accepted (127.0.0.1, localhost, [::1]).
+//! Only loopback targets are accepted (127.0.0.1, localhost, [::1]), over ws:// or
+//! wss:// (rustls, driven sans-IO in the same loops; with the `tls` feature), with or
+//! without permessage-deflate (`--deflate`; with the `deflate` feature).
 
 #[path = "herald-bench/broadcast.rs"]
 mod broadcast;
@@ -18,8 +20,12 @@ mod broadcast;
 mod connect;
 #[path = "herald-bench/idle.rs"]
 mod idle;
+#[path = "herald-bench/payload.rs"]
+mod payload;
 #[path = "herald-bench/stats.rs"]
 mod stats;
+#[path = "herald-bench/tls.rs"]
+mod tls;
 #[path = "herald-bench/wire.rs"]
 mod wire;
 
@@ -35,13 +41,22 @@ herald-bench: load generator for WebSocket chat servers on this machine (loopbac
 Usage: herald-bench <COMMAND> --url ws://127.0.0.1:PORT/ [OPTIONS]
 
 Commands:
-  broadcast   N clients in one chat room; S of them send fixed-size binary messages,
-              each keeping at most W in flight (until every other client has it).
+  broadcast   N clients in one chat room; S of them send fixed-size messages, each
+              keeping at most W in flight (until every other client has it).
               Reports deliveries/s, sent/s, latency p50/p99/max, lost and reordered
-              messages, errors, and CPU use.
+              messages, errors, bytes read per delivery, and CPU use.
     --clients N            clients [default: 100]
     --senders S            clients that send (the first S) [default: 1]
-    --size BYTES           message size, at least 24 [default: 32]
+    --size BYTES           message size, at least 24 (binary) or 75 (json) [default: 32]
+    --payload KIND         binary: the fields, then zeros (binary frames); json:
+                           {\"id\":…,\"seq\":…,\"t\":…,\"text\":\"lorem ipsum…\"} padded with
+                           random words to the size (text frames; compresses like
+                           chat text) [default: binary]
+    --inflate-all          with --deflate: inflate every compressed delivery. By default
+                           a loop inflates each distinct compressed message once and
+                           reuses the result for deliveries with the very same bytes
+                           (compared in full): one core cannot inflate for a hundred
+                           clients as fast as a server compresses once for all
     --window W             messages in flight per sender [default: 1]
     --duration SECS        measured time [default: 10]
     --warmup SECS          time before measuring [default: 1]
@@ -64,7 +79,16 @@ Commands:
     --setup-timeout SECS   give up setting up after this [default: 60]
 
 Common options:
-  --url URL                ws://HOST:PORT/PATH; HOST is 127.0.0.1, localhost or [::1]
+  --url URL                ws://HOST:PORT/PATH or wss://…; HOST is 127.0.0.1, localhost
+                           or [::1]
+  --ca PEM                 wss://: trust the certificate(s) in this file (the server's
+                           own, or its CA); the certificate must name HOST
+  --insecure               wss://: accept any certificate, unverified. For benchmarks
+                           of a server on loopback only, never anything else
+  --deflate                offer permessage-deflate (client_no_context_takeover;
+                           server_no_context_takeover; client_max_window_bits) and fail
+                           unless the server accepts; every message is then sent
+                           compressed, and compressed ones are inflated on receipt
   --server-pid PID         the server's process: report its CPU (and memory) use
   --close-timeout SECS     time allowed for the closing handshakes [default: 3]
   --quiet                  no progress lines
@@ -153,7 +177,15 @@ impl Flags {
             .values
             .get("--url")
             .ok_or("--url is required (ws://127.0.0.1:PORT/)")?;
-        wire::Target::parse(url)
+        let mut target = wire::Target::parse(url)?.with_tls(
+            self.values.get("--ca").map(String::as_str),
+            self.has("--insecure"),
+        )?;
+        target.deflate = self.has("--deflate");
+        if target.deflate && !cfg!(feature = "deflate") {
+            return Err("this herald-bench was built without the deflate feature".into());
+        }
+        Ok(target)
     }
 
     fn server_pid(&self) -> Result<Option<u32>, String> {
@@ -185,8 +217,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
         ));
     };
     let rest = &args[1..];
-    let common = ["--url", "--server-pid", "--close-timeout"];
-    let switches = ["--quiet"];
+    let common = ["--url", "--server-pid", "--close-timeout", "--ca"];
+    let switches = ["--quiet", "--insecure", "--deflate"];
     let with = |extra: &[&'static str]| -> Vec<&'static str> {
         common.iter().chain(extra).copied().collect()
     };
@@ -196,6 +228,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 "--clients",
                 "--senders",
                 "--size",
+                "--payload",
                 "--window",
                 "--duration",
                 "--warmup",
@@ -204,12 +237,18 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 "--setup-timeout",
                 "--stall-timeout",
             ]);
+            let switches = [&switches[..], &["--inflate-all"]].concat();
             let f = Flags::parse(rest, &known, &switches).map_err(Usage)?;
             let opts = broadcast::Opts {
                 target: f.target().map_err(Usage)?,
                 clients: f.count("--clients", 100).map_err(Usage)?,
                 senders: f.count("--senders", 1).map_err(Usage)?,
                 size: f.get("--size", 32).map_err(Usage)?,
+                payload: payload::Payload::parse(
+                    &f.get("--payload", "binary".to_string()).map_err(Usage)?,
+                )
+                .map_err(Usage)?,
+                inflate_all: f.has("--inflate-all"),
                 window: f.count("--window", 1).map_err(Usage)?,
                 duration: f.secs("--duration", 10.0, false).map_err(Usage)?,
                 warmup: f.secs("--warmup", 1.0, true).map_err(Usage)?,
@@ -230,10 +269,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
             if opts.senders > opts.clients {
                 return Err(Usage("--senders cannot exceed --clients".into()));
             }
-            if opts.size < broadcast::MIN_SIZE {
+            if opts.size < opts.payload.min_size() {
                 return Err(Usage(format!(
-                    "--size must be at least {} bytes (sender id, sequence number, send time)",
-                    broadcast::MIN_SIZE
+                    "--size must be at least {} bytes for --payload {} (sender id, sequence \
+                     number, send time)",
+                    opts.payload.min_size(),
+                    opts.payload.name()
                 )));
             }
             if opts.threads > opts.clients {

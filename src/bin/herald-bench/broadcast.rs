@@ -11,10 +11,15 @@
 //! round (client 0 sends marker messages until every other client has seen one, so that
 //! every client is in the room before counting starts), then the run: warm-up, the
 //! measured interval, and a close handshake for every client.
+//!
+//! Messages are `--payload binary` or `json` (see `payload`); with `--deflate` every
+//! client negotiates permessage-deflate, compresses what it sends and inflates what it
+//! receives. The bytes the clients read from their sockets during the measured interval
+//! (TLS records included) are counted, giving the bytes on the wire per delivery.
 
+use crate::payload::{Messages, Payload};
 use crate::stats::{CpuUse, CpuWindow, Histogram, Json, Table, group, rate, report_latency};
-use crate::wire::{Client, Head, Inbound, Input, Phase, Rng, Target, push_frame};
-use herald::protocol::OpCode;
+use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering::*};
@@ -28,6 +33,9 @@ pub struct Opts {
     pub clients: usize,
     pub senders: usize,
     pub size: usize,
+    pub payload: Payload,
+    /// Inflate every compressed delivery, even byte-for-byte repeats of one inflated.
+    pub inflate_all: bool,
     pub window: usize,
     pub duration: Duration,
     pub warmup: Duration,
@@ -40,9 +48,6 @@ pub struct Opts {
     pub progress: bool,
 }
 
-/// Bytes of a message the run reads: sender id, sequence number and send time (ns since
-/// the run's epoch), each a little-endian u64.
-pub const MIN_SIZE: usize = 24;
 /// The sender id of the sync round's marker messages.
 const SYNC_ID: u32 = u32::MAX;
 const WAKE: Token = Token(usize::MAX);
@@ -186,6 +191,15 @@ struct Tally {
     close_timeouts: u64,
     cpu: Option<CpuUse>,
     setup: Option<Duration>,
+    /// Bytes read from the sockets in the measured interval (TLS records included).
+    wire_in: u64,
+    /// The same, decrypted: WebSocket frames.
+    ws_in: u64,
+    /// The TLS version and cipher suite (wss://).
+    tls: Option<String>,
+    /// Compressed messages inflated, and reused (byte-for-byte repeats).
+    inflated: u64,
+    reused: u64,
 }
 
 impl Tally {
@@ -218,6 +232,11 @@ impl Tally {
         self.close_timeouts += o.close_timeouts;
         self.cpu = self.cpu.or(o.cpu);
         self.setup = self.setup.or(o.setup);
+        self.wire_in += o.wire_in;
+        self.ws_in += o.ws_in;
+        self.tls = self.tls.take().or(o.tls);
+        self.inflated += o.inflated;
+        self.reused += o.reused;
     }
 }
 
@@ -237,6 +256,8 @@ struct Worker {
     expected: Vec<u64>,
     senders: Vec<LocalSender>,
     rng: Rng,
+    /// Writes and reads messages (and compresses and inflates them).
+    msgs: Messages,
     scratch: Vec<u8>,
     next_connect: usize,
     in_progress: usize,
@@ -392,12 +413,12 @@ impl Worker {
                     {
                         last_sync = Some(now);
                         let mask = self.rng.mask();
-                        push_frame(
+                        let bits = self.clients[0].deflate_bits;
+                        self.msgs.push(
                             &mut self.clients[0].out,
-                            OpCode::Binary,
-                            opts.size,
+                            bits,
                             mask,
-                            |p| p[..8].copy_from_slice(&u64::from(SYNC_ID).to_le_bytes()),
+                            (u64::from(SYNC_ID), 0, 0),
                         );
                         self.mark_dirty(0);
                     }
@@ -498,6 +519,8 @@ impl Worker {
             }
         }
         self.shared.done[self.t].store(true, Release);
+        self.tally.inflated = self.msgs.inflated;
+        self.tally.reused = self.msgs.reused;
         Ok(self.tally)
     }
 
@@ -542,6 +565,7 @@ impl Worker {
                 continue;
             }
             let receivers = self.shared.alive.load(Acquire).saturating_sub(1) as u64;
+            let bits = self.clients[local].deflate_bits;
             let out = &mut self.clients[local].out;
             while s.seq - completed < w {
                 let seq = s.seq;
@@ -549,11 +573,8 @@ impl Worker {
                 shared.slots[(seq % w) as usize]
                     .store((u64::from(seq as u32) << 32) | receivers, Release);
                 s.sent_at[(seq % w) as usize] = now_ns;
-                push_frame(out, OpCode::Binary, opts.size, self.rng.mask(), |p| {
-                    p[..8].copy_from_slice(&(id as u64).to_le_bytes());
-                    p[8..16].copy_from_slice(&seq.to_le_bytes());
-                    p[16..24].copy_from_slice(&now_ns.to_le_bytes());
-                });
+                self.msgs
+                    .push(out, bits, self.rng.mask(), (id as u64, seq, now_ns));
                 s.seq += 1;
                 shared.sent.fetch_add(1, Release);
                 if now_ns >= window.0 && now_ns < window.1 {
@@ -581,11 +602,19 @@ impl Worker {
                 budget_spent = false;
                 break;
             }
+            let wire_before = self.clients[l].wire_in;
             match self.clients[l].read(&mut scratch) {
                 Input::Bytes(n) => {
                     let now_ns = self.shared.now_ns();
+                    if let Some((from, to)) = self.window
+                        && now_ns >= from
+                        && now_ns < to
+                    {
+                        self.tally.wire_in += self.clients[l].wire_in - wire_before;
+                        self.tally.ws_in += n as u64;
+                    }
                     self.received(l, &scratch[..n], now_ns);
-                    if n < scratch.len() && !hangup {
+                    if self.clients[l].drained() && !hangup {
                         // A short read emptied the socket's buffer. With edge-triggered
                         // epoll, bytes (or a FIN) arriving after it raise a new event, so
                         // the read that would only say "would block" is saved. A FIN
@@ -621,6 +650,10 @@ impl Worker {
             // More may be waiting: come back next turn, after the others had a go.
             self.again.push(l);
         }
+        if self.clients[l].wants_write() {
+            // TLS made records to send (a handshake message, say).
+            self.mark_dirty(l);
+        }
         self.scratch = scratch;
     }
 
@@ -629,6 +662,9 @@ impl Worker {
             match self.clients[l].handshake_input(bytes) {
                 Ok(None) => {}
                 Ok(Some(rest)) => {
+                    if self.tally.tls.is_none() {
+                        self.tally.tls = self.clients[l].tls_description();
+                    }
                     self.in_progress -= 1;
                     self.alive[l] = true;
                     self.shared.alive.fetch_add(1, AcqRel);
@@ -655,11 +691,19 @@ impl Worker {
                     head,
                     head_len,
                     len,
-                })) => {
-                    if head_len >= MIN_SIZE && len == self.shared.opts.size as u64 {
-                        self.data(l, &head, now_ns);
-                    } else {
-                        self.tally.unexpected += 1;
+                })) => match self.msgs.read_plain(&head, head_len, len) {
+                    Some(fields) => self.data(l, fields, now_ns),
+                    None => self.tally.unexpected += 1,
+                },
+                Ok(Some(Inbound::Compressed)) => {
+                    match self.msgs.read_packed(client.decoder.packed()) {
+                        Ok(Some(fields)) => self.data(l, fields, now_ns),
+                        Ok(None) => self.tally.unexpected += 1,
+                        Err(why) => {
+                            self.died(l, format!("from the server: {why}"));
+                            self.clients[l].finish();
+                            break;
+                        }
                     }
                 }
                 Ok(Some(frame)) => {
@@ -685,10 +729,7 @@ impl Worker {
     }
 
     #[inline]
-    fn data(&mut self, l: usize, head: &Head, now_ns: u64) {
-        let id = head.word(0);
-        let seq = head.word(1);
-        let sent_at = head.word(2);
+    fn data(&mut self, l: usize, (id, seq, sent_at): (u64, u64, u64), now_ns: u64) {
         self.tally.received_total += 1;
         if id == u64::from(SYNC_ID) {
             if !self.synced[l] && self.global(l) != 0 {
@@ -750,6 +791,13 @@ impl Worker {
     /// messages in flight that it will never receive.
     fn died(&mut self, l: usize, why: String) {
         if !self.alive[l] {
+            if self.closing_since.is_none() && self.shared.phase.load(Acquire) == SETUP {
+                // Before its 101 (TCP, TLS or the upgrade failed): the run cannot start.
+                self.shared.fail(format!(
+                    "client {} failed during setup: {why}",
+                    self.global(l)
+                ));
+            }
             return;
         }
         self.alive[l] = false;
@@ -846,6 +894,12 @@ pub fn run(opts: Opts) -> Result<(), String> {
             expected: vec![0; locals * opts.senders],
             senders,
             rng: rng.split(),
+            msgs: Messages::new(
+                opts.payload,
+                opts.size,
+                opts.target.deflate,
+                opts.inflate_all,
+            ),
             scratch: vec![0; SCRATCH],
             next_connect: 0,
             in_progress: 0,
@@ -882,13 +936,19 @@ pub fn run(opts: Opts) -> Result<(), String> {
 fn report(opts: &Opts, t: &Tally) {
     let secs = opts.duration;
     let mut json = Json::new("broadcast");
-    json.str(
-        "url",
-        &format!("ws://{}{}", opts.target.host, opts.target.path),
-    );
+    json.str("url", &opts.target.url());
     json.int("clients", opts.clients as u64);
     json.int("senders", opts.senders as u64);
     json.int("size", opts.size as u64);
+    json.str("payload", opts.payload.name());
+    json.raw(
+        "deflate",
+        if opts.target.deflate { "true" } else { "false" },
+    );
+    match &t.tls {
+        Some(tls) => json.str("tls", tls),
+        None => json.raw("tls", "null"),
+    }
     json.int("window", opts.window as u64);
     json.int("threads", opts.threads as u64);
     json.num("duration_s", secs.as_secs_f64(), 3);
@@ -900,21 +960,27 @@ fn report(opts: &Opts, t: &Tally) {
     json.num("deliveries_per_s", dps, 0);
     json.int("sent", t.sent);
     json.num("sent_per_s", sps, 0);
-    json.num(
-        "mbit_per_s_out",
-        dps * (opts.size as f64 + 2.0) * 8.0 / 1e6,
-        1,
-    );
+    // What the clients read (WebSocket frames, decrypted), as the server's output rate.
+    json.num("mbit_per_s_out", rate(t.ws_in, secs) * 8.0 / 1e6, 1);
+    let per_delivery = |bytes: u64| (t.deliveries > 0).then(|| bytes as f64 / t.deliveries as f64);
+    json.int("wire_bytes_in", t.wire_in);
+    json.opt_num("wire_bytes_per_delivery", per_delivery(t.wire_in), 1);
+    json.opt_num("ws_bytes_per_delivery", per_delivery(t.ws_in), 1);
     let mut table = Table::new(format!(
-        "herald-bench broadcast  ws://{}{}  clients {}  senders {}  size {} B  window {}  threads {}",
-        opts.target.host,
-        opts.target.path,
+        "herald-bench broadcast  {}  clients {}  senders {}  size {} B {}{}  window {}  threads {}",
+        opts.target.url(),
         opts.clients,
         opts.senders,
         opts.size,
+        opts.payload.name(),
+        if opts.target.deflate { " deflate" } else { "" },
         opts.window,
         opts.threads
     ));
+    if let Some(tls) = &t.tls {
+        let trust = opts.target.tls.as_ref().map_or("", |c| c.trust());
+        table.row("TLS", format!("{tls}, certificate {trust}"));
+    }
     table.row(
         "measured",
         format!(
@@ -936,6 +1002,36 @@ fn report(opts: &Opts, t: &Tally) {
         "messages sent",
         format!("{}/s  ({} in total)", group(sps as u64), group(t.sent)),
     );
+    if let Some(wire) = per_delivery(t.wire_in) {
+        let ws = per_delivery(t.ws_in).unwrap_or(0.0);
+        table.row(
+            "on the wire",
+            if opts.target.secure {
+                format!(
+                    "{wire:.1} B per delivery read from the sockets ({ws:.1} B of WebSocket frames in TLS)"
+                )
+            } else {
+                format!("{wire:.1} B per delivery read from the sockets")
+            },
+        );
+    }
+    if opts.target.deflate {
+        json.int("inflated", t.inflated);
+        json.int("inflate_reused", t.reused);
+        table.row(
+            "inflated",
+            format!(
+                "{} compressed messages (whole run); {} more were byte-for-byte repeats{}",
+                group(t.inflated),
+                group(t.reused),
+                if opts.inflate_all {
+                    ""
+                } else {
+                    " (reused; --inflate-all inflates them too)"
+                }
+            ),
+        );
+    }
     report_latency(&mut json, &mut table, "latency", "latency", &t.latency);
     json.int("lost", t.lost);
     json.int("reordered", t.reordered);

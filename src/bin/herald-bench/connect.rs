@@ -49,7 +49,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
     let mut slots: Vec<Client> = (0..opts.concurrency.min(opts.count))
         .map(|_| Client::new())
         .collect();
-    let mut scratch = vec![0u8; 16 << 10];
+    let mut scratch = vec![0u8; crate::tls::MIN_SCRATCH];
     let mut t = Tally::default();
     let cpu = CpuWindow::start(opts.server_pid);
     let start = Instant::now();
@@ -141,12 +141,22 @@ pub fn run(opts: Opts) -> Result<(), String> {
             for _ in 0..64 {
                 match c.read(&mut scratch) {
                     Input::Bytes(n) => {
-                        let drained = n < scratch.len() && !hangup;
+                        let drained = c.drained() && !hangup;
                         let after_101: Vec<u8>;
                         let mut bytes: &[u8] = if c.phase == Phase::Handshaking {
                             match c.handshake_input(&scratch[..n]) {
-                                Ok(None) if drained => break,
-                                Ok(None) => continue,
+                                Ok(None) => {
+                                    // TLS may have handshake records to send.
+                                    if let Err(e) = c.flush() {
+                                        t.fail(format!("write: {e}"));
+                                        c.finish();
+                                        break;
+                                    }
+                                    if drained {
+                                        break;
+                                    }
+                                    continue;
+                                }
                                 Ok(Some(rest)) => {
                                     t.handshakes += 1;
                                     t.latency.record(c.started.elapsed().as_nanos() as u64);
@@ -166,7 +176,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                         loop {
                             match c.decoder.next(&mut bytes) {
                                 Ok(None) => break,
-                                Ok(Some(Inbound::Data { .. })) => {}
+                                Ok(Some(Inbound::Data { .. } | Inbound::Compressed)) => {}
                                 Ok(Some(f)) => {
                                     if c.control(f, &mut rng) {
                                         t.fail("the server closed before we did".into());
@@ -233,9 +243,10 @@ pub fn run(opts: Opts) -> Result<(), String> {
 
     let hps = rate(t.handshakes, elapsed);
     let mut json = Json::new("connect");
-    json.str(
-        "url",
-        &format!("ws://{}{}", opts.target.host, opts.target.path),
+    json.str("url", &opts.target.url());
+    json.raw(
+        "deflate",
+        if opts.target.deflate { "true" } else { "false" },
     );
     json.int("count", opts.count as u64);
     json.int("concurrency", opts.concurrency as u64);
@@ -245,8 +256,11 @@ pub fn run(opts: Opts) -> Result<(), String> {
     json.int("failures", t.failures);
     json.int("close_timeouts", t.close_timeouts);
     let mut table = Table::new(format!(
-        "herald-bench connect  ws://{}{}  count {}  concurrency {}",
-        opts.target.host, opts.target.path, opts.count, opts.concurrency
+        "herald-bench connect  {}{}  count {}  concurrency {}",
+        opts.target.url(),
+        if opts.target.deflate { "  deflate" } else { "" },
+        opts.count,
+        opts.concurrency
     ));
     table.row("elapsed", format!("{:.2} s", elapsed.as_secs_f64()));
     table.row(

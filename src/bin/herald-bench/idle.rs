@@ -1,6 +1,8 @@
 //! `idle`: open N connections, hold them, and read the server's resident memory before
 //! connecting, once all N are open, and at the end of the hold. The difference divided by
-//! N is what an idle connection costs the server.
+//! N is what an idle connection costs the server. With `--deflate` every connection
+//! negotiates permessage-deflate first (and the server must accept), to show what that
+//! costs an idle connection; with wss:// each one holds a TLS session.
 
 use crate::stats::{CpuWindow, Json, Table, group, human_bytes, rss_bytes};
 use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
@@ -181,7 +183,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                         while matches!(c.phase, Phase::Open | Phase::Closing) {
                             match c.decoder.next(&mut bytes) {
                                 Ok(None) => break,
-                                Ok(Some(Inbound::Data { .. })) => {}
+                                Ok(Some(Inbound::Data { .. } | Inbound::Compressed)) => {}
                                 Ok(Some(f)) => {
                                     if c.control(f, &mut rng) {
                                         failure = Some(format!(
@@ -226,15 +228,20 @@ pub fn run(opts: Opts) -> Result<(), String> {
                     break;
                 }
             }
+            if c.wants_write() {
+                // A pong or close to answer, or TLS records (the handshake's).
+                dirty.push(i);
+            }
         }
     }
     let rss_after_hold_note = "read at the end of the hold, before closing";
     let cpu = cpu_use.unwrap_or_default();
     let n = opts.clients as f64;
     let mut json = Json::new("idle");
-    json.str(
-        "url",
-        &format!("ws://{}{}", opts.target.host, opts.target.path),
+    json.str("url", &opts.target.url());
+    json.raw(
+        "deflate",
+        if opts.target.deflate { "true" } else { "false" },
     );
     json.int("clients", opts.clients as u64);
     json.num("hold_s", opts.hold.as_secs_f64(), 3);
@@ -250,9 +257,9 @@ pub fn run(opts: Opts) -> Result<(), String> {
     json.int("errors", error_count);
     json.int("close_timeouts", close_timeouts);
     let mut table = Table::new(format!(
-        "herald-bench idle  ws://{}{}  clients {}  hold {:.1} s",
-        opts.target.host,
-        opts.target.path,
+        "herald-bench idle  {}{}  clients {}  hold {:.1} s",
+        opts.target.url(),
+        if opts.target.deflate { "  deflate" } else { "" },
         opts.clients,
         opts.hold.as_secs_f64()
     ));

@@ -55,9 +55,11 @@ mod imp {
             let (mut config, trust) = match (ca, insecure) {
                 (Some(_), true) => return Err("--ca and --insecure exclude each other".into()),
                 (None, false) => {
-                    return Err("wss:// needs --ca PEM (the server's certificate or its CA) \
+                    return Err(
+                        "wss:// needs --ca PEM (the server's certificate or its CA) \
                          or --insecure (accept any certificate; loopback benchmarks only)"
-                        .into());
+                            .into(),
+                    );
                 }
                 (None, true) => (
                     builder
@@ -124,7 +126,12 @@ mod imp {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
 
         fn verify_tls13_signature(
@@ -133,7 +140,12 @@ mod imp {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
 
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# What wss:// and permessage-deflate cost herald, measured with herald-bench on loopback,
+# every figure taken in the same run (server pinned to CPU 0, load generator to CPU 1,
+# a fresh server per test, as scripts/bench.sh does).
+#
+#   scripts/bench-tls-deflate.sh                 10 s per broadcast run, one round
+#   scripts/bench-tls-deflate.sh --repeat 3      three rounds; the table shows medians
+#   scripts/bench-tls-deflate.sh --quick         short runs, for a smoke test
+#
+# The tests:
+#   TLS fan-out retention: wss deliveries/s ÷ ws deliveries/s, 32-byte binary messages,
+#     N=100 S=1 W=32 and N=1000 S=10 W=8 (the issue aims at 60% or more). herald serves
+#     a self-signed certificate made here with openssl (in the output directory); the
+#     clients verify it (--ca).
+#   deflate on vs off: 1 KiB JSON chat messages (text frames of random lorem-ipsum words,
+#     about 1.8x compressible at herald's level), N=100 S=1 W=32 and N=1000 S=10 W=8:
+#     deliveries/s, server CPU per delivery and bytes on the wire per delivery, with
+#     herald's default --deflate-threshold (128). Also both at once (wss + deflate).
+#   idle memory per connection: 10,000 idle clients, without and with deflate
+#     negotiated (it must not change), and over wss (for reference).
+# Results (tables and one JSON line per test and round) are kept in a directory printed
+# at the end. The script builds what it measures; it kills only the processes it started.
+set -euo pipefail
+
+usage() {
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+
+Options:
+  --duration SECS   measured time of each broadcast run [default: 10; 2 with --quick]
+  --repeat R        rounds of the whole matrix; the table shows the median [default: 1]
+  --quick           short runs (2 s broadcasts, 2,000 idle clients held 1 s)
+  --nice            run the server and the load generator at nice -10 (root only)
+  --wait-quiet SECS before each test, wait up to SECS for the machine to be idle (under
+                    25% busy over a second); each test reports the CPU others used
+  --out DIR         where to keep the results [default: a new directory under /tmp]
+  -h, --help        this help
+EOF
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=""
+QUICK=0
+NICE=0
+WAIT_QUIET=0
+REPEAT=1
+OUT=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION=${2:?--duration needs a value}; shift 2 ;;
+        --duration=*) DURATION=${1#*=}; shift ;;
+        --repeat) REPEAT=${2:?--repeat needs a number}; shift 2 ;;
+        --repeat=*) REPEAT=${1#*=}; shift ;;
+        --quick) QUICK=1; shift ;;
+        --out) OUT=${2:?--out needs a directory}; shift 2 ;;
+        --out=*) OUT=${1#*=}; shift ;;
+        --nice) NICE=1; shift ;;
+        --wait-quiet) WAIT_QUIET=${2:?--wait-quiet needs a number of seconds}; shift 2 ;;
+        --wait-quiet=*) WAIT_QUIET=${1#*=}; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench-tls-deflate.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+done
+if [ "$QUICK" = 1 ]; then
+    DURATION=${DURATION:-2}; WARMUP=0.5; HOLD=1; IDLE_CLIENTS=2000
+else
+    DURATION=${DURATION:-10}; WARMUP=1; HOLD=5; IDLE_CLIENTS=10000
+fi
+if ! [[ "$DURATION" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    echo "bench-tls-deflate.sh: --duration must be a number of seconds" >&2; exit 2
+fi
+if ! [[ "$WAIT_QUIET" =~ ^[0-9]+$ ]]; then
+    echo "bench-tls-deflate.sh: --wait-quiet must be a whole number of seconds" >&2; exit 2
+fi
+if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench-tls-deflate.sh: --repeat must be a positive whole number" >&2; exit 2
+fi
+if ! command -v openssl >/dev/null; then
+    echo "bench-tls-deflate.sh: openssl is needed to make the test certificate" >&2; exit 1
+fi
+
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/herald-tls-deflate.XXXXXX")}
+mkdir -p "$OUT"
+BENCH=$TARGET/release/herald-bench
+HERALD=$TARGET/release/herald
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- processes we start, and only those, are stopped on exit ------------------------------
+PIDS=()
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- limits and pinning ---------------------------------------------------------------------
+need_files=$((IDLE_CLIENTS + 2048))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_files" ]; then
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
+files=$(ulimit -n)
+if [ "$files" != unlimited ] && [ "$files" -lt "$need_files" ]; then
+    IDLE_CLIENTS=$((files - 2048))
+    say "bench-tls-deflate.sh: open files are limited to $files; the idle tests use $IDLE_CLIENTS connections"
+fi
+SERVER_PIN=()
+BENCH_PIN=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    SERVER_PIN=(taskset -c 0)
+    BENCH_PIN=(taskset -c 1)
+else
+    say "bench-tls-deflate.sh: no taskset or fewer than 2 CPUs: server and load generator are not pinned"
+fi
+if [ "$NICE" = 1 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        SERVER_PIN=(nice -n -10 "${SERVER_PIN[@]}")
+        BENCH_PIN=(nice -n -10 "${BENCH_PIN[@]}")
+    else
+        say "bench-tls-deflate.sh: --nice needs root; running at normal priority"
+    fi
+fi
+
+# --- build, and a certificate ---------------------------------------------------------------
+say "== building herald and herald-bench (release, default features: tls and deflate)"
+(cd "$ROOT" && cargo build --release --bins --quiet)
+
+# A self-signed server certificate (not a CA: webpki refuses a CA certificate as the
+# server's own) for every loopback name the clients may use; they trust it with --ca.
+CERT=$OUT/cert.pem
+KEY=$OUT/key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$KEY" -out "$CERT" -days 7 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+    -addext "basicConstraints=critical,CA:FALSE" \
+    -addext "keyUsage=critical,digitalSignature" \
+    -addext "extendedKeyUsage=serverAuth" 2>"$OUT/openssl.log" \
+    || { say "bench-tls-deflate.sh: openssl could not make a certificate (see $OUT/openssl.log)"; exit 1; }
+
+PLAIN_SERVER="$HERALD --listen 127.0.0.1:{port} --max-connections 20000"
+TLS_SERVER="$PLAIN_SERVER --tls-cert $CERT --tls-key $KEY"
+
+# --- servers: a free port, start pinned, wait until it listens -------------------------------
+port_in_use() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+port_listening() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+SERVER_PID=""
+SERVER_PORT=""
+start_server() { # start_server TEMPLATE LOG: sets SERVER_PID and SERVER_PORT
+    local template=$1 log=$2 attempt port cmd i
+    for ((attempt = 0; attempt < 5; attempt++)); do
+        port=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
+        port_in_use "$port" && continue
+        cmd=${template//\{port\}/$port}
+        "${SERVER_PIN[@]}" bash -c "exec $cmd" >"$log" 2>&1 &
+        SERVER_PID=$!
+        PIDS+=("$SERVER_PID")
+        for ((i = 0; i < 200; i++)); do # 10 s at most
+            if port_listening "$port"; then
+                SERVER_PORT=$port
+                return 0
+            fi
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        stop_server
+    done
+    say "bench-tls-deflate.sh: the server did not start listening: $template (log: $log)"
+    tail -n 5 "$log" >&2 || true
+    return 1
+}
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    stop_pid "$SERVER_PID"
+    local keep=() pid
+    for pid in "${PIDS[@]}"; do [ "$pid" != "$SERVER_PID" ] && keep+=("$pid"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+    SERVER_PID=""
+}
+
+busy_pct() { # how busy the machine is over one second, in %
+    local a b
+    read -ra a < <(head -n 1 /proc/stat)
+    sleep 1
+    read -ra b < <(head -n 1 /proc/stat)
+    local busy=$(((b[1] + b[2] + b[3] + b[8]) - (a[1] + a[2] + a[3] + a[8])))
+    local idle=$(((b[4] + b[5]) - (a[4] + a[5])))
+    echo $((100 * busy / (busy + idle > 0 ? busy + idle : 1)))
+}
+wait_quiet() {
+    [ "$WAIT_QUIET" -gt 0 ] || return 0
+    local end=$((SECONDS + WAIT_QUIET)) pct
+    while :; do
+        pct=$(busy_pct)
+        [ "$pct" -lt 25 ] && return 0
+        if [ "$SECONDS" -ge "$end" ]; then
+            say "   (the machine is still ${pct}% busy after ${WAIT_QUIET}s: measuring anyway)"
+            return 0
+        fi
+    done
+}
+
+jget() { # jget FILE KEY: a field of the flat JSON object in FILE ("" if absent or null)
+    [ -s "$1" ] || return 0
+    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1" | tr -d '"' | sed 's/^null$//'
+}
+fmt() { # fmt KIND VALUE
+    [ -n "${2:-}" ] || { printf 'n/a'; return; }
+    awk -v k="$1" -v v="$2" 'BEGIN {
+        if (k == "rate") { if (v >= 1e6) printf "%.2f M/s", v / 1e6; else if (v >= 1e3) printf "%.1f k/s", v / 1e3; else printf "%.0f/s", v }
+        else if (k == "ns") printf "%.0f ns", v
+        else if (k == "bytes") printf "%.1f B", v
+        else if (k == "pct") printf "%.0f%%", v
+        else printf "%s", v }'
+}
+
+# --- the tests ---------------------------------------------------------------------------------
+BC="broadcast --duration $DURATION --warmup $WARMUP"
+W32="--clients 100 --senders 1 --window 32"
+N1000="--clients 1000 --senders 10 --window 8"
+JSON="--size 1024 --payload json"
+# name|server|scheme|herald-bench arguments
+TESTS=(
+    "plain-w32|plain|ws|$BC $W32 --size 32"
+    "tls-w32|tls|wss|$BC $W32 --size 32"
+    "plain-n1000|plain|ws|$BC $N1000 --size 32"
+    "tls-n1000|tls|wss|$BC $N1000 --size 32"
+    "json-w32|plain|ws|$BC $W32 $JSON"
+    "deflate-w32|plain|ws|$BC $W32 $JSON --deflate"
+    "json-n1000|plain|ws|$BC $N1000 $JSON"
+    "deflate-n1000|plain|ws|$BC $N1000 $JSON --deflate"
+    "tls-deflate-w32|tls|wss|$BC $W32 $JSON --deflate"
+    "idle|plain|ws|idle --clients $IDLE_CLIENTS --hold $HOLD"
+    "idle-deflate|plain|ws|idle --clients $IDLE_CLIENTS --hold $HOLD --deflate"
+    "idle-tls|tls|wss|idle --clients $IDLE_CLIENTS --hold $HOLD"
+)
+
+run_test() { # run_test ROUND NAME SERVER SCHEME ARGS
+    local round=$1 test=$2 server=$3 scheme=$4 args=$5 base rc template url f line trust
+    base="$OUT/$test.r$round"
+    wait_quiet
+    if [ "$server" = tls ]; then template=$TLS_SERVER; else template=$PLAIN_SERVER; fi
+    if ! start_server "$template" "$base.server.log"; then
+        echo "server did not start" >"$base.txt"
+        : >"$base.json"
+        return 0
+    fi
+    url="$scheme://127.0.0.1:$SERVER_PORT/"
+    trust=()
+    [ "$scheme" = wss ] && trust=(--ca "$CERT")
+    rc=0
+    # shellcheck disable=SC2086 # ARGS is a list of flags
+    "${BENCH_PIN[@]}" "$BENCH" $args --url "$url" "${trust[@]+"${trust[@]}"}" \
+        --server-pid "$SERVER_PID" >"$base.json" 2>"$base.txt" || rc=$?
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "the server exited during the test (see $base.server.log)" >>"$base.txt"
+    fi
+    stop_server
+    if [ "$rc" != 0 ]; then
+        say "   $test (round $round): FAILED (exit $rc): $(tail -n 1 "$base.txt")"
+        : >"$base.json"
+        return 0
+    fi
+    sed "s/^{/{\"test\":\"$test\",\"round\":$round,/" "$base.json" >>"$OUT/results.jsonl"
+    f=$base.json
+    case "$test" in
+        idle*) line="$(fmt bytes "$(jget "$f" rss_per_conn_bytes)") per idle connection, errors $(jget "$f" errors)" ;;
+        *) line="$(fmt rate "$(jget "$f" deliveries_per_s)") deliveries, $(fmt ns "$(jget "$f" server_cpu_ns_per_delivery)") server CPU and $(fmt bytes "$(jget "$f" wire_bytes_per_delivery)") read per delivery, lost $(jget "$f" lost), errors $(jget "$f" errors)" ;;
+    esac
+    say "   $test: $line; server CPU $(fmt pct "$(jget "$f" server_cpu_pct)"), bench CPU $(fmt pct "$(jget "$f" bench_cpu_pct)"), others $(fmt pct "$(jget "$f" others_cpu_pct)")"
+}
+
+say "== results in $OUT"
+say "== load average before starting: $(awk '{print $1}' /proc/loadavg)"
+say "== herald $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+for ((round = 1; round <= REPEAT; round++)); do
+    [ "$REPEAT" -gt 1 ] && say "== round $round of $REPEAT"
+    for t in "${TESTS[@]}"; do
+        IFS='|' read -r name server scheme args <<<"$t"
+        run_test "$round" "$name" "$server" "$scheme" "$args"
+    done
+done
+
+# --- the table --------------------------------------------------------------------------------
+val() { # val TEST KEY: the median over the rounds ("" if none)
+    local r v vals=()
+    for ((r = 1; r <= REPEAT; r++)); do
+        v=$(jget "$OUT/$1.r$r.json" "$2")
+        [ -n "$v" ] && vals+=("$v")
+    done
+    [ "${#vals[@]}" -gt 0 ] || return 0
+    printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { # ratio A B: A / B as a percentage
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.0f%%", 100 * a / b }'
+}
+spread() { # spread TEST KEY: min-max over the rounds, when there are several
+    [ "$REPEAT" -gt 1 ] || return 0
+    local r v vals=()
+    for ((r = 1; r <= REPEAT; r++)); do
+        v=$(jget "$OUT/$1.r$r.json" "$2")
+        [ -n "$v" ] && vals+=("$v")
+    done
+    [ "${#vals[@]}" -gt 1 ] || return 0
+    printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf " (%.2f-%.2f M)", v[1] / 1e6, v[NR] / 1e6 }'
+}
+{
+    printf '\nTLS fan-out retention, 32-byte binary messages (wss ÷ ws deliveries/s; the issue aims at >= 60%%)\n'
+    printf '  %-16s %26s %26s %10s %20s %11s %20s\n' "" "ws deliveries" "wss deliveries" retention "srv CPU/delivery" "by CPU" "bytes read/delivery"
+    for pair in "N=100 S=1 W=32|plain-w32|tls-w32" "N=1000 S=10 W=8|plain-n1000|tls-n1000"; do
+        IFS='|' read -r label a b <<<"$pair"
+        printf '  %-16s %26s %26s %10s %20s %11s %20s\n' "$label" \
+            "$(fmt rate "$(val "$a" deliveries_per_s)")$(spread "$a" deliveries_per_s)" \
+            "$(fmt rate "$(val "$b" deliveries_per_s)")$(spread "$b" deliveries_per_s)" \
+            "$(ratio "$(val "$b" deliveries_per_s)" "$(val "$a" deliveries_per_s)")" \
+            "$(fmt ns "$(val "$a" server_cpu_ns_per_delivery)") / $(fmt ns "$(val "$b" server_cpu_ns_per_delivery)")" \
+            "$(ratio "$(val "$a" server_cpu_ns_per_delivery)" "$(val "$b" server_cpu_ns_per_delivery)")" \
+            "$(fmt bytes "$(val "$a" wire_bytes_per_delivery)") / $(fmt bytes "$(val "$b" wire_bytes_per_delivery)")"
+    done
+    printf '  TLS: %s. "by CPU": ws ÷ wss server CPU per delivery, the retention of a saturated\n' "$(jget "$OUT/tls-w32.r1.json" tls)"
+    printf '  server core (the rate ratio understates the cost when the load generator is the limit).\n'
+
+    printf '\npermessage-deflate, 1 KiB JSON text messages (default --deflate-threshold 128)\n'
+    printf '  %-16s %26s %26s %10s %20s %20s\n' "" "deflate off" "deflate on" "on ÷ off" "srv CPU/delivery" "bytes read/delivery"
+    for pair in "N=100 S=1 W=32|json-w32|deflate-w32" "N=1000 S=10 W=8|json-n1000|deflate-n1000" "wss, N=100 W=32|tls-w32|tls-deflate-w32"; do
+        IFS='|' read -r label a b <<<"$pair"
+        if [ "$a" = tls-w32 ]; then
+            # The wss + deflate run against wss without it would mix message sizes: show it alone.
+            printf '  %-16s %26s %26s %10s %20s %20s\n' "$label" "-" \
+                "$(fmt rate "$(val "$b" deliveries_per_s)")$(spread "$b" deliveries_per_s)" "-" \
+                "$(fmt ns "$(val "$b" server_cpu_ns_per_delivery)")" \
+                "$(fmt bytes "$(val "$b" wire_bytes_per_delivery)")"
+            continue
+        fi
+        printf '  %-16s %26s %26s %10s %20s %20s\n' "$label" \
+            "$(fmt rate "$(val "$a" deliveries_per_s)")$(spread "$a" deliveries_per_s)" \
+            "$(fmt rate "$(val "$b" deliveries_per_s)")$(spread "$b" deliveries_per_s)" \
+            "$(ratio "$(val "$b" deliveries_per_s)" "$(val "$a" deliveries_per_s)")" \
+            "$(fmt ns "$(val "$a" server_cpu_ns_per_delivery)") / $(fmt ns "$(val "$b" server_cpu_ns_per_delivery)")" \
+            "$(fmt bytes "$(val "$a" wire_bytes_per_delivery)") / $(fmt bytes "$(val "$b" wire_bytes_per_delivery)")"
+    done
+
+    printf '\nidle memory per connection (server RSS, %s connections)\n' "$IDLE_CLIENTS"
+    printf '  %-16s %12s\n' "ws" "$(fmt bytes "$(val idle rss_per_conn_bytes)")"
+    printf '  %-16s %12s\n' "ws + deflate" "$(fmt bytes "$(val idle-deflate rss_per_conn_bytes)")"
+    printf '  %-16s %12s\n' "wss" "$(fmt bytes "$(val idle-tls rss_per_conn_bytes)")"
+
+    printf '\nload generator CPU / others (%% of one core; medians)\n'
+    for t in "${TESTS[@]}"; do
+        name=${t%%|*}
+        printf '  %-16s %6s / %s\n' "$name" "$(fmt pct "$(val "$name" bench_cpu_pct)")" "$(fmt pct "$(val "$name" others_cpu_pct)")"
+    done
+
+    problems=""
+    for ((r = 1; r <= REPEAT; r++)); do
+        for t in "${TESTS[@]}"; do
+            name=${t%%|*}
+            f="$OUT/$name.r$r.json"
+            if [ ! -s "$f" ]; then
+                problems+="  $name (round $r): failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
+                continue
+            fi
+            for k in errors lost reordered stalled unexpected failures close_timeouts; do
+                v=$(jget "$f" "$k")
+                if [ -n "$v" ] && [ "$v" != 0 ]; then problems+="  $name (round $r): $k $v"$'\n'; fi
+            done
+            v=$(jget "$f" bench_cpu_pct)
+            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
+                problems+="  $name (round $r): the load generator used ${v}% of its core: the figure is a lower bound"$'\n'
+            fi
+            v=$(jget "$f" others_cpu_pct)
+            case "$name" in idle*) v="" ;; esac # memory is not disturbed by other work
+            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 15) }'; then
+                problems+="  $name (round $r): other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
+            fi
+        done
+    done
+    if [ -n "$problems" ]; then
+        printf '\nproblems:\n%s' "$problems"
+    fi
+    printf '\nduration %ss per broadcast run (warm-up %ss), idle hold %ss, %s round(s); details: %s\n' \
+        "$DURATION" "$WARMUP" "$HOLD" "$REPEAT" "$OUT"
+} | tee "$OUT/summary.txt"

@@ -1,0 +1,580 @@
+//! What the broadcast clients send and read back: the payload formats (`--payload binary`
+//! or `json`) and, with `--deflate`, a loop's compressor and inflater.
+//!
+//! Both formats carry the sender id, the sequence number and the send time at fixed
+//! offsets near the start, so that a receiver reads them from the first `wire::HEAD`
+//! bytes of a message without looking at the rest:
+//!
+//! * `binary`: three little-endian u64 words, then zeros (a binary frame).
+//! * `json`: `{"id":"<8 hex>","seq":"<16 hex>","t":"<16 hex>","text":"<words>"}`, padded
+//!   with lorem-ipsum words drawn at random (per message) to the exact size: ASCII, so
+//!   valid UTF-8, sent as a text frame. It compresses about as well as chat text does,
+//!   rather than as well as a repeated string would.
+//!
+//! With deflate negotiated, every message goes out compressed on its own (RSV1; both
+//! sides agreed on no context takeover) by one `herald::protocol::deflate::Deflater` per
+//! loop, and compressed messages are inflated whole by one `Inflater` per loop before
+//! their fields are read.
+//!
+//! A server that compresses each message once sends every recipient the same bytes, and
+//! one core inflating for a hundred clients cannot keep up with one core compressing once
+//! for all of them (inflating 1 KiB takes microseconds; a delivery costs the server a few
+//! hundred nanoseconds). So by default a loop remembers the messages it inflated lately:
+//! a delivery whose compressed bytes equal one of them, compared byte for byte, reuses
+//! the result. Every distinct payload is still inflated in full and checked, and a
+//! corrupted copy would differ and be inflated on its own. `--inflate-all` turns this
+//! off, inflating every delivery as separate clients would.
+
+use crate::wire::{HEAD, Head, Rng, push_frame, push_frame_rsv1};
+use herald::protocol::OpCode;
+
+/// The payload format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    Binary,
+    Json,
+}
+
+const JSON_OPEN: &[u8] = br#"{"id":""#;
+const JSON_SEQ: &[u8] = br#"","seq":""#;
+const JSON_T: &[u8] = br#"","t":""#;
+const JSON_TEXT: &[u8] = br#"","text":""#;
+const JSON_CLOSE: &[u8] = br#""}"#;
+/// Offsets of the fields in a JSON message.
+const ID_AT: usize = JSON_OPEN.len();
+const SEQ_AT: usize = ID_AT + 8 + JSON_SEQ.len();
+const T_AT: usize = SEQ_AT + 16 + JSON_T.len();
+const TEXT_AT: usize = T_AT + 16 + JSON_TEXT.len();
+/// The fixed prefix a receiver reads: everything up to the end of the time field.
+const JSON_PREFIX: usize = T_AT + 16;
+const _: () = assert!(JSON_PREFIX <= HEAD);
+
+const WORDS: [&str; 64] = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat",
+    "duis",
+    "aute",
+    "irure",
+    "in",
+    "reprehenderit",
+    "voluptate",
+    "velit",
+    "esse",
+    "cillum",
+    "eu",
+    "fugiat",
+    "nulla",
+    "pariatur",
+    "excepteur",
+    "sint",
+    "occaecat",
+    "cupidatat",
+    "non",
+    "proident",
+    "sunt",
+    "culpa",
+    "qui",
+    "officia",
+    "deserunt",
+    "mollit",
+    "anim",
+    "id",
+    "est",
+    "laborum",
+    "hello",
+];
+
+impl Payload {
+    pub fn parse(name: &str) -> Result<Payload, String> {
+        match name {
+            "binary" => Ok(Payload::Binary),
+            "json" => Ok(Payload::Json),
+            other => Err(format!("--payload: '{other}' is neither binary nor json")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Payload::Binary => "binary",
+            Payload::Json => "json",
+        }
+    }
+
+    /// The smallest message that holds the fields.
+    pub fn min_size(self) -> usize {
+        match self {
+            Payload::Binary => 24,
+            Payload::Json => TEXT_AT + JSON_CLOSE.len(),
+        }
+    }
+
+    pub fn opcode(self) -> OpCode {
+        match self {
+            Payload::Binary => OpCode::Binary,
+            Payload::Json => OpCode::Text,
+        }
+    }
+
+    /// Write a whole message (`p.len()` bytes, at least `min_size`).
+    pub fn fill(self, p: &mut [u8], id: u64, seq: u64, t: u64) {
+        match self {
+            Payload::Binary => {
+                p[..8].copy_from_slice(&id.to_le_bytes());
+                p[8..16].copy_from_slice(&seq.to_le_bytes());
+                p[16..24].copy_from_slice(&t.to_le_bytes());
+                p[24..].fill(0);
+            }
+            Payload::Json => {
+                let end = p.len() - JSON_CLOSE.len();
+                p[..ID_AT].copy_from_slice(JSON_OPEN);
+                put_hex(&mut p[ID_AT..ID_AT + 8], id);
+                p[ID_AT + 8..SEQ_AT].copy_from_slice(JSON_SEQ);
+                put_hex(&mut p[SEQ_AT..SEQ_AT + 16], seq);
+                p[SEQ_AT + 16..T_AT].copy_from_slice(JSON_T);
+                put_hex(&mut p[T_AT..T_AT + 16], t);
+                p[T_AT + 16..TEXT_AT].copy_from_slice(JSON_TEXT);
+                words(&mut p[TEXT_AT..end], id.rotate_left(32) ^ seq);
+                p[end..].copy_from_slice(JSON_CLOSE);
+            }
+        }
+    }
+
+    /// Sender id, sequence number and send time from the first bytes of a message.
+    pub fn parse_head(self, head: &[u8]) -> Option<(u64, u64, u64)> {
+        match self {
+            Payload::Binary => {
+                let head = head.get(..24)?;
+                let word = |i: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&head[i * 8..i * 8 + 8]);
+                    u64::from_le_bytes(w)
+                };
+                Some((word(0), word(1), word(2)))
+            }
+            Payload::Json => {
+                let h = head.get(..JSON_PREFIX)?;
+                let fixed = h.starts_with(JSON_OPEN)
+                    && &h[ID_AT + 8..SEQ_AT] == JSON_SEQ
+                    && &h[SEQ_AT + 16..T_AT] == JSON_T;
+                if !fixed {
+                    return None;
+                }
+                Some((
+                    get_hex(&h[ID_AT..ID_AT + 8])?,
+                    get_hex(&h[SEQ_AT..SEQ_AT + 16])?,
+                    get_hex(&h[T_AT..T_AT + 16])?,
+                ))
+            }
+        }
+    }
+}
+
+/// `v` as lowercase hex filling `dst` (its low `2 * dst.len()` nibbles).
+fn put_hex(dst: &mut [u8], mut v: u64) {
+    for b in dst.iter_mut().rev() {
+        *b = b"0123456789abcdef"[(v & 15) as usize];
+        v >>= 4;
+    }
+}
+
+fn get_hex(src: &[u8]) -> Option<u64> {
+    src.iter().try_fold(0u64, |acc, &b| {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(acc << 4 | u64::from(d))
+    })
+}
+
+/// Fill `dst` with words drawn from `WORDS` (seeded by `seed`), separated by spaces.
+fn words(dst: &mut [u8], seed: u64) {
+    let mut rng = Rng::seeded(seed);
+    let mut i = 0;
+    while i < dst.len() {
+        let w = WORDS[(rng.next_u64() >> 58) as usize].as_bytes();
+        let take = w.len().min(dst.len() - i);
+        dst[i..i + take].copy_from_slice(&w[..take]);
+        i += take;
+        if i < dst.len() {
+            dst[i] = b' ';
+            i += 1;
+        }
+    }
+}
+
+/// Writes and reads a run's messages: the format, the size and, with `--deflate`, the
+/// loop's codec.
+pub struct Messages {
+    pub kind: Payload,
+    pub size: usize,
+    codec: Option<Codec>,
+    /// Recently inflated messages, by `memo_key` (empty: `--inflate-all`).
+    memo: Vec<Memo>,
+    /// Counts lookups, to age the memo's entries.
+    clock: u64,
+    /// Compressed messages inflated.
+    pub inflated: u64,
+    /// Compressed messages whose bytes equalled one inflated before.
+    pub reused: u64,
+}
+
+/// One remembered message: its compressed bytes and what they inflated to.
+#[derive(Default)]
+struct Memo {
+    key: u64,
+    packed: Vec<u8>,
+    fields: Option<(u64, u64, u64)>,
+    /// When it was last used (`Messages::clock`).
+    used: u64,
+}
+
+/// Messages remembered per loop: a two-way set-associative table, large next to the
+/// messages in flight at once (tens to hundreds), because messages in flight that share
+/// a set beyond its ways evict each other at every delivery.
+const MEMO_BITS: u32 = 12;
+const MEMO_SLOTS: usize = 1 << MEMO_BITS;
+/// Larger compressed messages are not remembered.
+const MEMO_MAX: usize = 64 << 10;
+
+/// Where a compressed payload goes in the memo table: its length and its first and last
+/// 16 bytes (where the id, sequence number and time land, and where the text ends).
+fn memo_key(packed: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        let end = (at + 8).min(packed.len());
+        w[..end.saturating_sub(at)].copy_from_slice(&packed[at.min(end)..end]);
+        u64::from_le_bytes(w)
+    };
+    let tail = packed.len().saturating_sub(16);
+    let mut k = packed.len() as u64;
+    for at in [0, 8, tail, tail + 8] {
+        k = (k ^ word(at)).wrapping_mul(K);
+        k ^= k >> 29;
+    }
+    k
+}
+
+impl Messages {
+    /// `deflate`: the run negotiates compression (needs the `deflate` feature, checked
+    /// when the options are read). `inflate_all`: inflate every compressed delivery,
+    /// even byte-for-byte repeats.
+    pub fn new(kind: Payload, size: usize, deflate: bool, inflate_all: bool) -> Messages {
+        let codec = deflate.then(Codec::new).flatten();
+        let memo = if codec.is_some() && !inflate_all {
+            (0..MEMO_SLOTS).map(|_| Memo::default()).collect()
+        } else {
+            Vec::new()
+        };
+        Messages {
+            kind,
+            size,
+            codec,
+            memo,
+            clock: 0,
+            inflated: 0,
+            reused: 0,
+        }
+    }
+
+    /// Queue one masked message on `out`: compressed with a window of `bits` if the
+    /// connection negotiated deflate (`Some`), as is otherwise.
+    #[inline]
+    pub fn push(
+        &mut self,
+        out: &mut Vec<u8>,
+        bits: Option<u8>,
+        key: [u8; 4],
+        (id, seq, t): (u64, u64, u64),
+    ) {
+        let (kind, size) = (self.kind, self.size);
+        match (bits, &mut self.codec) {
+            (Some(bits), Some(codec)) => {
+                let packed = codec.compress(bits, |p| {
+                    p.resize(size, 0);
+                    kind.fill(p, id, seq, t);
+                });
+                push_frame_rsv1(out, kind.opcode(), packed.len(), key, |p| {
+                    p.copy_from_slice(packed)
+                });
+            }
+            _ => push_frame(out, kind.opcode(), size, key, |p| kind.fill(p, id, seq, t)),
+        }
+    }
+
+    /// The fields of an uncompressed message, if it is one of ours.
+    #[inline]
+    pub fn read_plain(&self, head: &Head, head_len: usize, len: u64) -> Option<(u64, u64, u64)> {
+        if len != self.size as u64 {
+            return None;
+        }
+        self.kind.parse_head(&head.0[..head_len])
+    }
+
+    /// Inflate a compressed message and read its fields: `Ok(None)` if it is not one of
+    /// ours, `Err` if it does not inflate.
+    #[inline]
+    pub fn read_packed(&mut self, packed: &[u8]) -> Result<Option<(u64, u64, u64)>, String> {
+        let Some(codec) = &mut self.codec else {
+            return Err("a compressed message without deflate".into());
+        };
+        let key = memo_key(packed);
+        // A set of two slots; a new message replaces the one used less recently.
+        let set = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO_BITS)) as usize & !1;
+        self.clock += 1;
+        for m in self.memo.iter_mut().skip(set).take(2) {
+            if m.key == key && m.packed == packed {
+                m.used = self.clock;
+                self.reused += 1;
+                return Ok(m.fields);
+            }
+        }
+        let msg = codec.inflate(packed)?;
+        self.inflated += 1;
+        let fields = if msg.len() == self.size {
+            self.kind.parse_head(&msg[..msg.len().min(HEAD)])
+        } else {
+            None
+        };
+        let victim = self
+            .memo
+            .iter_mut()
+            .skip(set)
+            .take(2)
+            .min_by_key(|m| m.used);
+        if let Some(m) = victim
+            && packed.len() <= MEMO_MAX
+        {
+            m.used = self.clock;
+            m.key = key;
+            m.packed.clear();
+            m.packed.extend_from_slice(packed);
+            m.fields = fields;
+        }
+        Ok(fields)
+    }
+}
+
+#[cfg(feature = "deflate")]
+use codec::Codec;
+
+#[cfg(feature = "deflate")]
+mod codec {
+    use herald::protocol::deflate::{Deflater, Inflater};
+
+    /// Largest message inflated.
+    const MAX_INFLATED: usize = 16 << 20;
+
+    /// One loop's compression state and buffers.
+    pub struct Codec {
+        deflater: Deflater,
+        inflater: Inflater,
+        plain: Vec<u8>,
+        packed: Vec<u8>,
+        inflated: Vec<u8>,
+    }
+
+    impl Codec {
+        pub fn new() -> Option<Codec> {
+            Some(Codec {
+                deflater: Deflater::default(),
+                inflater: Inflater::default(),
+                plain: Vec::new(),
+                packed: Vec::new(),
+                inflated: Vec::new(),
+            })
+        }
+
+        /// Compress the message `fill` writes (into an empty vector) with a window of
+        /// `bits`, as it goes on the wire.
+        pub fn compress(&mut self, bits: u8, fill: impl FnOnce(&mut Vec<u8>)) -> &[u8] {
+            self.plain.clear();
+            fill(&mut self.plain);
+            self.deflater.compress(bits, &self.plain, &mut self.packed);
+            &self.packed
+        }
+
+        pub fn inflate(&mut self, packed: &[u8]) -> Result<&[u8], String> {
+            self.inflater
+                .inflate(packed, MAX_INFLATED, &mut self.inflated)
+                .map_err(|e| format!("bad compressed message: {}", e.reason))?;
+            Ok(&self.inflated)
+        }
+    }
+}
+
+#[cfg(not(feature = "deflate"))]
+use codec::Codec;
+
+#[cfg(not(feature = "deflate"))]
+mod codec {
+    /// Built without deflate: `--deflate` is refused, so there is never a codec.
+    pub enum Codec {}
+
+    impl Codec {
+        pub fn new() -> Option<Codec> {
+            None
+        }
+        pub fn compress(&mut self, _bits: u8, _fill: impl FnOnce(&mut Vec<u8>)) -> &[u8] {
+            match *self {}
+        }
+        pub fn inflate(&mut self, _packed: &[u8]) -> Result<&[u8], String> {
+            match *self {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips() {
+        for size in [Payload::Json.min_size(), 76, 100, 1024, 4096] {
+            for (id, seq, t) in [
+                (0, 0, 0),
+                (7, 123_456, 987_654_321_000),
+                (u64::from(u32::MAX), u64::MAX, u64::MAX - 1),
+            ] {
+                let mut p = vec![0u8; size];
+                Payload::Json.fill(&mut p, id, seq, t);
+                let text = std::str::from_utf8(&p).expect("UTF-8");
+                assert!(
+                    text.starts_with(r#"{"id":""#) && text.ends_with(r#""}"#),
+                    "{text}"
+                );
+                // A flat JSON object: four string members whose values hold no quotes,
+                // backslashes or control characters.
+                let inner = &text[2..text.len() - 2];
+                let members: Vec<&str> = inner.split(r#"",""#).collect();
+                assert_eq!(members.len(), 4, "{text}");
+                for (m, key) in members.iter().zip(["id", "seq", "t", "text"]) {
+                    let (k, v) = m.split_once(r#"":""#).unwrap();
+                    assert_eq!(k, key);
+                    assert!(v.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+                }
+                assert_eq!(Payload::Json.parse_head(&p[..HEAD]), Some((id, seq, t)));
+                assert_eq!(Payload::Json.parse_head(&p), Some((id, seq, t)));
+            }
+        }
+        // Not ours: too short, or another shape.
+        let mut p = vec![0u8; 200];
+        Payload::Json.fill(&mut p, 1, 2, 3);
+        assert_eq!(Payload::Json.parse_head(&p[..40]), None);
+        p[ID_AT] = b'X';
+        assert_eq!(Payload::Json.parse_head(&p), None);
+        assert_eq!(
+            Payload::Json
+                .parse_head(br#"{"type":"chat","text":"hello there, how are you doing today?"}"#),
+            None
+        );
+        // Messages differ from one another, and are text, not a repeated string.
+        let (mut a, mut b) = (vec![0u8; 1024], vec![0u8; 1024]);
+        Payload::Json.fill(&mut a, 1, 1, 0);
+        Payload::Json.fill(&mut b, 1, 2, 0);
+        assert_ne!(a[TEXT_AT..], b[TEXT_AT..]);
+    }
+
+    #[test]
+    fn binary_round_trips() {
+        let mut p = vec![0xffu8; 32];
+        Payload::Binary.fill(&mut p, 3, 4, 5);
+        assert_eq!(Payload::Binary.parse_head(&p[..24]), Some((3, 4, 5)));
+        assert!(p[24..].iter().all(|&b| b == 0));
+        assert_eq!(Payload::Binary.parse_head(&p[..23]), None);
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn compressed_messages_round_trip() {
+        use crate::wire::{Decoder, Inbound};
+        use herald::protocol::frame::decode_header;
+        use herald::protocol::mask::apply_mask;
+        for kind in [Payload::Binary, Payload::Json] {
+            let mut m = Messages::new(kind, 1024, true, false);
+            let mut out = Vec::new();
+            m.push(&mut out, Some(15), [1, 2, 3, 4], (9, 77, 123));
+            // The frame as a server would relay it: unmasked, RSV1, the same payload.
+            let (h, n) = decode_header(&out).unwrap().unwrap();
+            assert_eq!((h.rsv, h.opcode, h.fin), (0b100, kind.opcode(), true));
+            let mut payload = out[n..].to_vec();
+            apply_mask(&mut payload, h.mask.unwrap(), 0);
+            if kind == Payload::Json {
+                // Random words at herald's level (fast): a little over half the size.
+                assert!(
+                    payload.len() * 4 < 1024 * 3,
+                    "JSON compresses: {}",
+                    payload.len()
+                );
+            }
+            let mut frame = vec![0xc0 | kind.opcode().bits()];
+            frame.extend_from_slice(&[126, (payload.len() >> 8) as u8, payload.len() as u8]);
+            frame.extend_from_slice(&payload);
+            let mut d = Decoder::default();
+            d.deflate = true;
+            let mut rest = &frame[..];
+            let Some(Inbound::Compressed) = d.next(&mut rest).unwrap() else {
+                panic!("not a compressed message");
+            };
+            assert_eq!(d.packed(), payload);
+            let packed = d.packed().to_vec();
+            assert_eq!(m.read_packed(&packed), Ok(Some((9, 77, 123))));
+            assert_eq!(m.read_packed(&packed), Ok(Some((9, 77, 123))));
+            assert_eq!(
+                (m.inflated, m.reused),
+                (1, 1),
+                "the same bytes again: reused"
+            );
+            // One byte different: inflated on its own (and here, broken).
+            let mut bad = packed.clone();
+            *bad.last_mut().unwrap() ^= 0x55;
+            assert_ne!(m.read_packed(&bad), Ok(Some((9, 77, 123))));
+            assert_eq!(m.inflated, 2);
+            let mut all = Messages::new(kind, 1024, true, true);
+            for _ in 0..3 {
+                assert_eq!(all.read_packed(&packed), Ok(Some((9, 77, 123))));
+            }
+            assert_eq!((all.inflated, all.reused), (3, 0), "--inflate-all");
+            // Compressed, but not one of ours (another size).
+            let mut other = Messages::new(kind, 1000, true, false);
+            assert_eq!(other.read_packed(&packed), Ok(None));
+            assert_eq!(other.read_packed(&packed), Ok(None));
+            // Garbage does not inflate.
+            assert!(m.read_packed(&[0xff, 0xff, 0xff]).is_err());
+        }
+    }
+}
