@@ -1,6 +1,7 @@
 //! The embedding API: handlers with rooms and timers, pushes from other threads through a
 //! `Handle`, upgrade refusal, shutdown, herald's own `Client` against herald and against an
 //! independent (tungstenite) server, and every example's handler.
+#![cfg(feature = "client")]
 
 mod common;
 

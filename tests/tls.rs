@@ -1,6 +1,7 @@
 //! wss:// and https:// on one port: a certificate made in the test, rustls clients chatting
 //! through herald over TLS, the HTTP endpoints over TLS, the daemon's --tls-cert/--tls-key
 //! (and its answer to bad files), and garbage on the TLS port survived.
+#![cfg(feature = "tls")]
 
 mod common;
 
