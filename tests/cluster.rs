@@ -13,9 +13,12 @@
 
 #![cfg(all(feature = "cli", feature = "client"))]
 
+mod common;
+
+use common::Daemon;
 use herald::{Client, ClientConfig, OwnedMessage};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -80,79 +83,6 @@ fn healthz_until(addr: SocketAddr, what: &str, ok: impl Fn(&str) -> bool) -> Str
     }
 }
 
-/// A daemon started by a test, killed (by its own PID) if still running at the end.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    /// Its startup line.
-    banner: String,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn herald");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                let _ = tx.send(line);
-            }
-        });
-        let mut daemon = Daemon {
-            child,
-            addr: "0.0.0.0:0".parse().unwrap(),
-            banner: String::new(),
-            lines,
-        };
-        loop {
-            let line = daemon
-                .lines
-                .recv_timeout(TIMEOUT)
-                .expect("no 'listening on' line from the daemon");
-            if let Some((_, rest)) = line.split_once("listening on ws://") {
-                daemon.addr = rest.split_whitespace().next().unwrap().parse().unwrap();
-                assert_ne!(daemon.addr.port(), 0);
-                daemon.banner = line;
-                return daemon;
-            }
-        }
-    }
-
-    /// SIGTERM, then the exit status (within `TIMEOUT`).
-    fn terminate(&mut self) -> Option<i32> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(start.elapsed() < TIMEOUT, "still running after SIGTERM");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 /// Every client sends one message; each must receive every other's, and not its own.
 /// Messages starting with "probe" are skipped.
 fn all_hear_all(clients: &mut [Client], tag: &str) {
@@ -208,13 +138,10 @@ fn workers_share_one_port_and_the_rooms() {
     all_hear_all(&mut clients, "w");
     all_hear_all(&mut clients, "again");
     // SIGTERM stops both workers; the exit is 0 once both have returned.
-    assert_eq!(d.terminate(), Some(0));
-    let mut log = Vec::new();
-    while let Ok(line) = d.lines.recv_timeout(Duration::from_secs(1)) {
-        log.push(line);
-    }
-    let stopped = log.iter().filter(|l| l.ends_with("stopped")).count();
-    assert_eq!(stopped, 2, "{log:#?}");
+    assert_eq!(terminate(&mut d), Some(0));
+    let log = d.rest_of_log();
+    let stopped = log.lines().filter(|l| l.ends_with("stopped")).count();
+    assert_eq!(stopped, 2, "{log}");
 }
 
 #[test]
@@ -532,7 +459,7 @@ mod redis_relay {
         }
         // d1 stops cleanly: both its workers leave the presence hash at once.
         drop(clients.drain(..6));
-        assert_eq!(d1.terminate(), Some(0));
+        assert_eq!(terminate(&mut d1), Some(0));
         healthz_until(d2.addr, "2 online", |b| json_number(b, "online") == Some(2));
     }
 
@@ -561,4 +488,10 @@ mod redis_relay {
             c.set_read_timeout(Some(TIMEOUT)).unwrap();
         }
     }
+}
+
+/// SIGTERM, then the exit code (within `TIMEOUT`).
+fn terminate(d: &mut Daemon) -> Option<i32> {
+    d.signal("TERM");
+    d.wait_exit(TIMEOUT).0.code()
 }

@@ -3,11 +3,8 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_herald");
 
@@ -85,59 +82,9 @@ fn address_in_use_exits_1_with_a_one_line_error() {
     drop(taken);
 }
 
-/// A running daemon, killed when dropped.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start the binary on a free port and wait for its "listening on ws://ADDR" line.
-fn daemon(args: &[&str]) -> Daemon {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn herald");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    // Keep draining stderr so the daemon never blocks on a full pipe.
-    thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { return };
-            let _ = tx.send(line);
-        }
-    });
-    let mut daemon = Daemon {
-        child,
-        addr: "0.0.0.0:0".parse().unwrap(),
-    };
-    loop {
-        let line = rx
-            .recv_timeout(IO_TIMEOUT)
-            .expect("no 'listening on' line from the daemon");
-        if let Some((_, rest)) = line.split_once("listening on ws://") {
-            let addr = rest.split_whitespace().next().unwrap();
-            daemon.addr = addr.parse().expect("address in the log line");
-            assert_ne!(daemon.addr.port(), 0);
-            return daemon;
-        }
-    }
-}
-
 #[test]
 fn echo_daemon_serves_and_is_killed() {
-    let mut d = daemon(&["--mode", "echo"]);
+    let mut d = Daemon::start(&["--mode", "echo"]);
     let mut ws = ws_connect(d.addr);
     send_text(&mut ws, "hello daemon");
     assert_eq!(recv_text(&mut ws), "hello daemon");
@@ -151,7 +98,7 @@ fn echo_daemon_serves_and_is_killed() {
 
 #[test]
 fn chat_daemon_with_flags() {
-    let d = daemon(&[
+    let d = Daemon::start(&[
         "--include-sender",
         "--max-message-size",
         "100",
