@@ -63,31 +63,10 @@ mkdir -p "$OUT"
 HERALD=$TARGET/release/herald
 BENCH=$TARGET/release/herald-bench
 
-say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=scripts/lib/bench-common.sh
+. "$ROOT/scripts/lib/bench-common.sh"
 
-# --- processes we start, and only those, are stopped on exit ------------------------------
-PIDS=()
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$pid"; done
-    PIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 8192 ]; then
-    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-fi
+raise_open_files 8192
 
 # --- what it needs ----------------------------------------------------------------------------
 if ! command -v redis-server >/dev/null; then
@@ -103,18 +82,6 @@ say "== building herald and herald-bench (release)"
 (cd "$ROOT" && cargo build --release --bins --quiet)
 
 # --- ports --------------------------------------------------------------------------------------
-port_in_use() {
-    local hex
-    hex=$(printf ':%04X' "$1")
-    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-port_listening() {
-    local hex
-    hex=$(printf ':%04X' "$1")
-    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { found = 1 } END { exit !found }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
 free_port() {
     local port
     while :; do
@@ -198,10 +165,6 @@ stop_setup() {
 }
 
 # jget FILE KEY: a field of the flat JSON object in FILE ("" if absent or null).
-jget() {
-    [ -s "$1" ] || return 0
-    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1" | tr -d '"' | sed 's/^null$//'
-}
 fmt() { # fmt KIND VALUE
     [ -n "${2:-}" ] || { printf 'n/a'; return; }
     awk -v k="$1" -v v="$2" 'BEGIN {

@@ -86,55 +86,18 @@ OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")}
 mkdir -p "$OUT"
 BENCH=$TARGET/release/herald-bench
 
-say() { printf '%s\n' "$*" >&2; }
-
-# --- processes we start, and only those, are stopped on exit ------------------------------
-PIDS=()
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    PIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/lib/bench-common.sh
+. "$ROOT/scripts/lib/bench-common.sh"
 
 # --- limits and pinning ---------------------------------------------------------------------
 need_files=$((IDLE_CLIENTS + 2048))
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_files" ]; then
-    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-fi
-files=$(ulimit -n)
+raise_open_files "$need_files"
+files=$OPEN_FILES
 if [ "$files" != unlimited ] && [ "$files" -lt "$need_files" ]; then
     IDLE_CLIENTS=$((files - 2048))
-    say "bench.sh: open files are limited to $files (hard limit); the idle test uses $IDLE_CLIENTS connections"
+    say "bench.sh: open files are limited to $files; the idle test use $IDLE_CLIENTS connections"
 fi
-
-SERVER_PIN=()
-BENCH_PIN=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    SERVER_PIN=(taskset -c 0)
-    BENCH_PIN=(taskset -c 1)
-else
-    say "bench.sh: no taskset or fewer than 2 CPUs: server and load generator are not pinned"
-fi
-if [ "$NICE" = 1 ]; then
-    if [ "$(id -u)" = 0 ]; then
-        SERVER_PIN=(nice -n -10 "${SERVER_PIN[@]}")
-        BENCH_PIN=(nice -n -10 "${BENCH_PIN[@]}")
-    else
-        say "bench.sh: --nice needs root; running at normal priority"
-    fi
-fi
+pin_processes bench.sh
 
 # --- build and install ----------------------------------------------------------------------
 say "== building herald and herald-bench (release)"
@@ -176,18 +139,6 @@ for cmd in "${CUSTOM[@]}"; do
 done
 
 # --- servers: a free port, start pinned, wait until it listens -------------------------------
-port_in_use() {
-    local hex
-    hex=$(printf ':%04X' "$1")
-    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-port_listening() {
-    local hex
-    hex=$(printf ':%04X' "$1")
-    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { found = 1 } END { exit !found }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
 
 SERVER_PID=""
 SERVER_PORT=""
@@ -234,10 +185,6 @@ TESTS=(
 )
 
 # jget FILE KEY: a field of the flat JSON object in FILE ("" if absent or null).
-jget() {
-    [ -s "$1" ] || return 0
-    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1" | tr -d '"' | sed 's/^null$//'
-}
 
 fmt() { # fmt KIND VALUE
     [ -n "${2:-}" ] || { printf 'n/a'; return; }
@@ -251,27 +198,6 @@ fmt() { # fmt KIND VALUE
 }
 
 # busy_pct: how busy the machine is over one second (user+nice+system+steal), in %.
-busy_pct() {
-    local a b
-    read -ra a < <(head -n 1 /proc/stat)
-    sleep 1
-    read -ra b < <(head -n 1 /proc/stat)
-    local busy=$(((b[1] + b[2] + b[3] + b[8]) - (a[1] + a[2] + a[3] + a[8])))
-    local idle=$(((b[4] + b[5]) - (a[4] + a[5])))
-    echo $((100 * busy / (busy + idle > 0 ? busy + idle : 1)))
-}
-wait_quiet() {
-    [ "$WAIT_QUIET" -gt 0 ] || return 0
-    local end=$((SECONDS + WAIT_QUIET)) pct
-    while :; do
-        pct=$(busy_pct)
-        [ "$pct" -lt 25 ] && return 0
-        if [ "$SECONDS" -ge "$end" ]; then
-            say "   (the machine is still ${pct}% busy after ${WAIT_QUIET}s: measuring anyway)"
-            return 0
-        fi
-    done
-}
 
 run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
     local name=$1 template=$2 test=$3 args=$4 base rc

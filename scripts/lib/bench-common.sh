@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/bench.sh, scripts/bench-tls-deflate.sh and
+# scripts/bench-cluster.sh (sourced, not run). Loopback only; every process a script
+# starts goes into PIDS and is stopped on exit, and no other.
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- processes we start, and only those, are stopped on exit ------------------------------
+PIDS=()
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$pid"; done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# raise_open_files N: lift the soft limit on open files to at least N if the hard limit
+# allows, and set OPEN_FILES to the limit in force. (Not in a $(...): a subshell's limit
+# would not reach this shell.)
+raise_open_files() {
+    if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$1" ]; then
+        ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    fi
+    OPEN_FILES=$(ulimit -n) # read by the scripts that source this file
+    export OPEN_FILES
+}
+
+# pin_processes NAME: server on CPU 0, load generator on CPU 1 (SERVER_PIN, BENCH_PIN),
+# both at nice -10 when NICE=1 and root.
+pin_processes() {
+    SERVER_PIN=()
+    BENCH_PIN=()
+    if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+        SERVER_PIN=(taskset -c 0)
+        BENCH_PIN=(taskset -c 1)
+    else
+        say "$1: no taskset or fewer than 2 CPUs: server and load generator are not pinned"
+    fi
+    if [ "${NICE:-0}" = 1 ]; then
+        if [ "$(id -u)" = 0 ]; then
+            SERVER_PIN=(nice -n -10 "${SERVER_PIN[@]}")
+            BENCH_PIN=(nice -n -10 "${BENCH_PIN[@]}")
+        else
+            say "$1: --nice needs root; running at normal priority"
+        fi
+    fi
+}
+
+# --- ports, from /proc/net/tcp (no extra tools) ------------------------------------------
+port_in_use() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+port_listening() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" 'NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# --- a quiet machine ------------------------------------------------------------------------
+busy_pct() { # how busy the machine is over one second, in %
+    local a b
+    read -ra a < <(head -n 1 /proc/stat)
+    sleep 1
+    read -ra b < <(head -n 1 /proc/stat)
+    local busy=$(((b[1] + b[2] + b[3] + b[8]) - (a[1] + a[2] + a[3] + a[8])))
+    local idle=$(((b[4] + b[5]) - (a[4] + a[5])))
+    echo $((100 * busy / (busy + idle > 0 ? busy + idle : 1)))
+}
+wait_quiet() { # up to WAIT_QUIET seconds for the machine to be under 25% busy
+    [ "${WAIT_QUIET:-0}" -gt 0 ] || return 0
+    local end=$((SECONDS + WAIT_QUIET)) pct
+    while :; do
+        pct=$(busy_pct)
+        [ "$pct" -lt 25 ] && return 0
+        if [ "$SECONDS" -ge "$end" ]; then
+            say "   (the machine is still ${pct}% busy after ${WAIT_QUIET}s: measuring anyway)"
+            return 0
+        fi
+    done
+}
+
+# --- results --------------------------------------------------------------------------------
+jget() { # jget FILE KEY: a field of the flat JSON object in FILE ("" if absent or null)
+    [ -s "$1" ] || return 0
+    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1" | tr -d '"' | sed 's/^null$//'
+}
