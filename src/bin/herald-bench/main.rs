@@ -14,19 +14,12 @@
 //! wss:// (rustls, driven sans-IO in the same loops; with the `tls` feature), with or
 //! without permessage-deflate (`--deflate`; with the `deflate` feature).
 
-#[path = "herald-bench/broadcast.rs"]
 mod broadcast;
-#[path = "herald-bench/connect.rs"]
 mod connect;
-#[path = "herald-bench/idle.rs"]
 mod idle;
-#[path = "herald-bench/payload.rs"]
 mod payload;
-#[path = "herald-bench/stats.rs"]
 mod stats;
-#[path = "herald-bench/tls.rs"]
 mod tls;
-#[path = "herald-bench/wire.rs"]
 mod wire;
 
 use std::collections::HashMap;
