@@ -45,9 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9004".into());
     let token = std::env::var("HERALD_TOKEN").unwrap_or_else(|_| "secret".into());
-    let config = Config {
-        listen: listen.parse()?,
-        ..Config::default()
+    let config = {
+        let mut config = Config::default();
+        config.listen = listen.parse()?;
+        config
     };
     let mut server = Server::bind(config, TokenGate { token })?;
     println!(

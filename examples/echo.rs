@@ -18,9 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());
-    let config = Config {
-        listen: listen.parse()?,
-        ..Config::default()
+    let config = {
+        let mut config = Config::default();
+        config.listen = listen.parse()?;
+        config
     };
     let mut server = Server::bind(config, EchoHandler)?;
     println!("echo server on ws://{}/", server.local_addr());

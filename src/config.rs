@@ -1,8 +1,9 @@
 //! `Config`: every limit and setting of a server, with its documented default.
 //!
-//! One struct, plain data. It does not parse the command line (that is `cli`) and holds no
-//! behaviour beyond its defaults and a consistency check.
+//! One struct, plain data. It does not parse the command line (that is the daemon's) and
+//! holds no behaviour beyond its defaults and a consistency check (`validate`).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -18,7 +19,22 @@ pub enum SlowPolicy {
 
 /// A server's settings. `Config::default()` is what the daemon runs with when given no
 /// flags.
+///
+/// The struct may gain fields in any release, so it is built from the default and then
+/// changed field by field:
+///
+/// ```
+/// use herald::Config;
+/// use std::time::Duration;
+///
+/// let mut config = Config::default();
+/// config.listen = "0.0.0.0:9001".parse().unwrap();
+/// config.max_message_size = 64 << 10;
+/// config.idle_timeout = Some(Duration::from_secs(20));
+/// config.validate().unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
     pub listen: SocketAddr,
@@ -39,7 +55,10 @@ pub struct Config {
     /// Connections one IP address may hold at once; more get HTTP 429. Default: no limit.
     pub max_connections_per_ip: Option<usize>,
     /// If not empty, only upgrade requests whose `Origin` is in this list are accepted;
-    /// others get 403. Default: any origin.
+    /// others get 403. Each entry is an origin as browsers send it (RFC 6454):
+    /// `scheme://host` or `scheme://host:port`, no path and no trailing slash; compared
+    /// without regard to case. A request without `Origin` (not a browser) is accepted.
+    /// Default: any origin.
     pub allowed_origins: Vec<String>,
     /// Negotiate permessage-deflate (RFC 7692) with clients that offer it (needs the
     /// `deflate` feature). Default on.
@@ -102,5 +121,141 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(5),
             command_queue: 1024,
         }
+    }
+}
+
+/// A setting that cannot work, found by `Config::validate`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field at fault, as named in `Config`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The smallest request head limit that fits a browser's upgrade request.
+const MIN_REQUEST_BYTES: usize = 256;
+
+impl Config {
+    /// Check that the settings can work together: limits that are not zero, a request
+    /// limit of at least 256 bytes (a browser's upgrade request is 400 to 800), timeouts
+    /// that are not zero, origins in the form browsers send. `Server::bind` calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |field, problem: &str| {
+            Err(ConfigError {
+                field,
+                problem: problem.to_string(),
+            })
+        };
+        if self.max_connections == 0 {
+            return fail("max_connections", "must be at least 1");
+        }
+        if self.max_message_size == 0 {
+            return fail("max_message_size", "must be at least 1 byte");
+        }
+        if self.max_request_bytes < MIN_REQUEST_BYTES {
+            return fail(
+                "max_request_bytes",
+                "must be at least 256 bytes (a browser's upgrade request is 400 to 800)",
+            );
+        }
+        if self.max_backlog == 0 {
+            return fail("max_backlog", "must be at least 1 byte");
+        }
+        if self.max_connections_per_ip == Some(0) {
+            return fail("max_connections_per_ip", "must be at least 1");
+        }
+        if self.command_queue == 0 {
+            return fail("command_queue", "must be at least 1");
+        }
+        for (field, d) in [
+            ("handshake_timeout", Some(self.handshake_timeout)),
+            ("close_timeout", Some(self.close_timeout)),
+            ("idle_timeout", self.idle_timeout),
+            ("pong_timeout", Some(self.pong_timeout)),
+        ] {
+            if d == Some(Duration::ZERO) {
+                return fail(field, "must not be zero");
+            }
+        }
+        for origin in &self.allowed_origins {
+            if let Err(problem) = check_origin(origin) {
+                return Err(ConfigError {
+                    field: "allowed_origins",
+                    problem: format!("{origin:?}: {problem}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `origin` is an origin as a browser sends it in `Origin` (RFC 6454 section 6.1):
+/// `scheme://host[:port]`, nothing after the authority.
+pub fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return Err("an origin is scheme://host[:port], e.g. https://chat.example.com");
+    };
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return Err("the scheme is not valid");
+    }
+    if rest.is_empty() {
+        return Err("the host is missing");
+    }
+    if rest.ends_with('/') {
+        return Err("browsers send an origin without a trailing slash: remove it");
+    }
+    if rest.contains(['/', '?', '#']) {
+        return Err("an origin has no path, query or fragment");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_named() {
+        let c = Config {
+            max_request_bytes: 10,
+            ..Config::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "max_request_bytes");
+        let c = Config {
+            idle_timeout: Some(Duration::ZERO),
+            ..Config::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "idle_timeout");
+        let mut c = Config {
+            allowed_origins: vec!["https://chat.example.com/".into()],
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("trailing slash"), "{e}");
+        c.allowed_origins = vec!["chat.example.com".into()];
+        assert!(c.validate().is_err());
+        c.allowed_origins = vec![
+            "https://chat.example.com:8443".into(),
+            "http://localhost".into(),
+        ];
+        assert_eq!(c.validate(), Ok(()));
     }
 }

@@ -6,7 +6,7 @@
 //! the loop itself stays single-threaded and never blocks on a handle. A full channel
 //! makes the sending thread wait, which bounds the memory commands can take.
 
-use crate::handler::PeerId;
+use crate::ids::PeerId;
 use crate::protocol::{CloseCode, OwnedMessage};
 use std::fmt;
 use std::sync::Arc;

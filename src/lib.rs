@@ -1,8 +1,9 @@
 //! herald: a WebSocket (RFC 6455) broadcast server on one single-threaded mio event loop.
 //!
 //! The protocol core (`protocol`) is sans-IO: it turns bytes into handshakes, frames and
-//! messages and back. The server (`Server`) owns one mio `Poll` and every socket, and hands
-//! complete messages to a `Handler`, which answers through a `Context`.
+//! messages and back, and one `Session` per connection owns its protocol life after the
+//! upgrade. The server (`Server`) owns one mio `Poll` and every socket, and hands complete
+//! messages to a `Handler`, which answers through a `Context`.
 //!
 //! A host program embeds herald with a handler of its own:
 //!
@@ -23,10 +24,18 @@
 //!     }
 //! }
 //!
-//! let config = Config { listen: "127.0.0.1:8080".parse()?, ..Config::default() };
+//! let mut config = Config::default();
+//! config.listen = "127.0.0.1:8080".parse()?;
 //! let mut server = Server::bind(config, Shout)?;
 //! let handle = server.handle(); // Clone + Send: push from any thread
-//! std::thread::spawn(move || handle.broadcast("the server is up"));
+//! std::thread::spawn(move || {
+//!     for n in 0.. {
+//!         std::thread::sleep(std::time::Duration::from_secs(10));
+//!         if handle.publish("/", format!("tick {n}")).is_err() {
+//!             break; // the server stopped
+//!         }
+//!     }
+//! });
 //! server.run()?; // blocks this thread until shutdown
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -36,40 +45,45 @@
 //! reaches the loop from other threads; [`Client`] is a small blocking client; [`Config`]
 //! holds every limit with its default. The sans-IO protocol core is in [`protocol`].
 //! [`cluster`] shares rooms between loops: [`Hub`] between the workers of one process,
-//! `RedisRelay` (cargo feature `redis`) between processes and hosts through Redis.
+//! `RedisRelay` (cargo feature `redis`) between processes and hosts through Redis. The
+//! daemon's handlers are in [`apps`]: [`ChatRoom`] (rooms by path, and its page) and
+//! [`Echo`].
+//!
+//! With `Config::http` on (the default), a plain HTTP request gets `/healthz` and
+//! `/metrics` from the server, whatever the handler; other paths are the handler's
+//! (`Handler::on_http`), 404 by default.
 
 #![warn(missing_docs)]
 
-pub mod chat;
+pub mod apps;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod handle;
-pub mod handler;
+pub mod ids;
 pub mod protocol;
 pub mod relay;
-pub mod rooms;
 pub mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use chat::{ChatRoom, Echo};
+pub use apps::chat::ChatRoom;
+pub use apps::echo::Echo;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientConfig, ClientError, Received};
 #[cfg(feature = "redis")]
 pub use cluster::redis::{RedisConfig, RedisRelay};
 pub use cluster::workers::{Hub, WorkerRelay};
-pub use config::{Config, SlowPolicy};
+pub use config::{Config, ConfigError, SlowPolicy};
 pub use handle::{Handle, ServerGone};
-pub use handler::{Context, Handler, PeerError, PeerId, PeerInfo, RoomRef, TimerId};
-pub use protocol::handshake::{Rejection, Request, Status};
+pub use ids::{PeerError, PeerId, RoomId, TimerId};
+pub use protocol::handshake::{HttpRequest, Rejection, Request, Status};
 pub use protocol::{CloseCode, Message, OwnedMessage};
 pub use relay::{Relay, RelayStatus};
-pub use rooms::RoomId;
-pub use server::Server;
+pub use server::{Context, Handler, PeerInfo, Response, RoomKey, RoomRef, Server};
 #[cfg(feature = "tls")]
-pub use tls::TlsConfig;
+pub use tls::{TlsConfig, TlsError};
 
 /// Internals exposed for the benchmarks in `benches/`; not a stable API.
 #[doc(hidden)]

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use herald::{ChatRoom, Config, Echo};
+use herald::{ChatRoom, Echo};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -174,9 +174,10 @@ fn invalid_utf8_fails_before_the_message_ends() {
 
 fn small_limit() -> SocketAddr {
     start(
-        Config {
-            max_message_size: 1000,
-            ..config()
+        {
+            let mut config = config();
+            config.max_message_size = 1000;
+            config
         },
         Echo,
     )
@@ -421,9 +422,10 @@ fn request_head_over_8_kib_is_431() {
 #[test]
 fn max_request_bytes_is_configurable() {
     let addr = start(
-        Config {
-            max_request_bytes: 300,
-            ..config()
+        {
+            let mut config = config();
+            config.max_request_bytes = 300;
+            config
         },
         Echo,
     );
@@ -459,9 +461,10 @@ fn garbage_is_400() {
 #[test]
 fn connections_over_the_limit_get_503() {
     let addr = start(
-        Config {
-            max_connections: 2,
-            ..config()
+        {
+            let mut config = config();
+            config.max_connections = 2;
+            config
         },
         ChatRoom::default(),
     );
@@ -484,9 +487,10 @@ fn connections_over_the_limit_get_503() {
 #[test]
 fn a_freed_connection_slot_is_reused() {
     let addr = start(
-        Config {
-            max_connections: 1,
-            ..config()
+        {
+            let mut config = config();
+            config.max_connections = 1;
+            config
         },
         Echo,
     );
@@ -514,9 +518,10 @@ fn a_freed_connection_slot_is_reused() {
 fn stalled_handshake_is_dropped_after_the_timeout() {
     let timeout = Duration::from_millis(300);
     let addr = start(
-        Config {
-            handshake_timeout: timeout,
-            ..config()
+        {
+            let mut config = config();
+            config.handshake_timeout = timeout;
+            config
         },
         ChatRoom::default(),
     );

@@ -265,9 +265,10 @@ fn request_and_close_in_one_write() {
 
 fn protocol_server() -> std::net::SocketAddr {
     start(
-        Config {
-            protocols: vec!["chat".into(), "superchat".into()],
-            ..config()
+        {
+            let mut config = config();
+            config.protocols = vec!["chat".into(), "superchat".into()];
+            config
         },
         ChatRoom::default(),
     )

@@ -287,9 +287,10 @@ mod redis_relay {
         let (tx, rx) = mpsc::channel();
         let redis = redis.clone();
         thread::spawn(move || {
-            let config = Config {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                ..Config::default()
+            let config = {
+                let mut config = Config::default();
+                config.listen = "127.0.0.1:0".parse().unwrap();
+                config
             };
             let mut server = Server::bind(config, ChatRoom::default()).expect("bind");
             let relay = RedisRelay::start(redis, server.handle()).expect("start the relay");

@@ -16,7 +16,7 @@ mod push_example;
 
 use common::{config, start};
 use herald::{
-    ChatRoom, Client, ClientConfig, ClientError, CloseCode, Config, Context, Handler, Message,
+    ChatRoom, Client, ClientConfig, ClientError, CloseCode, Context, Handler, Message,
     OwnedMessage, PeerError, PeerId, Received, Request, Server, TimerId,
 };
 use std::collections::HashMap;
@@ -282,9 +282,10 @@ impl Handler for Recorder {
 #[test]
 fn handler_sees_peer_info_errors_and_closes() {
     let (tx, rx) = mpsc::channel();
-    let cfg = Config {
-        protocols: vec!["v1".into()],
-        ..config()
+    let cfg = {
+        let mut config = config();
+        config.protocols = vec!["v1".into()];
+        config
     };
     let addr = start(cfg, Recorder(tx));
     let mut c = Client::connect_with(

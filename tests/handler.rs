@@ -123,9 +123,10 @@ fn server_initiated_close_waits_for_the_peers_close() {
 #[test]
 fn server_initiated_close_times_out_without_an_answer() {
     let close_timeout = Duration::from_millis(300);
-    let (addr, rx) = recorder(Config {
-        close_timeout,
-        ..config()
+    let (addr, rx) = recorder({
+        let mut config = config();
+        config.close_timeout = close_timeout;
+        config
     });
     let mut raw = Raw::connect(addr);
     hello(&mut raw, &rx);
@@ -160,9 +161,10 @@ fn peer_ids_are_distinct_and_not_reused() {
 #[test]
 fn one_message_larger_than_the_backlog_limit_is_still_sent() {
     let addr = start(
-        Config {
-            max_backlog: 1024,
-            ..config()
+        {
+            let mut config = config();
+            config.max_backlog = 1024;
+            config
         },
         herald::Echo,
     );
@@ -178,9 +180,10 @@ fn one_message_larger_than_the_backlog_limit_is_still_sent() {
 #[test]
 fn slow_consumer_is_closed_with_1008() {
     let addr = start(
-        Config {
-            max_backlog: 256 << 10,
-            ..config()
+        {
+            let mut config = config();
+            config.max_backlog = 256 << 10;
+            config
         },
         ChatRoom::default(),
     );

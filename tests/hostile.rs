@@ -115,9 +115,10 @@ fn dribble(addr: SocketAddr, pause: Duration) -> Dribbled {
 fn slowloris_clients_are_dropped_at_the_handshake_timeout_while_others_chat() {
     let _serial = serial();
     let timeout = Duration::from_millis(300);
-    let addr = chat(Config {
-        handshake_timeout: timeout,
-        ..config()
+    let addr = chat({
+        let mut config = config();
+        config.handshake_timeout = timeout;
+        config
     });
     let slow: Vec<_> = (0..6)
         .map(|_| thread::spawn(move || dribble(addr, Duration::from_millis(40))))
@@ -271,13 +272,14 @@ const FLOOD_COUNT: u64 = 1280;
 const FLOOD_WINDOW: u64 = 3;
 
 fn flood_config(policy: SlowPolicy) -> Config {
-    Config {
-        max_backlog: 64 << 10,
-        slow_policy: policy,
+    {
+        let mut config = config();
+        config.max_backlog = 64 << 10;
+        config.slow_policy = policy;
         // Long, so that the non-reader, reading after the flood, still finds its
         // connection (and its close frame, under `Close`).
-        close_timeout: Duration::from_secs(60),
-        ..config()
+        config.close_timeout = Duration::from_secs(60);
+        config
     }
 }
 
@@ -517,9 +519,10 @@ fn close_ws(mut ws: Ws) {
 #[test]
 fn past_max_connections_clients_get_503_and_freed_slots_are_reused() {
     let _serial = serial();
-    let addr = chat(Config {
-        max_connections: 5,
-        ..config()
+    let addr = chat({
+        let mut config = config();
+        config.max_connections = 5;
+        config
     });
     let mut first: Vec<Ws> = (0..5).map(|_| ws_connect(addr)).collect();
     // The 6th to 10th, all at once.
@@ -564,9 +567,10 @@ fn tcp_from(local: &str, addr: SocketAddr) -> TcpStream {
 #[test]
 fn past_the_per_ip_limit_clients_get_429() {
     let _serial = serial();
-    let addr = chat(Config {
-        max_connections_per_ip: Some(3),
-        ..config()
+    let addr = chat({
+        let mut config = config();
+        config.max_connections_per_ip = Some(3);
+        config
     });
     let mut three: Vec<Ws> = (0..3).map(|_| ws_connect(addr)).collect();
     let resp = http_exchange(addr, upgrade_request("").as_bytes());
@@ -592,9 +596,10 @@ fn past_the_per_ip_limit_clients_get_429() {
 fn only_allowed_origins_may_upgrade() {
     let _serial = serial();
     const GOOD: &str = "https://chat.example";
-    let addr = chat(Config {
-        allowed_origins: vec![GOOD.into()],
-        ..config()
+    let addr = chat({
+        let mut config = config();
+        config.allowed_origins = vec![GOOD.into()];
+        config
     });
     let wrong = http_exchange(
         addr,
@@ -616,10 +621,11 @@ fn only_allowed_origins_may_upgrade() {
 // ---------------------------------------------------------------------------------------
 
 fn idle_server(idle: Duration, pong: Duration) -> SocketAddr {
-    chat(Config {
-        idle_timeout: Some(idle),
-        pong_timeout: pong,
-        ..config()
+    chat({
+        let mut config = config();
+        config.idle_timeout = Some(idle);
+        config.pong_timeout = pong;
+        config
     })
 }
 
@@ -785,9 +791,10 @@ fn http_endpoints_answer_and_close() {
 #[test]
 fn without_http_a_plain_get_is_400() {
     let _serial = serial();
-    let addr = chat(Config {
-        http: false,
-        ..config()
+    let addr = chat({
+        let mut config = config();
+        config.http = false;
+        config
     });
     for path in ["/", "/healthz", "/metrics"] {
         assert_eq!(request(addr, "GET", path).status, 400, "{path}");

@@ -47,7 +47,10 @@ fn sigterm_closes_every_client_with_1001_and_exits_0() {
     let (status, _) = d.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "exit status");
     let log = d.rest_of_log();
-    assert!(log.contains("shutting down: closing 3 peers"), "{log}");
+    assert!(
+        log.contains("shutting down: closing 3 connections"),
+        "{log}"
+    );
 }
 
 /// Three clients that answer close 1001: the daemon exits once they have, without

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{IO_TIMEOUT, config, start};
-use herald::{ChatRoom, Config, TlsConfig};
+use herald::{ChatRoom, TlsConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -59,9 +59,10 @@ fn wss(addr: SocketAddr, cert: &CertificateDer<'static>) -> tungstenite::WebSock
 
 fn tls_server() -> (SocketAddr, CertificateDer<'static>) {
     let (cert, key, _, _) = certificate();
-    let cfg = Config {
-        tls: Some(TlsConfig::from_der(vec![cert.clone()], key).unwrap()),
-        ..config()
+    let cfg = {
+        let mut config = config();
+        config.tls = Some(TlsConfig::from_der(vec![cert.clone()], key).unwrap());
+        config
     };
     (start(cfg, ChatRoom::default()), cert)
 }

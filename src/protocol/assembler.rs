@@ -53,13 +53,37 @@ pub enum Step<'a> {
     Event(usize, Event<'a>),
 }
 
+/// The frame being received, in 16 bytes (a connection carries it between reads, so it
+/// counts against the idle-connection budget): the header's checks have bounded the payload
+/// length by the message limit, which fits in 32 bits.
 #[derive(Clone, Copy, Debug)]
 struct InFrame {
-    header: FrameHeader,
+    fin: bool,
+    /// The three RSV bits, in the low bits (RSV1 = 0b100).
+    rsv: u8,
+    opcode: OpCode,
+    /// The masking key (all zero for an unmasked frame, which masks nothing).
+    mask: [u8; 4],
     /// At most `MAX_HEADER_LEN` (14).
     header_len: u8,
+    payload_len: u32,
     /// Payload bytes already unmasked (and UTF-8-fed) in the caller's buffer.
-    processed: usize,
+    processed: u32,
+}
+
+impl InFrame {
+    fn new(header: &FrameHeader, header_len: usize, limit: u32) -> InFrame {
+        InFrame {
+            fin: header.fin,
+            rsv: header.rsv,
+            opcode: header.opcode,
+            mask: header.mask.unwrap_or_default(),
+            header_len: header_len as u8,
+            // Control frames are at most 125 bytes, data frames at most the limit.
+            payload_len: header.payload_len.min(u64::from(limit.max(125))) as u32,
+            processed: 0,
+        }
+    }
 }
 
 /// The kind of a data message being assembled from fragments.
@@ -115,6 +139,11 @@ impl Assembler {
         self.deflate = true;
     }
 
+    /// The largest message accepted, in bytes (after reassembly, and after inflating).
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size as usize
+    }
+
     /// Whether a frame or a fragmented message is partly received.
     pub fn in_progress(&self) -> bool {
         self.current.is_some() || self.fragmented.is_some()
@@ -147,45 +176,41 @@ impl Assembler {
                     return Ok(Step::NeedMore);
                 };
                 self.check_header(&header)?;
-                let frame = InFrame {
-                    header,
-                    header_len: header_len as u8,
-                    processed: 0,
-                };
+                let frame = InFrame::new(&header, header_len, self.max_message_size);
                 self.current = Some(frame);
                 frame
             }
         };
         // check_header bounded the length by max_message_size, so it fits in usize.
-        let payload_len = frame.header.payload_len as usize;
+        let payload_len = frame.payload_len as usize;
         let header_len = usize::from(frame.header_len);
         let total = header_len + payload_len;
         let complete = buf.len() >= total;
-        let key = frame.header.mask.unwrap_or_default();
-        let compressed = match frame.header.opcode {
-            OpCode::Text | OpCode::Binary => frame.header.rsv & 0b100 != 0,
+        let key = frame.mask;
+        let compressed = match frame.opcode {
+            OpCode::Text | OpCode::Binary => frame.rsv & 0b100 != 0,
             OpCode::Continuation => self.compressed,
             _ => false,
         };
         // Compressed text is checked after inflating, not as it arrives.
         let text = !compressed
-            && match frame.header.opcode {
+            && match frame.opcode {
                 OpCode::Text => true,
                 OpCode::Continuation => self.fragmented == Some(DataKind::Text),
                 _ => false,
             };
-        let single =
-            frame.header.fin && !frame.header.opcode.is_control() && self.fragmented.is_none();
-        let fast = complete && frame.processed == 0 && single;
+        let single = frame.fin && !frame.opcode.is_control() && self.fragmented.is_none();
+        let processed = frame.processed as usize;
+        let fast = complete && processed == 0 && single;
         let arrived = buf.len().min(total) - header_len;
-        if arrived > frame.processed {
-            let fresh = &mut buf[header_len + frame.processed..header_len + arrived];
-            apply_mask(fresh, key, frame.processed);
+        if arrived > processed {
+            let fresh = &mut buf[header_len + processed..header_len + arrived];
+            apply_mask(fresh, key, processed);
             if text && !fast && self.utf8.feed(fresh).is_err() {
                 return Err(ProtocolError::INVALID_UTF8);
             }
             if let Some(cur) = &mut self.current {
-                cur.processed = arrived;
+                cur.processed = arrived as u32;
             }
         }
         if !complete {
@@ -193,7 +218,7 @@ impl Assembler {
         }
         self.current = None;
         let payload = &buf[header_len..total];
-        let event = match frame.header.opcode {
+        let event = match frame.opcode {
             OpCode::Ping => Event::Ping(payload),
             OpCode::Pong => Event::Pong(payload),
             OpCode::Close => Event::Close(parse_close_payload(payload).map_err(|code| {
@@ -204,11 +229,11 @@ impl Assembler {
                 }
             })?),
             OpCode::Text | OpCode::Binary if single && compressed => Event::Compressed {
-                text: frame.header.opcode == OpCode::Text,
+                text: frame.opcode == OpCode::Text,
                 payload,
             },
             OpCode::Text | OpCode::Binary if single => {
-                if frame.header.opcode == OpCode::Binary {
+                if frame.opcode == OpCode::Binary {
                     Event::Message(Message::Binary(payload))
                 } else {
                     // The authoritative check; the incremental one only made it fail early.
@@ -219,8 +244,8 @@ impl Assembler {
                 }
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                if frame.header.opcode != OpCode::Continuation {
-                    self.fragmented = Some(if frame.header.opcode == OpCode::Text {
+                if frame.opcode != OpCode::Continuation {
+                    self.fragmented = Some(if frame.opcode == OpCode::Text {
                         DataKind::Text
                     } else {
                         DataKind::Binary
@@ -230,7 +255,7 @@ impl Assembler {
                 self.fragments
                     .get_or_insert_with(Default::default)
                     .extend_from_slice(payload);
-                if !frame.header.fin {
+                if !frame.fin {
                     return Ok(Step::Consumed(total));
                 }
                 let kind = self.fragmented.take();

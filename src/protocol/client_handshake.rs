@@ -36,6 +36,8 @@ impl fmt::Display for ResponseError {
     }
 }
 
+impl std::error::Error for ResponseError {}
+
 /// The upgrade request for `host` (as it goes in the `Host` header) and `target` (path and
 /// query), with the client's base64 key and the subprotocols it offers.
 pub fn request(host: &str, target: &str, key: &str, protocols: &[&str]) -> Vec<u8> {

@@ -8,7 +8,8 @@
 //! connection's message, and an idle connection holds no compression state at all. The
 //! price is ratio: no dictionary carries over between messages. Inflating checks the size
 //! as it goes, so a decompression bomb costs at most the message limit. Without the
-//! `deflate` feature, negotiation never succeeds and the codec is absent.
+//! `deflate` feature, negotiation never succeeds and the codec is a stand-in that nothing
+//! reaches, so the server has one code path for both builds.
 
 /// What was agreed with one client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,8 +78,51 @@ pub fn negotiate(offers: &[String]) -> Option<(DeflateParams, String)> {
     None
 }
 
+#[cfg(not(feature = "deflate"))]
+pub use absent::{Deflater, Inflater};
 #[cfg(feature = "deflate")]
 pub use codec::{Deflater, Inflater};
+
+/// The codec of a build without the `deflate` feature: `negotiate` never agrees to
+/// compression there, so no connection ever reaches these; they exist so that the server
+/// has one code path for both builds.
+#[cfg(not(feature = "deflate"))]
+mod absent {
+    use crate::protocol::error::ProtocolError;
+
+    /// Stands in for the compressor; never called, since nothing negotiates compression.
+    #[derive(Debug, Default)]
+    pub struct Deflater {
+        _absent: (),
+    }
+
+    impl Deflater {
+        /// Copies `payload` to `out` unchanged.
+        pub fn compress(&mut self, _bits: u8, payload: &[u8], out: &mut Vec<u8>) {
+            out.clear();
+            out.extend_from_slice(payload);
+        }
+    }
+
+    /// Stands in for the inflater; never called, since nothing negotiates compression.
+    #[derive(Debug, Default)]
+    pub struct Inflater {
+        _absent: (),
+    }
+
+    impl Inflater {
+        /// Refuses every input as corrupt (1007).
+        pub fn inflate(
+            &mut self,
+            _compressed: &[u8],
+            _max: usize,
+            out: &mut Vec<u8>,
+        ) -> Result<(), ProtocolError> {
+            out.clear();
+            Err(ProtocolError::BAD_DEFLATE)
+        }
+    }
+}
 
 #[cfg(feature = "deflate")]
 mod codec {

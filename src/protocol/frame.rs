@@ -161,8 +161,21 @@ pub fn encode_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
 
 /// Append a whole unmasked frame to `out`.
 pub fn encode_frame_into(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+    encode_message_into(out, opcode, false, payload);
+}
+
+/// RSV1 in a frame's first byte: under permessage-deflate, "this message is compressed"
+/// (RFC 7692 section 6).
+pub const RSV1: u8 = 0x40;
+
+/// Append a whole unmasked frame carrying one message to `out`, with RSV1 set when
+/// `compressed` (the payload is then the deflated message without its sync-flush tail).
+pub fn encode_message_into(out: &mut Vec<u8>, opcode: OpCode, compressed: bool, payload: &[u8]) {
     let mut header = [0u8; MAX_HEADER_LEN];
     let n = encode_header(&mut header, true, opcode, None, payload.len());
+    if compressed {
+        header[0] |= RSV1;
+    }
     out.extend_from_slice(&header[..n]);
     out.extend_from_slice(payload);
 }

@@ -142,6 +142,8 @@ impl fmt::Display for Rejection {
     }
 }
 
+impl std::error::Error for Rejection {}
+
 /// A valid WebSocket upgrade request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {

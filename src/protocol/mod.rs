@@ -4,8 +4,9 @@
 //! The server feeds these functions the bytes it read and sends the bytes they produce.
 //! `handshake` turns an HTTP request into a 101 or an error status; `frame` encodes and
 //! decodes headers; `mask` unmasks payloads; `utf8` validates text incrementally;
-//! `assembler` applies the framing rules and yields messages and control events; `close`
-//! and `error` name every close code and the fault that earns it.
+//! `assembler` applies the framing rules and yields messages and control events; `session`
+//! is one connection's life after the upgrade (close handshake, pings, inflate, deadlines);
+//! `close` and `error` name every close code and the fault that earns it.
 
 pub mod assembler;
 pub mod client_handshake;
@@ -16,6 +17,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod session;
 pub mod utf8;
 
 pub use assembler::{Assembler, Event, Step};

@@ -1,31 +1,28 @@
-//! One client connection: its socket, its phase and its buffers.
+//! One client connection: its socket, its phase, its protocol session and its buffers.
 //!
-//! Owns the state a connection carries between loop turns: the phase of its life
-//! (handshaking, open, closing, draining), the bytes of a request or frame that has not
-//! fully arrived, the frame assembler, the outbox and the pending deadline. It does not
-//! know other connections; `Peers` and the loop drive it.
+//! Owns the state a connection carries between loop turns: the phase of its life (reading
+//! the request head, speaking WebSocket, finishing its last write, draining), the bytes of a
+//! request or frame that has not fully arrived, the protocol `Session` once upgraded, the
+//! outbox and the deadline of the current phase. Plain data with a few helpers: the
+//! registry keeps the connections, the loop drives them, the session owns the RFC rules.
 
 use super::outbox::{Frame, Outbox, Spares};
-use super::timers::Tick;
+use super::rooms::RoomSet;
 use super::transport::Transport;
-use crate::protocol::Assembler;
-use crate::rooms::RoomSet;
+use crate::protocol::session::{Session, Tick};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// Waiting for the HTTP upgrade request.
-    Handshaking,
-    /// Frames flow both ways.
-    Open,
-    /// Our close frame (or HTTP error response) is queued. Once it is written and, if
-    /// `await_peer`, the peer's close frame has arrived, the write side is shut down.
-    Closing {
-        /// Still waiting for the peer's close frame (we started the close).
-        await_peer: bool,
-    },
+    /// Reading an HTTP request head (an upgrade, or a plain request).
+    Request,
+    /// Upgraded: the session decides what the bytes mean, and when it is closed the last
+    /// queued bytes go out and the write side is shut.
+    WebSocket,
+    /// An HTTP answer (or the last frames) is queued; once written, the write side is shut.
+    Finishing,
     /// Our side is shut down; input is discarded until the peer closes TCP or time is up.
     Draining,
 }
@@ -41,27 +38,21 @@ pub struct Conn {
     pub generation: u32,
     /// Where it is in its life.
     pub phase: Phase,
+    /// The WebSocket protocol state (a default, unused one before the upgrade).
+    pub session: Session,
     /// Bytes of an unfinished request or frame. Empty (and unallocated) between messages.
     pub rbuf: Vec<u8>,
-    /// Frame decoding state.
-    pub assembler: Assembler,
     /// Frames waiting to be written.
     pub outbox: Outbox,
-    /// When the current phase times out (0: it does not). While open and pinged, when
-    /// the pong is due.
+    /// When the current phase times out, outside `WebSocket` (whose session keeps its own
+    /// deadlines). 0: it does not.
     pub deadline: Tick,
     /// The tick of this connection's live wheel entry (0: none).
     pub armed: Tick,
-    /// When bytes last arrived.
-    pub last_seen: Tick,
-    /// An idle ping is out and unanswered.
-    pub pinged: bool,
     /// Messages are being skipped for this slow consumer (`SlowPolicy::Drop`).
     pub dropping: bool,
     /// The peer sent FIN: nothing more to read, only queued output to finish.
     pub eof: bool,
-    /// The deflate window this peer accepts from us (0: no permessage-deflate).
-    pub deflate_bits: u8,
     /// The handler was told this peer opened and not yet that it closed.
     pub announced: bool,
     /// The rooms this peer is in.
@@ -127,46 +118,49 @@ pub enum Enqueued {
 }
 
 impl Conn {
-    /// A freshly accepted connection.
-    pub fn new(
-        transport: Transport,
-        addr: SocketAddr,
-        generation: u32,
-        max_message_size: usize,
-    ) -> Conn {
+    /// A freshly accepted connection, waiting for its request head.
+    pub fn new(transport: Transport, addr: SocketAddr, generation: u32) -> Conn {
         Conn {
             transport,
             addr: PeerAddr::from(addr),
             generation,
-            phase: Phase::Handshaking,
+            phase: Phase::Request,
+            session: Session::default(),
             rbuf: Vec::new(),
-            assembler: Assembler::new(max_message_size),
             outbox: Outbox::default(),
             deadline: 0,
             armed: 0,
-            last_seen: 0,
-            pinged: false,
             dropping: false,
             eof: false,
-            deflate_bits: 0,
             announced: false,
             rooms: RoomSet::None,
             meta: None,
         }
     }
 
-    /// Whether this connection takes data frames.
+    /// Whether this connection takes messages (upgraded, and no close frame either way).
     pub fn is_open(&self) -> bool {
-        self.phase == Phase::Open
+        self.phase == Phase::WebSocket && self.session.is_open()
     }
 
-    /// Whether incoming frames still need decoding (to answer them, or to spot the
-    /// peer's close frame).
-    pub fn decodes_frames(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::Open | Phase::Closing { await_peer: true }
-        )
+    /// Whether incoming bytes still mean something: a request head, or frames the session
+    /// reads (to deliver them, or to find the peer's answer to our close).
+    pub fn reads(&self) -> bool {
+        match self.phase {
+            Phase::Request => true,
+            Phase::WebSocket => self.session.reads(),
+            Phase::Finishing | Phase::Draining => false,
+        }
+    }
+
+    /// Whether the write side may be shut once the outbox is empty: an HTTP answer is out,
+    /// or the session has closed.
+    pub fn done_writing(&self) -> bool {
+        match self.phase {
+            Phase::Finishing => true,
+            Phase::WebSocket => !self.session.reads(),
+            Phase::Request | Phase::Draining => false,
+        }
     }
 
     /// Queue a frame unless it would take the backlog past `max_backlog`. A frame is

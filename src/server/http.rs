@@ -1,46 +1,125 @@
-//! The server's own HTTP answers, beside WebSocket: the chat page, `/healthz`, `/metrics`,
-//! and 404 for anything else.
+//! The server's plain HTTP answers, beside WebSocket: `/healthz`, `/metrics`, a handler's
+//! own pages, and the statuses for everything else.
 //!
-//! Owns the routes and the bytes of each answer; the page itself is `chat.html`, embedded
-//! in the binary. It is handed a plain (non-upgrade) request and a view of the server's
-//! state, and returns a complete response after which the connection closes. It does not
-//! touch sockets.
+//! Owns the `Response` type a handler returns, the built-in routes and the bytes of each
+//! answer. It is handed a plain (non-upgrade) request and a view of the server's state,
+//! and returns a complete response after which the connection closes. It does not touch
+//! sockets and does not know what a handler serves.
 
 use super::metrics::{Gauges, Metrics};
 use crate::protocol::handshake::{HttpRequest, http_response};
+use std::borrow::Cow;
 
-/// The chat page: one file, inline JS and CSS, no external assets.
-pub const CHAT_PAGE: &str = include_str!("chat.html");
+/// An HTTP response a handler serves for a plain request (`Handler::on_http`).
+///
+/// ```
+/// use herald::server::Response;
+///
+/// let page = Response::new(200, "text/html; charset=utf-8", b"<h1>hi</h1>".as_slice())
+///     .header("Cache-Control", "no-cache");
+/// assert_eq!(page.status(), 200);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    content_type: &'static str,
+    headers: String,
+    body: Cow<'static, [u8]>,
+}
 
-/// The response to a plain HTTP request, and its status for the metrics.
-pub fn respond(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> (u16, Vec<u8>) {
-    let with_body = req.method != "HEAD";
+impl Response {
+    /// A response with this status code (RFC 9110 section 15), content type and body.
+    pub fn new(
+        status: u16,
+        content_type: &'static str,
+        body: impl Into<Cow<'static, [u8]>>,
+    ) -> Response {
+        Response {
+            status,
+            content_type,
+            headers: String::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Add a header (name and value must not contain CR or LF; such a header is dropped).
+    pub fn header(mut self, name: &str, value: &str) -> Response {
+        if !(name.contains(['\r', '\n']) || value.contains(['\r', '\n'])) {
+            self.headers.push_str(name);
+            self.headers.push_str(": ");
+            self.headers.push_str(value);
+            self.headers.push_str("\r\n");
+        }
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The bytes on the wire, without the body for a HEAD request.
+    pub(crate) fn to_bytes(&self, with_body: bool) -> Vec<u8> {
+        http_response(
+            self.status,
+            reason_phrase(self.status),
+            &self.headers,
+            self.content_type,
+            &self.body,
+            with_body,
+        )
+    }
+}
+
+/// The reason phrase RFC 9110 section 15 gives a status code.
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// The answer to a plain request on a route the server owns (`/healthz`, `/metrics`), or
+/// to a method no route takes; `None` for the handler (and then 404) to decide.
+pub fn builtin(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> Option<Response> {
     if req.method != "GET" && req.method != "HEAD" {
-        let body = b"only GET and HEAD\n";
-        return (
-            405,
-            http_response(
+        return Some(
+            Response::new(
                 405,
-                "Method Not Allowed",
-                "Allow: GET, HEAD\r\n",
                 "text/plain; charset=utf-8",
-                body,
-                true,
-            ),
+                &b"only GET and HEAD\n"[..],
+            )
+            .header("Allow", "GET, HEAD"),
         );
     }
     match req.path() {
-        "/" => (
-            200,
-            http_response(
-                200,
-                "OK",
-                "Cache-Control: no-cache\r\n",
-                "text/html; charset=utf-8",
-                CHAT_PAGE.as_bytes(),
-                with_body,
-            ),
-        ),
         "/healthz" => {
             // Local delivery works without the relay, so a relay outage degrades the
             // service rather than failing the check.
@@ -62,51 +141,30 @@ pub fn respond(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> (u16, V
                 gauges.rooms,
                 metrics.uptime().as_secs()
             );
-            (
-                200,
-                http_response(
-                    200,
-                    "OK",
-                    "Cache-Control: no-store\r\n",
-                    "application/json",
-                    body.as_bytes(),
-                    with_body,
-                ),
+            Some(
+                Response::new(200, "application/json", body.into_bytes())
+                    .header("Cache-Control", "no-store"),
             )
         }
-        "/metrics" => {
-            let body = metrics.render(gauges);
-            (
-                200,
-                http_response(
-                    200,
-                    "OK",
-                    "",
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    body.as_bytes(),
-                    with_body,
-                ),
-            )
-        }
-        _ => (
-            404,
-            http_response(
-                404,
-                "Not Found",
-                "",
-                "text/plain; charset=utf-8",
-                b"not found\n",
-                with_body,
-            ),
-        ),
+        "/metrics" => Some(Response::new(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics.render(gauges).into_bytes(),
+        )),
+        _ => None,
     }
+}
+
+/// 404 for a path nobody serves.
+pub fn not_found() -> Response {
+    Response::new(404, "text/plain; charset=utf-8", &b"not found\n"[..])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn get(path: &str) -> (u16, String) {
+    fn get(path: &str) -> Option<(u16, String)> {
         let req = HttpRequest {
             method: "GET".into(),
             target: path.into(),
@@ -116,36 +174,47 @@ mod tests {
             connections: 3,
             rooms: 1,
             relay: None,
+            ..Gauges::default()
         };
-        let (status, bytes) = respond(&req, &Metrics::default(), &g);
-        (status, String::from_utf8(bytes).unwrap())
+        let response = builtin(&req, &Metrics::default(), &g)?;
+        Some((
+            response.status(),
+            String::from_utf8(response.to_bytes(true)).unwrap(),
+        ))
     }
 
     #[test]
     fn routes() {
-        let (status, page) = get("/");
-        assert_eq!(status, 200);
-        assert!(page.contains("text/html") && page.contains("<html"));
-        let (status, health) = get("/healthz?verbose");
+        let (status, health) = get("/healthz?verbose").unwrap();
         assert_eq!(status, 200);
         assert!(health.ends_with(
             "{\"status\":\"ok\",\"peers\":2,\"online\":2,\"connections\":3,\"rooms\":1,\"uptime_seconds\":0}\n"
         ));
-        let (status, metrics) = get("/metrics");
+        let (status, metrics) = get("/metrics").unwrap();
         assert_eq!(status, 200);
         assert!(metrics.contains("herald_peers_open 2"));
-        assert_eq!(get("/nope").0, 404);
+        assert_eq!(get("/"), None, "the handler's to answer");
         let post = HttpRequest {
             method: "POST".into(),
             target: "/".into(),
         };
         let g = Gauges::default();
-        assert_eq!(respond(&post, &Metrics::default(), &g).0, 405);
-        let head = HttpRequest {
-            method: "HEAD".into(),
-            target: "/".into(),
-        };
-        let (_, bytes) = respond(&head, &Metrics::default(), &g);
+        assert_eq!(
+            builtin(&post, &Metrics::default(), &g).unwrap().status(),
+            405
+        );
+        let bytes = not_found().to_bytes(false);
+        assert!(bytes.starts_with(b"HTTP/1.1 404 Not Found\r\n"));
         assert!(bytes.ends_with(b"\r\n\r\n"), "HEAD has no body");
+    }
+
+    #[test]
+    fn headers_with_line_breaks_are_dropped() {
+        let r = Response::new(200, "text/plain", &b""[..])
+            .header("X-Ok", "1")
+            .header("X-Bad", "a\r\nInjected: yes");
+        let text = String::from_utf8(r.to_bytes(true)).unwrap();
+        assert!(text.contains("X-Ok: 1\r\n"));
+        assert!(!text.contains("Injected"));
     }
 }

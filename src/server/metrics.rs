@@ -1,9 +1,10 @@
 //! Counters of what the server did, and their Prometheus text rendering.
 //!
-//! Owns the numbers only: the loop and `Peers` bump them where the events happen (plain
-//! integer adds, no allocation on the hot path), and `render` writes them out for
-//! `GET /metrics`. It never decides anything.
+//! Owns the numbers only: the loop bumps them where the events happen (plain integer adds,
+//! no allocation on the hot path; the fan-out keeps its own delivery counters), and
+//! `render` writes them out for `GET /metrics`. It never decides anything.
 
+use super::fanout::Counters;
 use super::outbox::WriteStats;
 use crate::relay::RelayStatus;
 use std::collections::BTreeMap;
@@ -29,14 +30,8 @@ pub struct Metrics {
     pub messages_in: u64,
     /// Bytes read from sockets.
     pub bytes_in: u64,
-    /// Data messages queued to peers (one per recipient).
-    pub messages_out: u64,
     /// Bytes written to sockets and write system calls.
     pub written: WriteStats,
-    /// Slow consumers closed with 1008.
-    pub slow_closed: u64,
-    /// Messages skipped for slow consumers (`--slow-policy drop`).
-    pub slow_dropped: u64,
     /// Peers that never answered an idle ping.
     pub unresponsive: u64,
     /// Connections dropped for a failed TLS handshake or a bad TLS record.
@@ -57,10 +52,7 @@ impl Default for Metrics {
             http_requests: BTreeMap::new(),
             messages_in: 0,
             bytes_in: 0,
-            messages_out: 0,
             written: WriteStats::default(),
-            slow_closed: 0,
-            slow_dropped: 0,
             unresponsive: 0,
             tls_failures: 0,
             protocol_errors: BTreeMap::new(),
@@ -81,6 +73,8 @@ pub struct Gauges {
     pub rooms: usize,
     /// The relay's state, if rooms are shared with other loops.
     pub relay: Option<RelayStatus>,
+    /// What the fan-out delivered.
+    pub delivery: Counters,
 }
 
 impl Gauges {
@@ -194,7 +188,7 @@ impl Metrics {
             "messages_out_total",
             "counter",
             "Data messages queued to peers, one per recipient.",
-            &one(self.messages_out),
+            &one(g.delivery.messages_out),
         );
         metric(
             "bytes_out_total",
@@ -212,13 +206,13 @@ impl Metrics {
             "slow_consumers_closed_total",
             "counter",
             "Slow consumers closed with 1008.",
-            &one(self.slow_closed),
+            &one(g.delivery.slow_closed),
         );
         metric(
             "slow_consumer_drops_total",
             "counter",
             "Messages skipped for slow consumers.",
-            &one(self.slow_dropped),
+            &one(g.delivery.slow_dropped),
         );
         metric(
             "unresponsive_total",
@@ -335,6 +329,7 @@ mod tests {
             connections: 9,
             rooms: 1,
             relay: None,
+            delivery: Counters::default(),
         });
         for line in [
             "# TYPE herald_messages_in_total counter",

@@ -9,7 +9,7 @@
 //! knows nothing of sockets beyond `std::io::Write`.
 
 use crate::protocol::OpCode;
-use crate::protocol::frame::{encode_frame, encode_frame_into};
+use crate::protocol::frame::encode_message_into;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::ops::Deref;
@@ -17,9 +17,6 @@ use std::rc::Rc;
 
 /// How many frames one `write_vectored` call takes at most.
 const MAX_IOV: usize = 64;
-
-/// The RSV1 bit of a frame's first byte: "compressed" under permessage-deflate.
-const RSV1: u8 = 0x40;
 
 /// How many recent frame buffers the pool watches for reuse.
 const POOL_FRAMES: usize = 64;
@@ -73,11 +70,12 @@ pub struct Spares {
 impl Spares {
     /// Encode a whole unmasked frame, reusing a buffer every recipient is done with.
     pub fn encode(&mut self, opcode: OpCode, payload: &[u8]) -> Frame {
-        self.encode_with(opcode, false, payload)
+        self.encode_message(opcode, false, payload)
     }
 
-    /// Encode a whole frame, with RSV1 set if `compressed` (permessage-deflate).
-    pub fn encode_with(&mut self, opcode: OpCode, compressed: bool, payload: &[u8]) -> Frame {
+    /// Encode a whole frame, marked compressed (RSV1) if `compressed`: the encoder sets
+    /// the bit, the outbox only stores bytes.
+    pub fn encode_message(&mut self, opcode: OpCode, compressed: bool, payload: &[u8]) -> Frame {
         let reusable = self
             .frames
             .front()
@@ -94,16 +92,11 @@ impl Spares {
         match Rc::get_mut(&mut bytes) {
             Some(buf) => {
                 buf.clear();
-                encode_frame_into(buf, opcode, payload);
-                if compressed {
-                    buf[0] |= RSV1;
-                }
+                encode_message_into(buf, opcode, compressed, payload);
             }
             None => {
-                let mut buf = encode_frame(opcode, payload);
-                if compressed {
-                    buf[0] |= RSV1;
-                }
+                let mut buf = Vec::with_capacity(payload.len() + 10);
+                encode_message_into(&mut buf, opcode, compressed, payload);
                 bytes = Rc::new(buf);
             }
         }
@@ -268,6 +261,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::frame::encode_frame;
 
     /// A writer that takes at most `limit` bytes per call and then blocks once every
     /// `block_every` calls.

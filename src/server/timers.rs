@@ -8,6 +8,7 @@
 //! need no removal. The handler's timers (`UserTimers`) are few and exact: a heap. No
 //! threads anywhere.
 
+use crate::ids::TimerId;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
@@ -19,8 +20,7 @@ pub const TICK: Duration = Duration::from_millis(100);
 /// again when it comes due.
 const BUCKETS: u32 = 1024;
 
-/// A point in loop time, in ticks since the wheel started. Tick 0 means "never".
-pub type Tick = u32;
+pub use crate::protocol::session::Tick;
 
 /// Connection deadlines, bucketed by tick.
 #[derive(Debug)]
@@ -89,10 +89,6 @@ impl Wheel {
         }
     }
 }
-
-/// A timer the handler set; the handler picks the number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TimerId(pub u64);
 
 /// The handler's timers: at most one pending per `TimerId`, fired in deadline order (ties
 /// in the order they were set). Cancelled and replaced entries stay in the heap until they

@@ -3,16 +3,33 @@
 //! Owns the socket and, for wss://, the rustls `ServerConnection`, which is sans-IO: bytes
 //! from the socket go in with `read_tls` and come out decrypted from its reader; plaintext
 //! goes into its writer and leaves encrypted through `write_tls`. Everything above this
-//! file sees one `read` and one `Write`, and never knows which it is. The TLS send buffer
-//! is bounded, so a peer that stops reading still hits the server's backlog limit.
+//! file sees one `read` with a typed result (bytes, end of stream, would block, a TLS
+//! failure, an I/O error) and one `Write`, and never needs to know which transport it is.
+//! The TLS send buffer is bounded, so a peer that stops reading still hits the server's
+//! backlog limit.
 
 use mio::net::TcpStream;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read as _, Write};
 use std::net::Shutdown;
 
 /// Plaintext TLS may hold ready to encrypt before writes report "would block".
 #[cfg(feature = "tls")]
 const TLS_BUFFER: usize = 64 << 10;
+
+/// What one read brought.
+#[derive(Debug)]
+pub enum Read {
+    /// This many bytes of plaintext.
+    Bytes(usize),
+    /// The end of the stream (TCP FIN, or TLS close_notify).
+    Closed,
+    /// Nothing to read now.
+    WouldBlock,
+    /// TLS failed: a bad handshake or record (the alert is queued, if there is one).
+    Tls(io::Error),
+    /// The socket failed.
+    Failed(io::Error),
+}
 
 /// A connection's socket, possibly wrapped in TLS.
 #[derive(Debug)]
@@ -73,9 +90,33 @@ impl Transport {
         Ok(true)
     }
 
-    /// Read plaintext. `Ok(0)` is the end of the stream (TCP FIN, or TLS close_notify);
-    /// a TLS failure is `InvalidData`.
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Read plaintext into `buf` (not empty).
+    pub fn read(&mut self, buf: &mut [u8]) -> Read {
+        loop {
+            match self.read_once(buf) {
+                Ok(0) => return Read::Closed,
+                Ok(n) => return Read::Bytes(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Read::WouldBlock,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if self.is_tls() && e.kind() == io::ErrorKind::InvalidData => {
+                    return Read::Tls(e);
+                }
+                Err(e) => return Read::Failed(e),
+            }
+        }
+    }
+
+    /// Whether this connection is TLS.
+    fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// One read: `Ok(0)` at the end of the stream; a TLS failure is `InvalidData`.
+    fn read_once(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
             loop {

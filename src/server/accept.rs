@@ -1,0 +1,140 @@
+//! Taking new connections: accept until the listener would block, apply the connection
+//! limits, wrap the socket (plain or TLS) and register it with the poll.
+//!
+//! Owns the admission rules: past `Config::max_connections` a client is told 503 (and far
+//! past it, dropped unanswered), past `Config::max_connections_per_ip` 429; each refusal
+//! is logged and counted. It also binds a listener that shares its port (`SO_REUSEPORT`)
+//! for workers. What the connection then sends is `inbound.rs`'s business.
+
+use super::transport::Transport;
+use super::{Handler, Server};
+use crate::ids::PeerId;
+use crate::protocol::handshake::{Rejection, Status};
+use log::{debug, info, warn};
+use mio::Interest;
+use mio::net::{TcpListener, TcpStream};
+use std::io;
+use std::net::SocketAddr;
+
+impl<H: Handler> Server<H> {
+    /// Accept every connection waiting on the listener.
+    pub(super) fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, addr)) => self.admit(stream, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, stream: TcpStream, addr: SocketAddr) {
+        let in_use = self.registry.len();
+        // Past the limit, a few more are let in just to be told 503; beyond that, dropped.
+        let slack = (self.config.max_connections / 16).max(64);
+        if in_use >= self.config.max_connections + slack {
+            warn!("{addr}: dropped, {in_use} connections in use");
+            return;
+        }
+        if self.stop_by.is_some() {
+            return;
+        }
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!("{addr}: set_nodelay: {e}");
+        }
+        let transport = match self.wrap(stream) {
+            Ok(transport) => transport,
+            Err(e) => {
+                warn!("{addr}: TLS setup failed: {e}");
+                return;
+            }
+        };
+        let poll = self.poll.registry();
+        let admitted = self.registry.admit(transport, addr, |transport, token| {
+            poll.register(
+                &mut transport.stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+        });
+        let peer = match admitted {
+            Ok(peer) => peer,
+            Err(e) => {
+                warn!("{addr}: register failed: {e}");
+                return;
+            }
+        };
+        self.metrics.connections_total += 1;
+        let from_ip = self.registry.count_ip(addr.ip());
+        if in_use >= self.config.max_connections {
+            self.refuse(
+                peer,
+                Rejection::new(Status::Unavailable, "connection limit reached"),
+            );
+        } else if self
+            .config
+            .max_connections_per_ip
+            .is_some_and(|limit| from_ip >= limit)
+        {
+            self.refuse(
+                peer,
+                Rejection::new(
+                    Status::TooManyRequests,
+                    "too many connections from this address",
+                ),
+            );
+        }
+    }
+
+    /// The connection's transport: TLS if configured, else the plain socket.
+    fn wrap(&self, stream: TcpStream) -> Result<Transport, String> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.config.tls {
+            return Transport::tls(stream, tls.0.clone()).map_err(|e| e.to_string());
+        }
+        Ok(Transport::plain(stream))
+    }
+
+    /// Answer a request with an HTTP error, log it, count it, and close.
+    pub(super) fn refuse(&mut self, peer: PeerId, rejection: Rejection) {
+        if let Some(conn) = self.registry.get(peer) {
+            info!("{}: handshake refused: {rejection}", conn.addr);
+        }
+        *self
+            .metrics
+            .handshake_failures
+            .entry((rejection.status.code(), rejection.reason))
+            .or_default() += 1;
+        let response = super::outbox::Frame::raw(rejection.response());
+        self.registry.answer(peer, response, self.fanout.spares());
+    }
+}
+
+/// Without the `reuse-port` feature there is no way to share a port.
+#[cfg(not(feature = "reuse-port"))]
+pub(super) fn bind_reuse_port(_addr: SocketAddr) -> io::Result<TcpListener> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "built without the reuse-port feature",
+    ))
+}
+
+/// A listener that shares its port with other listeners of this user (`SO_REUSEPORT`).
+#[cfg(feature = "reuse-port")]
+pub(super) fn bind_reuse_port(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
+}

@@ -1,0 +1,76 @@
+//! `Handler`: what an application plugs into the loop.
+//!
+//! Owns the trait only. A handler sees upgrade requests, complete validated messages,
+//! closes, errors, its own timers and (if it serves any) plain HTTP requests; it never
+//! sees a socket, a frame or a connection slot. Everything it asks for through `Context`
+//! is queued and leaves at the end of the loop turn. All of it runs on the loop's thread.
+
+use super::context::Context;
+use super::http::Response;
+use crate::ids::{PeerError, PeerId, TimerId};
+use crate::protocol::handshake::{HttpRequest, Rejection, Request};
+use crate::protocol::{CloseCode, Message};
+
+/// Application callbacks. Every method has a default that does nothing (and accepts every
+/// upgrade), so a handler implements only what it needs.
+///
+/// ```no_run
+/// use herald::{Config, Context, Handler, Message, PeerId, Server};
+///
+/// /// Sends every message back to its sender.
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     fn on_message(&mut self, ctx: &mut Context<'_>, peer: PeerId, msg: Message<'_>) {
+///         ctx.send(peer, msg);
+///     }
+/// }
+///
+/// Server::bind(Config::default(), Echo)?.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub trait Handler {
+    /// A valid upgrade request arrived. Return an error to refuse it with that HTTP status
+    /// (say 401 or 403 after checking a token in the query string or a cookie).
+    fn on_upgrade(&mut self, ctx: &mut Context<'_>, req: &Request) -> Result<(), Rejection> {
+        let _ = (ctx, req);
+        Ok(())
+    }
+
+    /// A client completed the handshake.
+    fn on_open(&mut self, ctx: &mut Context<'_>, peer: PeerId, req: &Request) {
+        let _ = (ctx, peer, req);
+    }
+
+    /// A client sent a complete message. The payload is borrowed: send it on (which copies
+    /// it once into a shared frame) or copy what must outlive the call.
+    fn on_message(&mut self, ctx: &mut Context<'_>, peer: PeerId, msg: Message<'_>) {
+        let _ = (ctx, peer, msg);
+    }
+
+    /// A peer's connection failed; `on_close` follows.
+    fn on_error(&mut self, ctx: &mut Context<'_>, peer: PeerId, error: &PeerError) {
+        let _ = (ctx, peer, error);
+    }
+
+    /// A peer left: `code` is the peer's close code (1005 if it sent none), the code the
+    /// server closed with, or 1006 when the connection ended without a close handshake.
+    /// The peer has already left its rooms.
+    fn on_close(&mut self, ctx: &mut Context<'_>, peer: PeerId, code: CloseCode, reason: &str) {
+        let _ = (ctx, peer, code, reason);
+    }
+
+    /// A timer set with `Context::set_timer` fired.
+    fn on_timer(&mut self, ctx: &mut Context<'_>, timer: TimerId) {
+        let _ = (ctx, timer);
+    }
+
+    /// A plain HTTP request (no upgrade) for a path the server does not answer itself
+    /// (`/healthz` and `/metrics` are the server's when `Config::http` is on). Return a
+    /// response to serve it; `None` (the default) answers 404. The connection closes after
+    /// the response.
+    fn on_http(&mut self, ctx: &mut Context<'_>, req: &HttpRequest) -> Option<Response> {
+        let _ = (ctx, req);
+        None
+    }
+}
