@@ -46,8 +46,7 @@
 //! holds every limit with its default. The sans-IO protocol core is in [`protocol`].
 //! [`cluster`] shares rooms between loops: [`Hub`] between the workers of one process,
 //! `RedisRelay` (cargo feature `redis`) between processes and hosts through Redis. The
-//! daemon's handlers are in [`apps`]: [`ChatRoom`] (rooms by path, and its page) and
-//! [`Echo`].
+//! daemon's handlers are [`ChatRoom`] (rooms by path, and its page) and [`Echo`].
 //!
 //! With `Config::http` on (the default), a plain HTTP request gets `/healthz` and
 //! `/metrics` from the server, whatever the handler; other paths are the handler's
@@ -55,18 +54,21 @@
 
 #![warn(missing_docs)]
 
-pub mod apps;
+// Each public name has one path: the modules below are private and their public items are
+// re-exported here; `protocol` (the sans-IO core) and `cluster` (the relays) are
+// namespaces of their own.
+mod apps;
 #[cfg(feature = "client")]
-pub mod client;
+mod client;
 pub mod cluster;
-pub mod config;
-pub mod handle;
-pub mod ids;
+mod config;
+mod handle;
+mod ids;
 pub mod protocol;
-pub mod relay;
-pub mod server;
+mod relay;
+mod server;
 #[cfg(feature = "tls")]
-pub mod tls;
+mod tls;
 
 pub use apps::chat::ChatRoom;
 pub use apps::echo::Echo;
@@ -75,7 +77,7 @@ pub use client::{Client, ClientConfig, ClientError, Received};
 #[cfg(feature = "redis")]
 pub use cluster::redis::{RedisConfig, RedisRelay};
 pub use cluster::workers::{Hub, WorkerRelay};
-pub use config::{Config, ConfigError, SlowPolicy};
+pub use config::{Config, ConfigError, SlowPolicy, check_origin};
 pub use handle::{Handle, ServerGone};
 pub use ids::{PeerError, PeerId, RoomId, TimerId};
 pub use protocol::handshake::{HttpRequest, Rejection, Request, Status};

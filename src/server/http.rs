@@ -13,7 +13,7 @@ use std::borrow::Cow;
 /// An HTTP response a handler serves for a plain request (`Handler::on_http`).
 ///
 /// ```
-/// use herald::server::Response;
+/// use herald::Response;
 ///
 /// let page = Response::new(200, "text/html; charset=utf-8", b"<h1>hi</h1>".as_slice())
 ///     .header("Cache-Control", "no-cache");
