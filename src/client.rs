@@ -99,6 +99,19 @@ pub enum Received {
 }
 
 /// A blocking WebSocket client.
+///
+/// ```no_run
+/// use herald::{Client, Message, OwnedMessage};
+///
+/// let mut client = Client::connect("ws://127.0.0.1:8080/room/lobby")?;
+/// client.send(Message::Text("hello"))?;
+/// match client.recv()? {
+///     OwnedMessage::Text(text) => println!("got {text}"),
+///     OwnedMessage::Binary(bytes) => println!("got {} bytes", bytes.len()),
+/// }
+/// client.close(herald::CloseCode::NORMAL, "bye")?;
+/// # Ok::<(), herald::ClientError>(())
+/// ```
 pub struct Client {
     stream: TcpStream,
     rbuf: Vec<u8>,

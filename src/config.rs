@@ -38,8 +38,9 @@ pub enum SlowPolicy {
 pub struct Config {
     /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Connections (handshaking or open) served at once; further clients get HTTP 503.
-    /// Default 10,000.
+    /// Open WebSocket connections served at once; further upgrades get HTTP 503. Plain HTTP
+    /// requests (`/healthz`, `/metrics`) do not count: connections that have not upgraded
+    /// are bounded apart, at `max(64, max_connections / 16)`. Default 10,000.
     pub max_connections: usize,
     /// Largest message a client may send, in bytes, after reassembling fragments; larger
     /// ones are refused with close 1009 before they are buffered. Default 1 MiB.
@@ -52,13 +53,15 @@ pub struct Config {
     pub max_backlog: usize,
     /// What happens to a client past `max_backlog`. Default: close it with 1008.
     pub slow_policy: SlowPolicy,
-    /// Connections one IP address may hold at once; more get HTTP 429. Default: no limit.
+    /// Open WebSocket connections one IP address may hold at once; more upgrades get HTTP
+    /// 429. The same number bounds that address's connections that have not upgraded yet
+    /// (requests in progress). Default: no limit.
     pub max_connections_per_ip: Option<usize>,
-    /// If not empty, only upgrade requests whose `Origin` is in this list are accepted;
-    /// others get 403. Each entry is an origin as browsers send it (RFC 6454):
-    /// `scheme://host` or `scheme://host:port`, no path and no trailing slash; compared
-    /// without regard to case. A request without `Origin` (not a browser) is accepted.
-    /// Default: any origin.
+    /// If not empty, only upgrade requests whose `Origin` is in this list, or is the
+    /// server's own (`http://` or `https://` plus the request's `Host`: its own page), are
+    /// accepted; others, and requests without `Origin`, get 403. Each entry is an origin as
+    /// browsers send it (RFC 6454): `scheme://host` or `scheme://host:port`, no path and no
+    /// trailing slash; compared without regard to case. Default: any origin.
     pub allowed_origins: Vec<String>,
     /// Negotiate permessage-deflate (RFC 7692) with clients that offer it (needs the
     /// `deflate` feature). Default on.

@@ -46,6 +46,21 @@ impl std::error::Error for ServerGone {}
 
 /// A cheap, cloneable, `Send` way to act on a running server from any thread.
 ///
+/// ```no_run
+/// use herald::{ChatRoom, Config, Server};
+///
+/// let mut server = Server::bind(Config::default(), ChatRoom::default())?;
+/// let handle = server.handle();
+/// std::thread::spawn(move || {
+///     // A backend pushing to everyone in the room "news" (the page's /room/news).
+///     while handle.publish("news", "breaking: it works").is_ok() {
+///         std::thread::sleep(std::time::Duration::from_secs(5));
+///     }
+/// });
+/// server.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
 /// Do not call it from inside a `Handler` (use the `Context` there): if the channel is
 /// full, the loop would wait for itself.
 #[derive(Clone, Debug)]

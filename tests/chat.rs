@@ -496,3 +496,34 @@ fn large_frames_pipelined_behind_the_request() {
     send_text(&mut b, "back");
     assert_eq!(a.read_frame().payload, b"back");
 }
+
+#[test]
+fn the_page_is_served_at_the_root_and_at_every_room_address() {
+    let addr = start(config(), ChatRoom::default());
+    for path in ["/", "/room/lobby", "/room/lobby?nick=ann"] {
+        let page = http_get(addr, path);
+        assert_eq!(page.status, 200, "{path}: {page:?}");
+        assert_eq!(
+            page.header("Content-Type"),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
+        assert!(page.body_text().contains("<html"), "{path}");
+    }
+    let icon = http_get(addr, "/favicon.ico");
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.header("Content-Type"), Some("image/svg+xml"));
+    for path in ["/room/", "/room/a/b", "/other"] {
+        assert_eq!(http_get(addr, path).status, 404, "{path}");
+    }
+    // The server's own endpoints answer whatever the handler serves.
+    assert_eq!(http_get(addr, "/healthz").status, 200);
+}
+
+#[test]
+fn an_embedders_handler_serves_no_page() {
+    let addr = start(config(), Echo);
+    assert_eq!(http_get(addr, "/").status, 404);
+    assert_eq!(http_get(addr, "/room/lobby").status, 404);
+    assert_eq!(http_get(addr, "/healthz").status, 200);
+}

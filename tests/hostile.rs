@@ -593,6 +593,77 @@ fn past_the_per_ip_limit_clients_get_429() {
 }
 
 #[test]
+fn health_and_metrics_answer_at_capacity() {
+    let _serial = serial();
+    let addr = chat({
+        let mut config = config();
+        config.max_connections = 2;
+        config
+    });
+    let mut two: Vec<Ws> = (0..2).map(|_| ws_connect(addr)).collect();
+    // The WebSocket limit is reached ...
+    let resp = http_exchange(addr, upgrade_request("").as_bytes());
+    assert_eq!(resp.status, 503, "{resp:?}");
+    // ... and monitoring still sees the server.
+    let health = http_get(addr, "/healthz");
+    assert_eq!(health.status, 200, "{health:?}");
+    assert_eq!(json_number(&health.body_text(), "peers"), Some(2));
+    assert_eq!(http_get(addr, "/metrics").status, 200);
+    assert_eq!(metric(addr, "herald_peers_open"), Some(2.0));
+    all_chat(&mut two, "at capacity");
+    for ws in two.drain(..) {
+        close_ws(ws);
+    }
+}
+
+#[test]
+fn health_answers_from_an_address_at_its_limit() {
+    let _serial = serial();
+    let addr = chat({
+        let mut config = config();
+        config.max_connections_per_ip = Some(2);
+        config
+    });
+    let mut two: Vec<Ws> = (0..2).map(|_| ws_connect(addr)).collect();
+    let resp = http_exchange(addr, upgrade_request("").as_bytes());
+    assert_eq!(resp.status, 429, "{resp:?}");
+    for _ in 0..3 {
+        assert_eq!(http_get(addr, "/healthz").status, 200);
+    }
+    assert_eq!(http_get(addr, "/metrics").status, 200);
+    all_chat(&mut two, "at the per-address limit");
+    for ws in two.drain(..) {
+        close_ws(ws);
+    }
+}
+
+#[test]
+fn the_servers_own_page_may_upgrade_under_an_allow_list() {
+    let _serial = serial();
+    let addr = chat({
+        let mut config = config();
+        config.allowed_origins = vec!["https://chat.example.com".into()];
+        config
+    });
+    // The page is served from the address the browser names in Host: same origin.
+    let own = format!("Origin: http://127.0.0.1\r\n");
+    let (_, resp) = Raw::connect_with(addr, upgrade_request(&own).as_bytes());
+    assert_eq!(resp.status, 101, "{resp:?}");
+    // Another port on the same host is another origin.
+    let other = http_exchange(
+        addr,
+        upgrade_request("Origin: http://127.0.0.1:1\r\n").as_bytes(),
+    );
+    assert_eq!(other.status, 403, "{other:?}");
+    // https:// is not this plain server's origin.
+    let https = http_exchange(
+        addr,
+        upgrade_request("Origin: https://127.0.0.1\r\n").as_bytes(),
+    );
+    assert_eq!(https.status, 403, "{https:?}");
+}
+
+#[test]
 fn only_allowed_origins_may_upgrade() {
     let _serial = serial();
     const GOOD: &str = "https://chat.example";

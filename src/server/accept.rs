@@ -1,10 +1,13 @@
 //! Taking new connections: accept until the listener would block, apply the connection
 //! limits, wrap the socket (plain or TLS) and register it with the poll.
 //!
-//! Owns the admission rules: past `Config::max_connections` a client is told 503 (and far
-//! past it, dropped unanswered), past `Config::max_connections_per_ip` 429; each refusal
-//! is logged and counted. It also binds a listener that shares its port (`SO_REUSEPORT`)
-//! for workers. What the connection then sends is `inbound.rs`'s business.
+//! Owns the admission of connections that have not upgraded yet (pending: reading a
+//! request head, or being answered over HTTP). They are bounded apart from the WebSocket
+//! limits, which `upgrade.rs` applies to upgrades only, so `/healthz` and `/metrics` answer
+//! at full capacity: at most `max(64, max_connections / 16)` pending connections in all
+//! (more are dropped unanswered) and, with a per-IP limit, that many pending from one
+//! address (more are told 429). It also binds a listener that shares its port
+//! (`SO_REUSEPORT`) for workers. What the connection then sends is `inbound.rs`'s business.
 
 use super::transport::Transport;
 use super::{Handler, Server};
@@ -36,11 +39,10 @@ impl<H: Handler> Server<H> {
     }
 
     fn admit(&mut self, stream: TcpStream, addr: SocketAddr) {
-        let in_use = self.registry.len();
-        // Past the limit, a few more are let in just to be told 503; beyond that, dropped.
-        let slack = (self.config.max_connections / 16).max(64);
-        if in_use >= self.config.max_connections + slack {
-            warn!("{addr}: dropped, {in_use} connections in use");
+        let pending = self.registry.pending();
+        if pending >= self.max_pending() {
+            warn!("{addr}: dropped, {pending} connections have not upgraded yet");
+            self.metrics.dropped_at_accept += 1;
             return;
         }
         if self.stop_by.is_some() {
@@ -73,24 +75,26 @@ impl<H: Handler> Server<H> {
         };
         self.metrics.connections_total += 1;
         let from_ip = self.registry.count_ip(addr.ip());
-        if in_use >= self.config.max_connections {
-            self.refuse(
-                peer,
-                Rejection::new(Status::Unavailable, "connection limit reached"),
-            );
-        } else if self
+        if self
             .config
             .max_connections_per_ip
-            .is_some_and(|limit| from_ip >= limit)
+            .is_some_and(|limit| from_ip.pending as usize >= limit)
         {
             self.refuse(
                 peer,
                 Rejection::new(
                     Status::TooManyRequests,
-                    "too many connections from this address",
+                    "too many requests in progress from this address",
                 ),
+                false,
             );
         }
+    }
+
+    /// Connections that may be pending at once: a few beyond the WebSocket limit's
+    /// sixteenth, so that a full server can still say 503 and answer its health checks.
+    fn max_pending(&self) -> usize {
+        (self.config.max_connections / 16).max(64)
     }
 
     /// The connection's transport: TLS if configured, else the plain socket.
@@ -102,16 +106,26 @@ impl<H: Handler> Server<H> {
         Ok(Transport::plain(stream))
     }
 
-    /// Answer a request with an HTTP error, log it, count it, and close.
-    pub(super) fn refuse(&mut self, peer: PeerId, rejection: Rejection) {
+    /// Answer a request with an HTTP error, log it, count it, and close. `upgrade`: it was
+    /// a WebSocket upgrade (a refused handshake), not a plain request.
+    pub(super) fn refuse(&mut self, peer: PeerId, rejection: Rejection, upgrade: bool) {
+        let what = if upgrade { "handshake" } else { "request" };
         if let Some(conn) = self.registry.get(peer) {
-            info!("{}: handshake refused: {rejection}", conn.addr);
+            info!("{}: {what} refused: {rejection}", conn.addr);
         }
-        *self
-            .metrics
-            .handshake_failures
-            .entry((rejection.status.code(), rejection.reason))
-            .or_default() += 1;
+        if upgrade {
+            *self
+                .metrics
+                .handshake_failures
+                .entry((rejection.status.code(), rejection.reason))
+                .or_default() += 1;
+        } else {
+            *self
+                .metrics
+                .http_requests
+                .entry(rejection.status.code())
+                .or_default() += 1;
+        }
         let response = super::outbox::Frame::raw(rejection.response());
         self.registry.answer(peer, response, self.fanout.spares());
     }

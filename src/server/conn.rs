@@ -55,6 +55,8 @@ pub struct Conn {
     pub eof: bool,
     /// The handler was told this peer opened and not yet that it closed.
     pub announced: bool,
+    /// The connection upgraded to WebSocket (it no longer counts as a pending request).
+    pub upgraded: bool,
     /// The rooms this peer is in.
     pub rooms: RoomSet,
     /// Request details worth keeping; `None` for the plain case (path `/`, no
@@ -133,6 +135,7 @@ impl Conn {
             dropping: false,
             eof: false,
             announced: false,
+            upgraded: false,
             rooms: RoomSet::None,
             meta: None,
         }

@@ -20,6 +20,8 @@ pub struct Metrics {
     started: Instant,
     /// TCP connections accepted.
     pub connections_total: u64,
+    /// Connections dropped unanswered at accept (too many pending).
+    pub dropped_at_accept: u64,
     /// Completed WebSocket handshakes.
     pub handshakes: u64,
     /// Refused handshakes, by status and reason.
@@ -47,6 +49,7 @@ impl Default for Metrics {
         Metrics {
             started: Instant::now(),
             connections_total: 0,
+            dropped_at_accept: 0,
             handshakes: 0,
             handshake_failures: BTreeMap::new(),
             http_requests: BTreeMap::new(),
@@ -138,6 +141,12 @@ impl Metrics {
             "counter",
             "TCP connections accepted.",
             &one(self.connections_total),
+        );
+        metric(
+            "connections_dropped_total",
+            "counter",
+            "Connections dropped unanswered at accept (too many not yet upgraded).",
+            &one(self.dropped_at_accept),
         );
         metric(
             "handshakes_total",

@@ -11,6 +11,7 @@
 mod accept;
 pub(crate) mod conn;
 mod context;
+mod deadlines;
 pub(crate) mod fanout;
 mod handler;
 mod http;
@@ -20,6 +21,7 @@ mod outbound;
 pub(crate) mod outbox;
 mod registry;
 mod rooms;
+mod shutdown;
 pub(crate) mod timers;
 pub(crate) mod transport;
 mod upgrade;
@@ -31,12 +33,11 @@ pub use http::Response;
 use crate::config::Config;
 use crate::handle::{Command, Handle};
 use crate::ids::PeerId;
-use crate::protocol::CloseCode;
 use crate::protocol::session::{Inflate, Tick};
 use crate::relay::Relay;
 use context::Control;
 use fanout::Fanout;
-use log::{debug, info};
+use log::debug;
 use metrics::{Gauges, Metrics};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -287,49 +288,6 @@ impl<H: Handler> Server<H> {
         }
     }
 
-    /// Stop accepting, close every open peer with 1001, drop half-done handshakes.
-    fn begin_shutdown(&mut self) {
-        let open = self.registry.open_count();
-        info!(
-            "shutting down: closing {open} connection{}",
-            if open == 1 { "" } else { "s" }
-        );
-        self.stop_by = Some(Instant::now() + self.config.shutdown_timeout);
-        if let Some(mut listener) = self.listener.take()
-            && let Err(e) = self.poll.registry().deregister(&mut listener)
-        {
-            debug!("deregister listener: {e}");
-        }
-        for peer in self.registry.all() {
-            let phase = self.registry.get(peer).map(|c| c.phase);
-            match phase {
-                Some(conn::Phase::WebSocket) => {
-                    ctx!(self).close(peer, CloseCode::GOING_AWAY, "server shutting down")
-                }
-                Some(conn::Phase::Request) => self.registry.remove(peer, None),
-                _ => {}
-            }
-        }
-        self.settle();
-        self.flush_dirty();
-    }
-
-    /// Drop what is left and make handles fail from now on.
-    fn finish_shutdown(&mut self) {
-        // Draining connections finished their close handshake; only the rest are late.
-        let late = self.registry.not_draining();
-        if late > 0 {
-            info!("shutdown: {late} connections did not finish closing in time");
-        }
-        for peer in self.registry.all() {
-            self.registry.remove(peer, None);
-        }
-        self.settle();
-        // Dropping the receiver makes every `Handle` call fail with `ServerGone`.
-        self.commands = mpsc::sync_channel(0).1;
-        info!("stopped");
-    }
-
     fn apply_commands(&mut self) {
         self.commands_pending = false;
         for _ in 0..COMMANDS_PER_TURN {
@@ -351,54 +309,5 @@ impl<H: Handler> Server<H> {
             self.settle();
         }
         self.commands_pending = true;
-    }
-
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(timer) = self.control.timers.pop_due(now) {
-            self.handler.on_timer(ctx!(self), timer);
-            self.settle();
-        }
-    }
-
-    /// Act on every connection deadline that came due.
-    fn fire_deadlines(&mut self) {
-        let mut due = std::mem::take(&mut self.due);
-        let mut expired = std::mem::take(&mut self.expired);
-        self.registry.expire(&mut due, &mut expired);
-        for (peer, what) in expired.drain(..) {
-            let Some(addr) = self.registry.get(peer).map(|c| c.addr) else {
-                continue;
-            };
-            let error = match what {
-                Expired::Nothing => continue,
-                Expired::Ping => {
-                    self.fanout.control(
-                        &mut self.registry,
-                        peer,
-                        crate::protocol::OpCode::Ping,
-                        b"",
-                    );
-                    continue;
-                }
-                Expired::Request => {
-                    info!("{addr}: request timed out");
-                    None
-                }
-                Expired::Close => {
-                    debug!("{addr}: close timed out");
-                    None
-                }
-                Expired::Unresponsive => {
-                    info!("{addr}: no answer to ping: dropped");
-                    self.metrics.unresponsive += 1;
-                    Some(crate::ids::PeerError::Unresponsive)
-                }
-            };
-            self.registry.remove(peer, error);
-        }
-        self.due = due;
-        self.expired = expired;
-        self.settle();
     }
 }

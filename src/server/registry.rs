@@ -48,6 +48,16 @@ pub enum RoomChange {
     Closed(Box<str>),
 }
 
+/// One remote address's connections: those still at their request (or its answer) and
+/// the open WebSocket ones, which the per-IP limit counts apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpCount {
+    /// Connections that have not upgraded.
+    pub pending: u32,
+    /// Open WebSocket connections.
+    pub open: u32,
+}
+
 /// Who a delivery goes to.
 #[derive(Clone, Copy, Debug)]
 pub enum Targets {
@@ -81,8 +91,10 @@ pub struct Registry {
     next_generation: u32,
     /// Open peers (the handler was told they opened, and not yet that they left).
     open: usize,
+    /// Upgraded connections that left the open set and are finishing.
+    closing: usize,
     /// Connections per remote IP, kept only when a per-IP limit is set.
-    per_ip: Option<HashMap<IpAddr, u32>>,
+    per_ip: Option<HashMap<IpAddr, IpCount>>,
     rooms: Rooms,
     room_changes: Vec<RoomChange>,
     /// The open count changed since the relay last heard it.
@@ -103,6 +115,7 @@ impl Registry {
             conns: Slab::new(),
             next_generation: 0,
             open: 0,
+            closing: 0,
             per_ip: config.max_connections_per_ip.map(|_| HashMap::new()),
             rooms: Rooms::default(),
             room_changes: Vec::new(),
@@ -238,26 +251,41 @@ impl Registry {
         })
     }
 
-    /// Count a new connection from `ip` (when per-IP limits are on) and return how many
-    /// that address held before it.
-    pub fn count_ip(&mut self, ip: IpAddr) -> usize {
+    /// Count a new connection from `ip` (when per-IP limits are on) and return what that
+    /// address held before it.
+    pub fn count_ip(&mut self, ip: IpAddr) -> IpCount {
         let Some(map) = &mut self.per_ip else {
-            return 0;
+            return IpCount::default();
         };
-        let count = map.entry(ip).or_insert(0);
-        *count += 1;
-        *count as usize - 1
+        let count = map.entry(ip).or_default();
+        let before = *count;
+        count.pending += 1;
+        before
     }
 
-    fn release_ip(&mut self, ip: IpAddr) {
+    /// What `ip` holds now (zero when per-IP limits are off).
+    pub fn from_ip(&self, ip: IpAddr) -> IpCount {
+        self.per_ip
+            .as_ref()
+            .and_then(|map| map.get(&ip).copied())
+            .unwrap_or_default()
+    }
+
+    /// Change what `ip` holds; an address left with nothing is forgotten.
+    fn recount_ip(&mut self, ip: IpAddr, change: impl FnOnce(&mut IpCount)) {
         if let Some(map) = &mut self.per_ip
             && let Some(count) = map.get_mut(&ip)
         {
-            *count -= 1;
-            if *count == 0 {
+            change(count);
+            if *count == IpCount::default() {
                 map.remove(&ip);
             }
         }
+    }
+
+    /// Connections that have not upgraded (reading a request head, or answered over HTTP).
+    pub fn pending(&self) -> usize {
+        self.conns.len() - self.open - self.closing
     }
 
     /// The request head was an upgrade: the connection speaks WebSocket from now on and
@@ -269,7 +297,13 @@ impl Registry {
         conn.phase = Phase::WebSocket;
         conn.session = session;
         conn.announced = true;
+        conn.upgraded = true;
         conn.deadline = 0;
+        let ip = conn.addr.ip();
+        self.recount_ip(ip, |c| {
+            c.pending = c.pending.saturating_sub(1);
+            c.open += 1;
+        });
         self.open += 1;
         self.open_changed = true;
         self.rearm(peer);
@@ -454,7 +488,11 @@ impl Registry {
         if self.get(peer).is_some() {
             self.depart(peer, CloseCode::ABNORMAL, "", error);
             let conn = self.conns.remove(peer.slot());
-            self.release_ip(conn.addr.ip());
+            if conn.upgraded {
+                self.closing -= 1;
+            } else {
+                self.recount_ip(conn.addr.ip(), |c| c.pending = c.pending.saturating_sub(1));
+            }
         }
     }
 
@@ -466,11 +504,14 @@ impl Registry {
         };
         let rooms = std::mem::take(&mut conn.rooms);
         let announced = std::mem::take(&mut conn.announced);
+        let ip = conn.addr.ip();
         for &room in rooms.as_slice() {
             self.leave_room(room, peer);
         }
         if announced {
+            self.recount_ip(ip, |c| c.open = c.open.saturating_sub(1));
             self.open -= 1;
+            self.closing += 1;
             self.open_changed = true;
             self.departures.push(Departure {
                 peer,

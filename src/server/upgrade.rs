@@ -27,7 +27,8 @@ impl<H: Handler> Server<H> {
             match handshake::parse_head(&conn.rbuf, self.config.max_request_bytes) {
                 Ok(None) => return,
                 Ok(Some(done)) => done,
-                Err(rejection) => return self.refuse(peer, rejection),
+                // A head that does not parse may have been meant as either.
+                Err(rejection) => return self.refuse(peer, rejection, false),
             };
         conn.rbuf.drain(..consumed);
         match head {
@@ -36,8 +37,64 @@ impl<H: Handler> Server<H> {
             Head::Http(_) => self.refuse(
                 peer,
                 Rejection::new(Status::BadRequest, "missing Upgrade: websocket"),
+                false,
             ),
         }
+    }
+
+    /// The server's own rules for an upgrade: the WebSocket connection limits (in all, and
+    /// from one address) and the origin allow-list.
+    fn admissible(&self, peer: PeerId, request: &Request) -> Result<(), Rejection> {
+        if self.registry.open_count() >= self.config.max_connections {
+            return Err(Rejection::new(
+                Status::Unavailable,
+                "connection limit reached",
+            ));
+        }
+        let ip = self.registry.get(peer).map(|c| c.addr.ip());
+        if let (Some(limit), Some(ip)) = (self.config.max_connections_per_ip, ip)
+            && self.registry.from_ip(ip).open as usize >= limit
+        {
+            return Err(Rejection::new(
+                Status::TooManyRequests,
+                "too many connections from this address",
+            ));
+        }
+        if !self.config.allowed_origins.is_empty() && !self.origin_allowed(request) {
+            return Err(Rejection::new(Status::Forbidden, "origin not allowed"));
+        }
+        Ok(())
+    }
+
+    /// Whether the request's `Origin` is on the allow-list or is this server's own (its
+    /// own page, served from the address the request names in `Host`). A request without
+    /// `Origin` is not from a browser page, and is refused when a list is set.
+    fn origin_allowed(&self, request: &Request) -> bool {
+        let Some(origin) = request.origin.as_deref() else {
+            return false;
+        };
+        if self
+            .config
+            .allowed_origins
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(origin))
+        {
+            return true;
+        }
+        let scheme = if self.tls() { "https" } else { "http" };
+        origin
+            .strip_prefix(scheme)
+            .and_then(|rest| rest.strip_prefix("://"))
+            .is_some_and(|host| host.eq_ignore_ascii_case(&request.host))
+    }
+
+    /// Whether connections are TLS.
+    fn tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.config.tls.is_some() {
+            return true;
+        }
+        false
     }
 
     /// A plain HTTP request: the server's own routes, then the handler's, then 404.
@@ -56,24 +113,14 @@ impl<H: Handler> Server<H> {
         self.settle();
     }
 
-    /// A valid upgrade request: check it against the configuration and the handler, then
-    /// answer 101 and open the session.
+    /// A valid upgrade request: check it against the limits, the configuration and the
+    /// handler, then answer 101 and open the session.
     fn upgrade(&mut self, peer: PeerId, request: Request) {
-        if !self.config.allowed_origins.is_empty()
-            && !request.origin.as_ref().is_some_and(|o| {
-                self.config
-                    .allowed_origins
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(o))
-            })
-        {
-            return self.refuse(
-                peer,
-                Rejection::new(Status::Forbidden, "origin not allowed"),
-            );
+        if let Err(rejection) = self.admissible(peer, &request) {
+            return self.refuse(peer, rejection, true);
         }
         if let Err(rejection) = self.handler.on_upgrade(ctx!(self), &request) {
-            return self.refuse(peer, rejection);
+            return self.refuse(peer, rejection, true);
         }
         let protocol = request.select_protocol(&self.config.protocols);
         let deflate = match self.config.deflate {

@@ -67,6 +67,11 @@ impl HttpResponse {
         }
     }
 
+    /// The body as text (panics if it is not UTF-8).
+    pub fn body_text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("body is not UTF-8")
+    }
+
     /// The value of a header (name compared case-insensitively); panics if it repeats.
     pub fn header(&self, name: &str) -> Option<&str> {
         let mut found = self
