@@ -264,7 +264,7 @@ impl Registry {
     }
 
     /// What `ip` holds now (zero when per-IP limits are off).
-    pub fn from_ip(&self, ip: IpAddr) -> IpCount {
+    pub fn held_by(&self, ip: IpAddr) -> IpCount {
         self.per_ip
             .as_ref()
             .and_then(|map| map.get(&ip).copied())

@@ -53,7 +53,7 @@ impl<H: Handler> Server<H> {
         }
         let ip = self.registry.get(peer).map(|c| c.addr.ip());
         if let (Some(limit), Some(ip)) = (self.config.max_connections_per_ip, ip)
-            && self.registry.from_ip(ip).open as usize >= limit
+            && self.registry.held_by(ip).open as usize >= limit
         {
             return Err(Rejection::new(
                 Status::TooManyRequests,
