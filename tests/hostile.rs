@@ -646,8 +646,8 @@ fn the_servers_own_page_may_upgrade_under_an_allow_list() {
         config
     });
     // The page is served from the address the browser names in Host: same origin.
-    let own = format!("Origin: http://127.0.0.1\r\n");
-    let (_, resp) = Raw::connect_with(addr, upgrade_request(&own).as_bytes());
+    let own = upgrade_request("Origin: http://127.0.0.1\r\n");
+    let (_, resp) = Raw::connect_with(addr, own.as_bytes());
     assert_eq!(resp.status, 101, "{resp:?}");
     // Another port on the same host is another origin.
     let other = http_exchange(
