@@ -80,12 +80,7 @@ fn sender_is_excluded_by_default() {
 
 #[test]
 fn include_sender_delivers_back_to_the_sender() {
-    let addr = start(
-        config(),
-        ChatRoom {
-            include_sender: true,
-        },
-    );
+    let addr = start(config(), ChatRoom::new(true));
     let mut a = ws_connect(addr);
     let mut b = ws_connect(addr);
     send_text(&mut a, "hello all");
@@ -526,4 +521,29 @@ fn an_embedders_handler_serves_no_page() {
     assert_eq!(http_get(addr, "/").status, 404);
     assert_eq!(http_get(addr, "/room/lobby").status, 404);
     assert_eq!(http_get(addr, "/healthz").status, 200);
+}
+
+#[test]
+fn page_clients_hear_their_rooms_head_count_as_it_changes() {
+    let addr = start(config(), ChatRoom::default());
+    let presence = |n: u32| format!("{{\"type\":\"presence\",\"online\":{n}}}");
+    let mut page = ws_at(addr, "/room/p?presence");
+    assert_eq!(recv_text(&mut page), presence(1));
+    let mut plain = ws_at(addr, "/room/p");
+    assert_eq!(recv_text(&mut page), presence(2));
+    // Another room's members are not counted here.
+    let elsewhere = ws_at(addr, "/room/q");
+    let mut second_page = ws_at(addr, "/room/p?presence");
+    assert_eq!(recv_text(&mut page), presence(3));
+    assert_eq!(recv_text(&mut second_page), presence(3));
+    // Chat still flows, and a plain client hears no head counts.
+    send_text(&mut page, "hello");
+    assert_eq!(recv_text(&mut plain), "hello");
+    assert_eq!(recv_text(&mut second_page), "hello");
+    plain.close(None).unwrap();
+    assert_eq!(recv_text(&mut page), presence(2));
+    assert_eq!(recv_text(&mut second_page), presence(2));
+    drop(elsewhere);
+    second_page.close(None).unwrap();
+    assert_eq!(recv_text(&mut page), presence(1));
 }

@@ -5,12 +5,16 @@
 //! to the default room; every message goes to every other member (and back to its sender if
 //! asked). Other paths get 404. It also serves its page (`chat.html`, one file with inline
 //! script and style) at `/` and `/room/NAME`, so a browser opened on either address chats
-//! there. A host that embeds herald with a handler of its own serves none of this.
+//! there. A client that connects with `?presence` in its URL (the page does) is also sent
+//! the room's head count, `{"type":"presence","online":N}`, whenever it changes: the
+//! members on this server (a worker's, with `--workers`; an instance's, with `--redis`).
+//! A host that embeds herald with a handler of its own serves none of this.
 
-use crate::ids::PeerId;
-use crate::protocol::Message;
+use crate::ids::{PeerId, RoomId};
 use crate::protocol::handshake::{HttpRequest, Rejection, Request, Status};
+use crate::protocol::{CloseCode, Message};
 use crate::server::{Context, Handler, Response};
+use std::collections::HashMap;
 
 /// The chat page: one file, inline JS and CSS, no external assets.
 pub const CHAT_PAGE: &str = include_str!("chat.html");
@@ -29,10 +33,46 @@ pub fn room_for_path(path: &str) -> Option<&str> {
 }
 
 /// Deliver each message to every other member of the sender's room.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ChatRoom {
     /// Also deliver each message back to its sender.
     pub include_sender: bool,
+    /// Rooms whose head count someone watches: the count last sent, and the watchers.
+    /// Only page clients are kept here, so a plain client costs the handler nothing.
+    watched: HashMap<RoomId, Watched>,
+}
+
+/// A watched room.
+#[derive(Clone, Debug, Default)]
+struct Watched {
+    announced: usize,
+    watchers: Vec<PeerId>,
+}
+
+impl ChatRoom {
+    /// A chat room handler; with `include_sender`, messages also go back to their sender.
+    pub fn new(include_sender: bool) -> ChatRoom {
+        ChatRoom {
+            include_sender,
+            watched: HashMap::new(),
+        }
+    }
+
+    /// Send the watchers of `room` its head count if it changed since they last heard.
+    fn announce(&mut self, ctx: &mut Context<'_>, room: RoomId) {
+        let Some(watched) = self.watched.get_mut(&room) else {
+            return;
+        };
+        let online = ctx.room_size(room);
+        if online == watched.announced {
+            return;
+        }
+        watched.announced = online;
+        let text = format!("{{\"type\":\"presence\",\"online\":{online}}}");
+        for &peer in &watched.watchers {
+            ctx.send(peer, Message::Text(&text));
+        }
+    }
 }
 
 impl Handler for ChatRoom {
@@ -47,8 +87,32 @@ impl Handler for ChatRoom {
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_>, peer: PeerId, req: &Request) {
-        if let Some(room) = room_for_path(req.path()) {
-            ctx.join(peer, room);
+        let Some(room) = room_for_path(req.path()).and_then(|name| ctx.join(peer, name)) else {
+            return;
+        };
+        let wants_presence = req.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "presence" || p.starts_with("presence="))
+        });
+        if wants_presence {
+            self.watched.entry(room).or_default().watchers.push(peer);
+        }
+        self.announce(ctx, room);
+    }
+
+    fn on_close(&mut self, ctx: &mut Context<'_>, peer: PeerId, _code: CloseCode, _reason: &str) {
+        if self.watched.is_empty() {
+            return;
+        }
+        // The peer has left its rooms already: look at every watched room (few: one per
+        // room that a page is open on) and drop rooms nobody watches any more.
+        self.watched.retain(|_, w| {
+            w.watchers.retain(|&p| p != peer);
+            !w.watchers.is_empty()
+        });
+        let rooms: Vec<RoomId> = self.watched.keys().copied().collect();
+        for room in rooms {
+            self.announce(ctx, room);
         }
     }
 

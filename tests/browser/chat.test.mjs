@@ -140,9 +140,9 @@ try {
   const ctxB = await browser.newContext({ viewport });
   const a = await openPage(ctxA);
   const b = await openPage(ctxB);
-  await Promise.all([state(a, "online"), state(b, "online")]);
-  check((await a.locator("#status").textContent()).trim() === "online", "status text is not 'online'");
-  ok("both pages online");
+  await Promise.all([state(a, "connected"), state(b, "connected")]);
+  check((await a.locator("#status").textContent()).trim() === "connected", "status text is not 'connected'");
+  ok("both pages connected");
 
   step = "online count 2";
   await Promise.any([onlineIs(a, 2), onlineIs(b, 2)]).catch(async () => {
@@ -216,12 +216,17 @@ try {
   });
   ok("online count drops to 1");
 
-  step = "rooms from the hash are isolated";
+  step = "rooms from the hash and from the path are one room, isolated from the rest";
   const ctxC = await browser.newContext({ viewport });
   const c = await openPage(ctxC, "#lobby");
-  const d = await openPage(ctxC, "#lobby");
-  await Promise.all([state(c, "online"), state(d, "online")]);
+  const d = await openPage(ctxC, "room/lobby");
+  await Promise.all([state(c, "connected"), state(d, "connected")]);
   check((await c.textContent("#room")).trim() === "#lobby", "room name not shown");
+  check((await d.textContent("#room")).trim() === "#lobby", "room name from the path not shown");
+  await Promise.all([onlineIs(c, 2), onlineIs(d, 2)]).catch(async () => {
+    throw new Error(`lobby count is not 2 (c: ${await c.textContent("#online")}, d: ${await d.textContent("#online")})`);
+  });
+  check((await a.textContent("#online")).trim() === "1 online", "the default room's count includes the lobby");
   await say(c, "lobby only");
   check((await received(d, "lobby only")).from !== "?", "room message not delivered within the room");
   await say(a, "default room only");
@@ -266,7 +271,7 @@ try {
       step = "server restarts: page comes back online";
       await portFree(base.hostname, Number(base.port));
       restarted = spawn(SERVER_BIN, ["--listen", base.host], { stdio: ["ignore", "ignore", "inherit"] });
-      await state(a, "online");
+      await state(a, "connected");
       await onlineIs(a, 1);
       ok("server restarted: page back online, 1 online");
     }

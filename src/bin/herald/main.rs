@@ -102,9 +102,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let chat = ChatRoom {
-        include_sender: opts.include_sender,
-    };
+    let chat = ChatRoom::new(opts.include_sender);
     match (opts.mode, opts.scale.is_single()) {
         (Mode::Chat, true) => serve(opts.config, chat, "chat"),
         (Mode::Echo, true) => serve(opts.config, Echo, "echo"),
