@@ -354,21 +354,37 @@ pub fn api_string_to_sign(method: &str, path: &str, params: &[Pair<'_>]) -> Stri
     out
 }
 
-/// Check a signed HTTP API request.
+/// An HTTP API request as far as its signature is concerned.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedRequest<'a> {
+    /// The method, upper case (`GET`, `POST`).
+    pub method: &'a str,
+    /// The path, without the query (`/apps/3/events`).
+    pub path: &'a str,
+    /// The decoded query ([`super::query::parse_query`]).
+    pub params: &'a [Pair<'a>],
+    /// The body as received (empty for none).
+    pub body: &'a [u8],
+}
+
+/// Check a signed HTTP API request against an app's `key` and `secret`.
 ///
-/// `params` is the decoded query ([`super::query::parse_query`]); `now` the server's clock
-/// in Unix seconds; `window` the accepted distance of `auth_timestamp` from it. The body's
-/// MD5 must be given as `body_md5` when the body is not empty, and must match when given.
+/// `now` is the server's clock in Unix seconds; `window` the accepted distance of
+/// `auth_timestamp` from it. The body's MD5 must be given as `body_md5` when the body is
+/// not empty, and must match when given.
 pub fn verify_api_request(
     key: &str,
     secret: &str,
-    method: &str,
-    path: &str,
-    params: &[Pair<'_>],
-    body: &[u8],
+    request: &SignedRequest<'_>,
     now: u64,
     window: u64,
 ) -> Result<(), ApiAuthError> {
+    let SignedRequest {
+        method,
+        path,
+        params,
+        body,
+    } = *request;
     for (i, (name, _)) in params.iter().enumerate() {
         if params[..i]
             .iter()
@@ -571,16 +587,13 @@ mod tests {
                      &auth_signature=da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c";
         let params = parse_query(query).unwrap();
         let check = |now, body: &[u8]| {
-            verify_api_request(
-                KEY,
-                SECRET,
-                "POST",
-                "/apps/3/events",
-                &params,
+            let request = SignedRequest {
+                method: "POST",
+                path: "/apps/3/events",
+                params: &params,
                 body,
-                now,
-                600,
-            )
+            };
+            verify_api_request(KEY, SECRET, &request, now, 600)
         };
         assert_eq!(check(1353088179, body), Ok(()));
         assert_eq!(check(1353088179 + 600, body), Ok(()));
@@ -595,10 +608,12 @@ mod tests {
             verify_api_request(
                 KEY,
                 SECRET,
-                "POST",
-                "/apps/4/events",
-                &params,
-                body,
+                &SignedRequest {
+                    method: "POST",
+                    path: "/apps/4/events",
+                    params: &params,
+                    body
+                },
                 1353088179,
                 600
             ),
@@ -622,10 +637,12 @@ mod tests {
             verify_api_request(
                 KEY,
                 SECRET,
-                "GET",
-                "/apps/3/channels",
-                &params,
-                b"",
+                &SignedRequest {
+                    method: "GET",
+                    path: "/apps/3/channels",
+                    params: &params,
+                    body: b""
+                },
                 1000,
                 600
             ),
@@ -636,10 +653,12 @@ mod tests {
             verify_api_request(
                 KEY,
                 SECRET,
-                "GET",
-                "/apps/3/channels",
-                &params,
-                b"",
+                &SignedRequest {
+                    method: "GET",
+                    path: "/apps/3/channels",
+                    params: &params,
+                    body: b""
+                },
                 1000,
                 600
             ),
@@ -655,10 +674,12 @@ mod tests {
             verify_api_request(
                 KEY,
                 SECRET,
-                "GET",
-                "/apps/3/channels",
-                &params,
-                b"",
+                &SignedRequest {
+                    method: "GET",
+                    path: "/apps/3/channels",
+                    params: &params,
+                    body: b""
+                },
                 1000,
                 600
             ),
@@ -674,7 +695,18 @@ mod tests {
             params.iter().filter(|(k, _)| k != name).cloned().collect()
         };
         let check = |p: &[Pair<'_>]| {
-            verify_api_request(KEY, SECRET, "GET", "/apps/3/channels", p, b"", 1000, 600)
+            verify_api_request(
+                KEY,
+                SECRET,
+                &SignedRequest {
+                    method: "GET",
+                    path: "/apps/3/channels",
+                    params: p,
+                    body: b"",
+                },
+                1000,
+                600,
+            )
         };
         assert_eq!(
             check(&without("auth_key")),
@@ -710,10 +742,12 @@ mod tests {
             verify_api_request(
                 KEY,
                 SECRET,
-                "GET",
-                "/apps/3/channels",
-                &params,
-                b"x",
+                &SignedRequest {
+                    method: "GET",
+                    path: "/apps/3/channels",
+                    params: &params,
+                    body: b"x"
+                },
                 1000,
                 600
             ),
