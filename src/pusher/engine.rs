@@ -356,7 +356,7 @@ impl Engine {
             Ok(ClientMessage::Unsubscribe { channel }) => {
                 if let Some(sub) = conn.remove_subscription(&channel) {
                     out.push(Action::Leave(channel_room(app.id(), &sub.channel)));
-                    leave(app, index, registry, conn.socket_id(), sub, now, out);
+                    leave(app, index, registry, sub, now, out);
                 }
             }
             Ok(ClientMessage::Signin { auth, user_data }) => {
@@ -380,7 +380,7 @@ impl Engine {
         self.connections[index.get()] = self.connections[index.get()].saturating_sub(1);
         let (app, registry) = self.parts(index);
         for sub in conn.take_subscriptions() {
-            leave(app, index, registry, conn.socket_id(), sub, now, out);
+            leave(app, index, registry, sub, now, out);
         }
     }
 
@@ -823,12 +823,10 @@ fn leave(
     app: &App,
     index: AppIndex,
     registry: &mut Registry,
-    socket_id: SocketId,
     sub: Subscription,
     now: Now,
     out: &mut Vec<Action>,
 ) {
-    let _ = socket_id;
     let channel = &*sub.channel;
     let room = channel_room(app.id(), channel);
     if let Some(user) = &sub.member {
