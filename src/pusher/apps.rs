@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+/// The highest `max-presence-members` accepted.
+pub const MAX_PRESENCE_MEMBERS: u16 = 10_000;
+
 /// Per-app behaviour and limits. `Default` gives the Pusher service's defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppOptions {
@@ -35,7 +38,8 @@ pub struct AppOptions {
     pub pong_timeout_secs: u16,
     /// The most channels one connection may subscribe to at once.
     pub max_channels_per_connection: u16,
-    /// The most distinct users in one presence channel (Pusher: 100).
+    /// The most distinct users in one presence channel (Pusher: 100; at most
+    /// [`MAX_PRESENCE_MEMBERS`]).
     pub max_presence_members: u16,
     /// The largest `user_info` of a presence member, in bytes of JSON (Pusher: 1 KB).
     pub max_user_info_bytes: u32,
@@ -211,7 +215,12 @@ impl App {
             "max-connections" => o.max_connections = Some(number(value).ok_or_else(bad)?),
             "activity-timeout" => o.activity_timeout_secs = number(value).ok_or_else(bad)?,
             "max-channels" => o.max_channels_per_connection = number(value).ok_or_else(bad)?,
-            "max-presence-members" => o.max_presence_members = number(value).ok_or_else(bad)?,
+            "max-presence-members" => {
+                // Member lists are scanned per join: keep them small (Pusher allows 100).
+                o.max_presence_members = number(value)
+                    .filter(|&n: &u16| n <= MAX_PRESENCE_MEMBERS)
+                    .ok_or_else(bad)?
+            }
             "max-event-bytes" => o.max_event_bytes = number(value).ok_or_else(bad)?,
             "client-event-rate" => o.client_events_per_second = number(value).ok_or_else(bad)?,
             "webhook" => match value {
