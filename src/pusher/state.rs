@@ -355,7 +355,8 @@ pub enum KeepAlive {
     PingSent,
 }
 
-/// The Pusher state of one WebSocket connection (about 130 bytes plus 32 per channel).
+/// The Pusher state of one WebSocket connection: 120 bytes, plus 40 per subscribed channel
+/// (the channel name and member id are shared with the registry).
 #[derive(Clone, Debug)]
 pub struct Connection {
     socket_id: SocketId,
