@@ -65,6 +65,8 @@ mod config;
 mod handle;
 mod ids;
 pub mod protocol;
+#[cfg(feature = "pusher")]
+pub mod pusher;
 mod relay;
 mod server;
 #[cfg(feature = "tls")]
