@@ -38,6 +38,8 @@ pub enum ConfigFileError {
 }
 
 impl fmt::Display for ConfigFileError {
+    /// `FILE:LINE:COLUMN: reason`, then the line on a line of its own; `{:#}` keeps it to
+    /// one line (for a log line).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigFileError::Unreadable { path, reason } => {
@@ -47,6 +49,17 @@ impl fmt::Display for ConfigFileError {
                     path.display()
                 )
             }
+            ConfigFileError::Invalid {
+                path,
+                line,
+                column,
+                text,
+                reason,
+            } if f.alternate() => write!(
+                f,
+                "{}:{line}:{column}: {reason} (in `{text}`)",
+                path.display()
+            ),
             ConfigFileError::Invalid {
                 path,
                 line,
@@ -137,6 +150,16 @@ mod tests {
         assert!(e.contains("invalid type: string \"lots\""), "{e}");
         let e = error("[tls\ncert = 1");
         assert!(e.starts_with("h.toml:1:"), "{e}");
+        let e = parse(Path::new("h.toml"), "x = 1").unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "h.toml:1:1: unknown field `x`, expected one of `listen`, `mode`, \
+             `include_sender`, `max_connections`, `max_connections_per_ip`, \
+             `max_message_size`, `max_backlog`, `slow_policy`, `max_request_bytes`, \
+             `handshake_timeout`, `close_timeout`, `idle_timeout`, `pong_timeout`, \
+             `shutdown_timeout`, `allow_origin`, `http`, `deflate`, `deflate_threshold`, \
+             `protocol`, `workers`, `reuse_port`, `log_format`, `tls`, `redis` (in `x = 1`)"
+        );
     }
 
     #[test]

@@ -32,16 +32,18 @@ fn serve<H: Handler>(config: Config, handler: H, mode: &str, reloader: Reloader)
             return ExitCode::from(1);
         }
     };
+    // Signals first: the startup line tells scripts and tests that the daemon is ready,
+    // signals included (a SIGHUP before the handler exists would end the process).
+    if let Err(e) = signals::watch(vec![server.handle()], reloader) {
+        eprintln!("herald: cannot install signal handlers: {e}");
+        return ExitCode::from(1);
+    }
     log::info!(
         "herald {} listening on {} ({mode} mode){}",
         env!("CARGO_PKG_VERSION"),
         scheme.ws(server.local_addr()),
         scheme.page(server.local_addr(), http),
     );
-    if let Err(e) = signals::watch(vec![server.handle()], reloader) {
-        eprintln!("herald: cannot install signal handlers: {e}");
-        return ExitCode::from(1);
-    }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -329,6 +331,14 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
                 n - 1
             ),
         });
+    // Signals before the startup line, as in `serve`.
+    if let Err(e) = signals::watch(handles.clone(), reloader) {
+        eprintln!("herald: cannot install signal handlers: {e}");
+        for handle in &handles {
+            let _ = handle.shutdown();
+        }
+        return ExitCode::from(1);
+    }
     let scheme = Scheme::of(&config);
     log::info!(
         "herald {} listening on {} ({mode} mode, {workers} worker{}{redis_url}){}",
@@ -337,10 +347,6 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
         if workers == 1 { "" } else { "s" },
         scheme.page(config.listen, config.http),
     );
-    if let Err(e) = signals::watch(handles.clone(), reloader) {
-        eprintln!("herald: cannot install signal handlers: {e}");
-        return ExitCode::from(1);
-    }
     let mut failed = false;
     for ok in finished_rx {
         if !ok && !failed {

@@ -139,7 +139,7 @@ impl Reloader {
         let shown = path.display();
         let new = match config_file::load(&path) {
             Ok(file) => self.invocation.flags.clone().over(file).resolve(),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(format!("{e:#}")),
         };
         let new = match new {
             Ok(new) => new,
