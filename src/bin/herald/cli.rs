@@ -230,6 +230,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "redis")]
     fn scale_flags() {
         let o = run(&[
             "--workers",

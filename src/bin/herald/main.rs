@@ -158,6 +158,7 @@ fn main() -> ExitCode {
         }
     }
     let reloader = Reloader::new(inv, opts.clone());
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut config = opts.config;
     if let Some((cert, key)) = &opts.tls_files {
         #[cfg(feature = "tls")]

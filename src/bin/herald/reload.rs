@@ -216,6 +216,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "redis")]
     fn changes_and_restarts() {
         let old = options("listen = \"127.0.0.1:1\"\nmax_connections = 5\n");
         let new = options(

@@ -371,10 +371,17 @@ mod tests {
     fn cross_key_checks() {
         assert!(layer("[tls]\ncert = \"c\"\n").resolve().is_err());
         assert!(layer("[redis]\nprefix = \"p:\"\n").resolve().is_err());
+    }
+
+    #[test]
+    #[cfg(feature = "redis")]
+    fn redis_settings_read_back() {
         let o = layer("[redis]\nurl = \"redis://h/\"\nnode_id = \"n\"\n")
             .resolve()
             .unwrap();
         assert_eq!(o.scale.node_id.as_deref(), Some("n"));
+        let printed = to_toml(&o);
+        assert_eq!(layer(&printed).resolve().unwrap(), o, "{printed}");
     }
 
     #[test]
@@ -382,7 +389,7 @@ mod tests {
         let o = layer(
             "listen = \"localhost:0\"\nmode = \"echo\"\nslow_policy = \"drop\"\n\
              handshake_timeout = 1.5\nmax_connections_per_ip = 3\nprotocol = [\"chat\"]\n\
-             log_format = \"json\"\n[redis]\nurl = \"redis://h/\"\n",
+             log_format = \"json\"\n",
         )
         .resolve()
         .unwrap();

@@ -413,12 +413,12 @@ impl FromStr for RedisUrl {
         #[cfg(feature = "redis")]
         herald::cluster::redis::check_url(raw)?;
         #[cfg(not(feature = "redis"))]
-        if !raw.contains("://") {
-            return Err(format!(
-                "invalid Redis URL {}: use redis://HOST:PORT/",
-                herald::cluster::redact_url(raw)
-            ));
-        }
+        return Err(format!(
+            "cannot use the Redis URL {}: this herald is built without the cargo feature \
+             `redis` (redis:// URLs need it)",
+            herald::cluster::redact_url(raw)
+        ));
+        #[cfg(feature = "redis")]
         Ok(RedisUrl(raw.to_string()))
     }
 }
