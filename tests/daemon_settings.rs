@@ -131,6 +131,12 @@ fn config_file_bad_value_range() {
     refused("mode = \"relay\"\n", 1, "mode must be chat or echo");
     refused("listen = \"nowhere\"\n", 1, "HOST:PORT");
     refused("[redis]\nurl = \"http://x\"\n", 2, "redis://");
+    // An element's mistake is reported at the line where its array starts.
+    refused(
+        "mode = \"chat\"\nallow_origin = [\n  \"https://a.example\",\n  \"https://b.example/\",\n]\n",
+        2,
+        "invalid origin 'https://b.example/': browsers send an origin without a trailing slash",
+    );
 }
 
 #[test]

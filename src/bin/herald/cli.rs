@@ -162,7 +162,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             "--slow-policy" => s.slow_policy = Some(value(&flag, val())?),
             "--max-connections-per-ip" => s.max_connections_per_ip = Some(value(&flag, val())?),
             "--allow-origin" => {
-                let origin: String = value(&flag, val())?;
+                let origin = value(&flag, val())?;
                 s.allow_origin.get_or_insert_with(Vec::new).push(origin);
             }
             "--no-http" => s.http = Some(false),
@@ -385,6 +385,8 @@ mod tests {
             &["--redis-prefix", "p:"],
             &["--log-format", "xml"],
             &["--config"],
+            &["--allow-origin", "https://chat.example.com/"],
+            &["--max-request-bytes", "100"],
         ] {
             assert!(run(bad).is_err(), "{bad:?}");
         }

@@ -16,8 +16,8 @@
 
 use crate::listen::Listen;
 use crate::values::{
-    Bytes, LogFormat, Mode, NodeId, Policy, Positive, Protocol, RedisUrl, Seconds, SecondsOrOff,
-    Workers,
+    Bytes, LogFormat, Mode, NodeId, Origin, Policy, Positive, Protocol, RedisUrl, Seconds,
+    SecondsOrOff, Workers,
 };
 use herald::Config;
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ pub struct Settings {
     /// `--shutdown-timeout`, seconds.
     pub shutdown_timeout: Option<Seconds>,
     /// `--allow-origin` (repeatable).
-    pub allow_origin: Option<Vec<String>>,
+    pub allow_origin: Option<Vec<Origin>>,
     /// `--no-http` is `false`.
     pub http: Option<bool>,
     /// `--no-deflate` is `false`.
@@ -188,33 +188,36 @@ impl Settings {
     /// Fill in the defaults and check what spans several keys.
     ///
     /// Errors: a certificate without its key (or the reverse); a Redis prefix or node id
-    /// without a Redis URL.
+    /// without a Redis URL; what `Config::validate` refuses (a request limit under 256).
     pub fn resolve(self) -> Result<Options, String> {
-        let d = Config::default();
-        let listen = self.listen.unwrap_or(Listen::Addr(d.listen));
-        let config = Config {
-            listen: d.listen,
-            max_connections: self.max_connections.map_or(d.max_connections, |v| v.0),
-            max_message_size: self.max_message_size.map_or(d.max_message_size, |v| v.0),
-            max_request_bytes: self.max_request_bytes.map_or(d.max_request_bytes, |v| v.0),
-            max_backlog: self.max_backlog.map_or(d.max_backlog, |v| v.0),
-            slow_policy: self.slow_policy.map_or(d.slow_policy, |v| v.0),
-            max_connections_per_ip: self.max_connections_per_ip.map(|v| v.0),
-            allowed_origins: self.allow_origin.unwrap_or_default(),
-            deflate: self.deflate.unwrap_or(d.deflate),
-            deflate_threshold: self.deflate_threshold.map_or(d.deflate_threshold, |v| v.0),
-            reuse_port: self.reuse_port.unwrap_or(d.reuse_port),
-            http: self.http.unwrap_or(d.http),
-            protocols: self
-                .protocol
-                .map_or(d.protocols, |p| p.into_iter().map(|p| p.0).collect()),
-            handshake_timeout: self.handshake_timeout.map_or(d.handshake_timeout, |v| v.0),
-            close_timeout: self.close_timeout.map_or(d.close_timeout, |v| v.0),
-            idle_timeout: self.idle_timeout.map_or(d.idle_timeout, |v| v.0),
-            pong_timeout: self.pong_timeout.map_or(d.pong_timeout, |v| v.0),
-            shutdown_timeout: self.shutdown_timeout.map_or(d.shutdown_timeout, |v| v.0),
-            ..d
-        };
+        let mut c = Config::default();
+        let listen = self.listen.unwrap_or(Listen::Addr(c.listen));
+        /// `c.field = value` where the layer sets the key.
+        macro_rules! set {
+            ($($key:ident => $field:ident),* $(,)?) => {
+                $( if let Some(v) = self.$key { c.$field = v.0; } )*
+            };
+        }
+        set!(max_connections => max_connections, max_message_size => max_message_size,
+            max_request_bytes => max_request_bytes, max_backlog => max_backlog,
+            slow_policy => slow_policy, deflate_threshold => deflate_threshold,
+            handshake_timeout => handshake_timeout, close_timeout => close_timeout,
+            idle_timeout => idle_timeout, pong_timeout => pong_timeout,
+            shutdown_timeout => shutdown_timeout);
+        c.max_connections_per_ip = self.max_connections_per_ip.map(|v| v.0);
+        if let Some(origins) = self.allow_origin {
+            c.allowed_origins = origins.into_iter().map(|o| o.0).collect();
+        }
+        if let Some(protocols) = self.protocol {
+            c.protocols = protocols.into_iter().map(|p| p.0).collect();
+        }
+        c.deflate = self.deflate.unwrap_or(c.deflate);
+        c.reuse_port = self.reuse_port.unwrap_or(c.reuse_port);
+        c.http = self.http.unwrap_or(c.http);
+        // What the library refuses at bind (a request limit under 256 bytes), refused now
+        // with the key's name, before anything starts.
+        c.validate().map_err(|e| format!("invalid settings: {e}"))?;
+        let config = c;
         let tls = self.tls.unwrap_or_default();
         let tls_files = match (tls.cert, tls.key) {
             (Some(cert), Some(key)) => Some((cert, key)),
@@ -273,7 +276,7 @@ impl Settings {
             idle_timeout: Some(SecondsOrOff(c.idle_timeout)),
             pong_timeout: Some(Seconds(c.pong_timeout)),
             shutdown_timeout: Some(Seconds(c.shutdown_timeout)),
-            allow_origin: Some(c.allowed_origins.clone()),
+            allow_origin: Some(c.allowed_origins.iter().cloned().map(Origin).collect()),
             http: Some(c.http),
             deflate: Some(c.deflate),
             deflate_threshold: Some(Bytes(c.deflate_threshold)),
@@ -370,6 +373,8 @@ mod tests {
     #[test]
     fn cross_key_checks() {
         assert!(layer("[tls]\ncert = \"c\"\n").resolve().is_err());
+        let e = layer("max_request_bytes = 100").resolve().unwrap_err();
+        assert!(e.contains("max_request_bytes"), "{e}");
         assert!(layer("[redis]\nprefix = \"p:\"\n").resolve().is_err());
     }
 

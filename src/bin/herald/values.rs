@@ -382,6 +382,28 @@ impl fmt::Display for Protocol {
 
 as_string!(Protocol);
 
+/// An origin for the allow-list, as browsers send it (RFC 6454 section 6.1:
+/// `scheme://host[:port]`, no path, no trailing slash), checked by `herald::check_origin`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin(pub String);
+
+impl FromStr for Origin {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Origin, String> {
+        herald::check_origin(raw)
+            .map_err(|problem| format!("invalid origin '{raw}': {problem}"))?;
+        Ok(Origin(raw.to_string()))
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+as_string!(Origin);
+
 /// This instance's node id in Redis (`herald::cluster::check_node_id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeId(pub String);
@@ -467,6 +489,8 @@ mod tests {
         }
         assert!("yaml".parse::<LogFormat>().is_err());
         assert!("a,b".parse::<Protocol>().is_err());
+        assert!("https://a.example/".parse::<Origin>().is_err());
+        assert!("https://a.example:8443".parse::<Origin>().is_ok());
         assert!("has space".parse::<NodeId>().is_err());
     }
 }
