@@ -28,7 +28,39 @@ fn help_exits_0_with_usage() {
         assert_eq!(out.status.code(), Some(0), "{flag}");
         let stdout = text(&out.stdout);
         assert!(stdout.contains("Usage: herald"), "{stdout}");
-        for option in ["--listen", "--mode", "--max-connections", "--protocol"] {
+        for option in [
+            "--config FILE",
+            "--print-config",
+            "--listen ADDR",
+            "--mode",
+            "--include-sender",
+            "--max-connections N",
+            "--max-message-size",
+            "--max-backlog",
+            "--slow-policy",
+            "--max-connections-per-ip",
+            "--max-request-bytes",
+            "--handshake-timeout",
+            "--close-timeout",
+            "--idle-timeout",
+            "--pong-timeout",
+            "--shutdown-timeout",
+            "--allow-origin",
+            "--no-http",
+            "--no-deflate",
+            "--deflate-threshold",
+            "--tls-cert",
+            "--tls-key",
+            "--protocol",
+            "--workers",
+            "--reuse-port",
+            "--redis URL",
+            "--redis-prefix",
+            "--node-id",
+            "--log-format text|json",
+            "--help",
+            "--version",
+        ] {
             assert!(stdout.contains(option), "help lacks {option}");
         }
         assert!(out.stderr.is_empty(), "{}", text(&out.stderr));

@@ -136,10 +136,36 @@ pub fn presence_key_for(prefix: &str) -> String {
 }
 
 /// Check that `url` is a Redis URL this build can use, without connecting.
+///
+/// Errors (for a person to read): a scheme other than `redis://`, `unix://` (and their
+/// `valkey` spellings), `rediss://` (this build's redis client has no TLS), or what the
+/// redis crate finds wrong with the rest (a missing host, a database that is not a number).
 pub fn check_url(url: &str) -> Result<(), String> {
-    Client::open(url)
-        .map(drop)
-        .map_err(|e| format!("invalid Redis URL {}: {e}", redact_url(url)))
+    const FORMS: &str = "redis://[USER][:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH/redis.sock";
+    let shown = redact_url(url);
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("redis" | "valkey" | "unix" | "redis+unix" | "valkey+unix") => {}
+        Some("rediss" | "valkeys") => {
+            return Err(format!(
+                "invalid Redis URL {shown}: rediss:// (Redis over TLS) is not supported by this \
+                 build; use {FORMS}"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "invalid Redis URL {shown}: a Redis URL starts with redis:// or unix:// \
+                 ({FORMS})"
+            ));
+        }
+    }
+    Client::open(url).map(drop).map_err(|e| {
+        // The crate's Display appends " - InvalidClientConfig" (its error kind): not for
+        // an operator's eyes.
+        let text = e.to_string();
+        let reason = text.split(" - ").next().unwrap_or(&text);
+        format!("invalid Redis URL {shown}: {reason} (use {FORMS})")
+    })
 }
 
 /// Which connection a link event is about.

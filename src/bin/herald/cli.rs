@@ -1,77 +1,34 @@
-//! The daemon's command line: argv in, a `Config` and the handler choice out.
+//! The daemon's command line: argv in, a `Command` out (the flags as a `Settings` layer, and
+//! the config file to put under them).
 //!
-//! Owns flag names, their parsing and the help text. It starts nothing; `main` does.
+//! Owns flag names, their parsing and the help text. It reads no file and starts nothing:
+//! `settings` layers the flags over the file, `main` starts the server.
 
-use herald::{Config, SlowPolicy};
+use crate::settings::{RedisSettings, Settings, TlsFiles};
 use std::fmt;
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
-
-/// Which handler the daemon runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Every message goes to every other client.
-    Chat,
-    /// Every message goes back to its sender.
-    Echo,
-}
 
 /// What the command line asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     /// Run the server.
-    Run(Box<Options>),
+    Run(Invocation),
+    /// Print the effective settings as TOML and exit 0.
+    PrintConfig(Invocation),
     /// Print help and exit 0.
     Help,
     /// Print the version and exit 0.
     Version,
 }
 
-/// The daemon's settings.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Options {
-    /// Server settings.
-    pub config: Config,
-    /// Which handler.
-    pub mode: Mode,
-    /// In chat mode, also send each message back to its sender.
-    pub include_sender: bool,
-    /// Workers and Redis: how rooms are shared beyond one loop.
-    pub scale: Scale,
-    /// `--tls-cert` and `--tls-key`: serve wss:// and https:// with these PEM files.
-    pub tls_files: Option<(String, String)>,
-}
-
-/// How the daemon scales out (`--workers`, `--redis`, `--redis-prefix`, `--node-id`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Scale {
-    /// Event loops, each on its own thread with its own listener on the same port.
-    pub workers: usize,
-    /// Share rooms with other instances through the Redis at this URL.
-    pub redis: Option<String>,
-    /// Redis channel prefix (room R is the channel PREFIX + R).
-    pub redis_prefix: String,
-    /// This instance's node id in Redis (random if not given).
-    pub node_id: Option<String>,
-}
-
-impl Default for Scale {
-    fn default() -> Self {
-        Scale {
-            workers: 1,
-            redis: None,
-            redis_prefix: "herald:room:".to_string(),
-            node_id: None,
-        }
-    }
-}
-
-impl Scale {
-    /// One loop, no Redis: the plain single-threaded server.
-    pub fn is_single(&self) -> bool {
-        self.workers == 1 && self.redis.is_none()
-    }
+/// Where the settings come from: a config file (optional) and the flags, which win.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// `--config FILE`.
+    pub config_file: Option<PathBuf>,
+    /// The flags as a layer of settings.
+    pub flags: Settings,
 }
 
 /// A command-line mistake.
@@ -84,13 +41,23 @@ impl fmt::Display for UsageError {
     }
 }
 
+impl std::error::Error for UsageError {}
+
 pub const HELP: &str = "\
 herald: a WebSocket (RFC 6455) broadcast server
 
 Usage: herald [OPTIONS]
 
 Options:
-  --listen ADDR              address to listen on [default: 127.0.0.1:8080]
+  --config FILE              read settings from this TOML file first; flags override it
+                             (each flag has a key: --max-connections N is
+                             max_connections = N; see the README)
+  --print-config             print the effective settings as TOML (what --config reads)
+                             and exit
+  --listen ADDR              address to listen on [default: 127.0.0.1:8080]: IP:PORT,
+                             [IPv6]:PORT, HOST:PORT (the first address of the name),
+                             :PORT (every IPv4 interface), PORT (127.0.0.1 only);
+                             port 0 picks a free port
   --mode chat|echo           chat: each message goes to every other client;
                              echo: each message goes back to its sender [default: chat]
   --include-sender           in chat mode, also deliver each message to its sender
@@ -131,48 +98,38 @@ Options:
                              pub/sub: redis://[USER][:PASSWORD@]HOST[:PORT][/DB]
   --redis-prefix PREFIX      Redis channel of room R: PREFIX + R [default: herald:room:]
   --node-id ID               this instance's id in Redis [default: random]
+  --log-format text|json     log lines as text, or one JSON object per line (time,
+                             level, target, message, peer) [default: text]
   -h, --help                 print this help
   -V, --version              print the version
 
 Logging: RUST_LOG=debug|info|warn|error [default: info]
+Signals: SIGTERM/SIGINT shut down gracefully; SIGHUP reads --config again and logs
+what changed
 ";
 
+/// A flag's value through its type's check (`values`), or a message naming the flag.
 fn value<T: FromStr>(flag: &str, raw: Option<String>) -> Result<T, UsageError>
 where
     T::Err: fmt::Display,
 {
     let raw = raw.ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
-    raw.parse()
-        .map_err(|e| UsageError(format!("invalid value '{raw}' for {flag}: {e}")))
+    raw.parse().map_err(|e| UsageError(format!("{flag}: {e}")))
 }
 
-fn positive(flag: &str, raw: Option<String>) -> Result<usize, UsageError> {
-    match value::<usize>(flag, raw)? {
-        0 => Err(UsageError(format!("{flag} must be at least 1"))),
-        n => Ok(n),
-    }
-}
-
-fn seconds(flag: &str, raw: Option<String>) -> Result<Duration, UsageError> {
-    let secs: f64 = value(flag, raw)?;
-    if !(secs > 0.0 && secs < 1e9) {
-        return Err(UsageError(format!(
-            "{flag} must be a positive number of seconds"
-        )));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
+/// Flags that take no value.
+const SWITCHES: [&str; 5] = [
+    "--include-sender",
+    "--no-http",
+    "--no-deflate",
+    "--reuse-port",
+    "--print-config",
+];
 
 /// Parse the arguments after the program name.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageError> {
-    let mut opts = Options {
-        config: Config::default(),
-        mode: Mode::Chat,
-        include_sender: false,
-        scale: Scale::default(),
-        tls_files: None,
-    };
-    let (mut tls_cert, mut tls_key) = (None, None);
+    let mut inv = Invocation::default();
+    let mut print_config = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -180,126 +137,83 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
             _ => (arg.clone(), None),
         };
+        if inline.is_some() && SWITCHES.contains(&flag.as_str()) {
+            return Err(UsageError(format!("{flag} takes no value")));
+        }
         let mut val = || inline.clone().or_else(|| args.next());
-        let c = &mut opts.config;
+        let s = &mut inv.flags;
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
-            "--listen" => c.listen = value::<SocketAddr>(&flag, val())?,
-            "--mode" => {
-                opts.mode = match val().as_deref() {
-                    Some("chat") => Mode::Chat,
-                    Some("echo") => Mode::Echo,
-                    Some(other) => {
-                        return Err(UsageError(format!(
-                            "--mode must be chat or echo, not '{other}'"
-                        )));
-                    }
-                    None => return Err(UsageError("--mode needs a value".into())),
-                }
-            }
-            "--include-sender" => opts.include_sender = true,
-            "--max-connections" => c.max_connections = positive(&flag, val())?,
-            "--max-message-size" => c.max_message_size = positive(&flag, val())?,
-            "--max-backlog" => c.max_backlog = positive(&flag, val())?,
-            "--max-request-bytes" => c.max_request_bytes = positive(&flag, val())?,
-            "--handshake-timeout" => c.handshake_timeout = seconds(&flag, val())?,
-            "--close-timeout" => c.close_timeout = seconds(&flag, val())?,
-            "--idle-timeout" => {
-                let raw = val();
-                c.idle_timeout = match raw.as_deref() {
-                    Some("0") => None,
-                    _ => Some(seconds(&flag, raw)?),
-                }
-            }
-            "--pong-timeout" => c.pong_timeout = seconds(&flag, val())?,
-            "--shutdown-timeout" => c.shutdown_timeout = seconds(&flag, val())?,
-            "--slow-policy" => {
-                c.slow_policy = match val().as_deref() {
-                    Some("close") => SlowPolicy::Close,
-                    Some("drop") => SlowPolicy::Drop,
-                    other => {
-                        return Err(UsageError(format!(
-                            "--slow-policy must be close or drop, not '{}'",
-                            other.unwrap_or("")
-                        )));
-                    }
-                }
-            }
-            "--max-connections-per-ip" => c.max_connections_per_ip = Some(positive(&flag, val())?),
+            "--config" => inv.config_file = Some(value::<PathBuf>(&flag, val())?),
+            "--print-config" => print_config = true,
+            "--listen" => s.listen = Some(value(&flag, val())?),
+            "--mode" => s.mode = Some(value(&flag, val())?),
+            "--include-sender" => s.include_sender = Some(true),
+            "--max-connections" => s.max_connections = Some(value(&flag, val())?),
+            "--max-message-size" => s.max_message_size = Some(value(&flag, val())?),
+            "--max-backlog" => s.max_backlog = Some(value(&flag, val())?),
+            "--max-request-bytes" => s.max_request_bytes = Some(value(&flag, val())?),
+            "--handshake-timeout" => s.handshake_timeout = Some(value(&flag, val())?),
+            "--close-timeout" => s.close_timeout = Some(value(&flag, val())?),
+            "--idle-timeout" => s.idle_timeout = Some(value(&flag, val())?),
+            "--pong-timeout" => s.pong_timeout = Some(value(&flag, val())?),
+            "--shutdown-timeout" => s.shutdown_timeout = Some(value(&flag, val())?),
+            "--slow-policy" => s.slow_policy = Some(value(&flag, val())?),
+            "--max-connections-per-ip" => s.max_connections_per_ip = Some(value(&flag, val())?),
             "--allow-origin" => {
-                let origin: String = value(&flag, val())?;
-                c.allowed_origins.push(origin);
+                let origin = value(&flag, val())?;
+                s.allow_origin.get_or_insert_with(Vec::new).push(origin);
             }
-            "--no-http" => c.http = false,
-            "--no-deflate" => c.deflate = false,
-            "--deflate-threshold" => c.deflate_threshold = value(&flag, val())?,
-            "--tls-cert" => tls_cert = Some(value::<String>(&flag, val())?),
-            "--tls-key" => tls_key = Some(value::<String>(&flag, val())?),
+            "--no-http" => s.http = Some(false),
+            "--no-deflate" => s.deflate = Some(false),
+            "--deflate-threshold" => s.deflate_threshold = Some(value(&flag, val())?),
+            "--tls-cert" => tls(s).cert = Some(value(&flag, val())?),
+            "--tls-key" => tls(s).key = Some(value(&flag, val())?),
             "--protocol" => {
-                let name: String = value(&flag, val())?;
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-                    return Err(UsageError(format!("invalid subprotocol name '{name}'")));
-                }
-                c.protocols.push(name);
+                let name = value(&flag, val())?;
+                s.protocol.get_or_insert_with(Vec::new).push(name);
             }
-            "--workers" => {
-                let max = herald::cluster::workers::MAX_WORKERS;
-                opts.scale.workers = positive(&flag, val())?;
-                if opts.scale.workers > max {
-                    return Err(UsageError(format!("--workers must be at most {max}")));
-                }
-            }
-            "--redis" => {
-                let url: String = value(&flag, val())?;
-                if !url.contains("://") {
-                    return Err(UsageError(format!(
-                        "invalid Redis URL '{url}': use redis://HOST:PORT/"
-                    )));
-                }
-                opts.scale.redis = Some(url);
-            }
-            "--redis-prefix" => opts.scale.redis_prefix = value(&flag, val())?,
-            "--reuse-port" => c.reuse_port = true,
-            "--node-id" => {
-                let id: String = value(&flag, val())?;
-                herald::cluster::check_node_id(&id).map_err(UsageError)?;
-                opts.scale.node_id = Some(id);
-            }
+            "--workers" => s.workers = Some(value(&flag, val())?),
+            "--redis" => redis(s).url = Some(value(&flag, val())?),
+            "--redis-prefix" => redis(s).prefix = Some(value(&flag, val())?),
+            "--node-id" => redis(s).node_id = Some(value(&flag, val())?),
+            "--reuse-port" => s.reuse_port = Some(true),
+            "--log-format" => s.log_format = Some(value(&flag, val())?),
             _ => return Err(UsageError(format!("unknown argument '{arg}'"))),
         }
-        if inline.is_some()
-            && matches!(
-                flag.as_str(),
-                "--include-sender" | "--no-http" | "--no-deflate" | "--reuse-port"
-            )
-        {
-            return Err(UsageError(format!("{flag} takes no value")));
-        }
     }
-    if opts.scale.redis.is_none()
-        && (opts.scale.node_id.is_some()
-            || opts.scale.redis_prefix != Scale::default().redis_prefix)
-    {
-        return Err(UsageError(
-            "--node-id and --redis-prefix need --redis".into(),
-        ));
-    }
-    opts.tls_files = match (tls_cert, tls_key) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        (None, None) => None,
-        _ => return Err(UsageError("--tls-cert and --tls-key go together".into())),
-    };
-    Ok(Command::Run(Box::new(opts)))
+    Ok(if print_config {
+        Command::PrintConfig(inv)
+    } else {
+        Command::Run(inv)
+    })
+}
+
+fn tls(s: &mut Settings) -> &mut TlsFiles {
+    s.tls.get_or_insert_with(TlsFiles::default)
+}
+
+fn redis(s: &mut Settings) -> &mut RedisSettings {
+    s.redis.get_or_insert_with(RedisSettings::default)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::listen::Listen;
+    use crate::settings::{Options, Scale};
+    use crate::values::{LogFormat, Mode};
+    use herald::{Config, SlowPolicy};
+    use std::time::Duration;
 
-    fn run(args: &[&str]) -> Result<Options, UsageError> {
-        match parse(args.iter().map(|s| s.to_string()))? {
-            Command::Run(o) => Ok(*o),
+    /// The flags alone (no config file), resolved.
+    fn run(args: &[&str]) -> Result<Options, String> {
+        match parse(args.iter().map(|s| s.to_string())).map_err(|e| e.0)? {
+            Command::Run(inv) => {
+                assert_eq!(inv.config_file, None);
+                inv.flags.resolve()
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -312,9 +226,11 @@ mod tests {
         assert!(!o.include_sender);
         assert_eq!(o.scale, Scale::default());
         assert!(o.scale.is_single());
+        assert_eq!(o.log_format, LogFormat::Text);
     }
 
     #[test]
+    #[cfg(feature = "redis")]
     fn scale_flags() {
         let o = run(&[
             "--workers",
@@ -365,9 +281,11 @@ mod tests {
             "chat",
             "--protocol",
             "v2.json",
+            "--log-format",
+            "json",
         ])
         .unwrap();
-        assert_eq!(o.config.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(o.listen, Listen::Addr("127.0.0.1:0".parse().unwrap()));
         assert_eq!(o.mode, Mode::Echo);
         assert!(o.include_sender);
         assert_eq!(o.config.max_connections, 5);
@@ -377,6 +295,7 @@ mod tests {
         assert_eq!(o.config.handshake_timeout, Duration::from_millis(1500));
         assert_eq!(o.config.close_timeout, Duration::from_secs(2));
         assert_eq!(o.config.protocols, ["chat", "v2.json"]);
+        assert_eq!(o.log_format, LogFormat::Json);
     }
 
     #[test]
@@ -427,6 +346,22 @@ mod tests {
     }
 
     #[test]
+    fn config_file_and_print_config() {
+        let args = [
+            "--config",
+            "/etc/herald.toml",
+            "--print-config",
+            "--workers=2",
+        ];
+        let Ok(Command::PrintConfig(inv)) = parse(args.map(String::from)) else {
+            panic!("not a print-config command");
+        };
+        assert_eq!(inv.config_file, Some("/etc/herald.toml".into()));
+        assert_eq!(inv.flags.workers.map(|w| w.0), Some(2));
+        assert!(parse(["--print-config=yes".to_string()]).is_err());
+    }
+
+    #[test]
     fn mistakes() {
         for bad in [
             &["--bogus"][..],
@@ -448,10 +383,31 @@ mod tests {
             &["--node-id", "has space"],
             &["--node-id", "n1"],
             &["--redis-prefix", "p:"],
+            &["--log-format", "xml"],
+            &["--config"],
+            &["--allow-origin", "https://chat.example.com/"],
+            &["--max-request-bytes", "100"],
         ] {
             assert!(run(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));
         assert_eq!(parse(["-V".to_string()]), Ok(Command::Version));
+    }
+
+    #[test]
+    fn listen_errors_say_what_is_accepted() {
+        let e = run(&["--listen", "nowhere"]).unwrap_err();
+        assert!(
+            e.starts_with("--listen: invalid listen address 'nowhere'"),
+            "{e}"
+        );
+        assert!(e.contains(":PORT (all IPv4 interfaces)"), "{e}");
+    }
+
+    #[test]
+    fn redis_url_errors_do_not_show_the_password() {
+        let e = run(&["--redis", "http://:secret@x/"]).unwrap_err();
+        assert!(e.contains("redis://"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
     }
 }

@@ -1,14 +1,30 @@
-//! The `herald` daemon: parse the command line, start the chosen handler, log, serve.
+//! The `herald` daemon: read the command line and the config file, start the chosen
+//! handler on one loop or several, log, serve.
+//!
+//! `main` wires the modules together; each of them owns one part of the daemon (flags,
+//! config file, values, settings, listen addresses, logging, signals, reload).
 
 mod cli;
+mod config_file;
+mod listen;
+mod logging;
+mod reload;
+mod settings;
+mod signals;
+mod values;
 
-use cli::{Command, Mode, Scale};
+use cli::{Command, Invocation};
 use herald::{ChatRoom, Config, Echo, Handle, Handler, Server};
+use reload::Reloader;
+use settings::{Options, Scale, Settings};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
+use values::Mode;
 
-fn serve<H: Handler>(config: Config, handler: H, mode: &str) -> ExitCode {
+fn serve<H: Handler>(config: Config, handler: H, mode: &str, reloader: Reloader) -> ExitCode {
     let listen = config.listen;
-    let scheme = scheme(&config);
+    let http = config.http;
+    let scheme = Scheme::of(&config);
     let mut server = match Server::bind(config, handler) {
         Ok(server) => server,
         Err(e) => {
@@ -16,15 +32,18 @@ fn serve<H: Handler>(config: Config, handler: H, mode: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    log::info!(
-        "herald {} listening on {scheme}://{} ({mode} mode)",
-        env!("CARGO_PKG_VERSION"),
-        server.local_addr()
-    );
-    if let Err(e) = watch_signals(vec![server.handle()]) {
+    // Signals first: the startup line tells scripts and tests that the daemon is ready,
+    // signals included (a SIGHUP before the handler exists would end the process).
+    if let Err(e) = signals::watch(vec![server.handle()], reloader) {
         eprintln!("herald: cannot install signal handlers: {e}");
         return ExitCode::from(1);
     }
+    log::info!(
+        "herald {} listening on {} ({mode} mode){}",
+        env!("CARGO_PKG_VERSION"),
+        scheme.ws(server.local_addr()),
+        scheme.page(server.local_addr(), http),
+    );
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -34,43 +53,67 @@ fn serve<H: Handler>(config: Config, handler: H, mode: &str) -> ExitCode {
     }
 }
 
-/// SIGTERM or SIGINT: shut down gracefully (close 1001 to every peer, then exit 0). A
-/// second one: exit at once. The signals arrive on a small thread that talks to the loops
-/// (one per worker) through their `Handle`s, like any other thread would.
-fn watch_signals(handles: Vec<Handle>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let mut signals = signals.forever();
-            if let Some(sig) = signals.next() {
-                log::info!("signal {sig}: shutting down (send it again to exit at once)");
-                for handle in &handles {
-                    let _ = handle.shutdown();
-                }
-            }
-            if let Some(sig) = signals.next() {
-                log::warn!("signal {sig} again: exiting now");
-                std::process::exit(1);
-            }
-        })?;
-    Ok(())
+/// Plain or TLS, for the addresses in the startup line.
+#[derive(Clone, Copy)]
+struct Scheme {
+    tls: bool,
 }
 
-/// `wss` when serving TLS, else `ws`, for the startup line.
-fn scheme(config: &Config) -> &'static str {
-    #[cfg(feature = "tls")]
-    if config.tls.is_some() {
-        return "wss";
+impl Scheme {
+    fn of(config: &Config) -> Scheme {
+        #[cfg(feature = "tls")]
+        let tls = config.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let tls = {
+            let _ = config;
+            false
+        };
+        Scheme { tls }
     }
-    let _ = config;
-    "ws"
+
+    /// `ws://ADDR` or `wss://ADDR`: what clients connect to.
+    fn ws(self, addr: SocketAddr) -> String {
+        format!("{}://{addr}", if self.tls { "wss" } else { "ws" })
+    }
+
+    /// `, page on http://ADDR/` (https with TLS), the address to open in a browser; on
+    /// an all-interfaces bind, the loopback address of this machine. Empty without the
+    /// HTTP endpoints.
+    fn page(self, addr: SocketAddr, http: bool) -> String {
+        if !http {
+            return String::new();
+        }
+        let scheme = if self.tls { "https" } else { "http" };
+        match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                let local = SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()));
+                format!("; page on {scheme}://{local}/ (on every interface)")
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                let local = SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()));
+                format!("; page on {scheme}://{local}/ (on every interface)")
+            }
+            _ => format!("; page on {scheme}://{addr}/"),
+        }
+    }
+}
+
+/// The settings from the config file (if any) with the flags over them.
+///
+/// Errors: the file cannot be read or has a mistake (with its line), or the layers
+/// together fail a cross-key check.
+fn load(inv: &Invocation) -> Result<Options, String> {
+    let file = match &inv.config_file {
+        Some(path) => config_file::load(path).map_err(|e| e.to_string())?,
+        None => Settings::default(),
+    };
+    inv.flags.clone().over(file).resolve()
 }
 
 fn main() -> ExitCode {
-    let opts = match cli::parse(std::env::args().skip(1)) {
-        Ok(Command::Run(opts)) => opts,
+    let (inv, print) = match cli::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(inv)) => (inv, false),
+        Ok(Command::PrintConfig(inv)) => (inv, true),
         Ok(Command::Help) => {
             print!("{}", cli::HELP);
             return ExitCode::SUCCESS;
@@ -84,13 +127,43 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut opts = match load(&inv) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if print {
+        print!("{}", settings::to_toml(&opts));
+        return ExitCode::SUCCESS;
+    }
+    if let listen::Listen::Unix(_) = opts.listen
+        && let Err(e) = opts.listen.resolve()
+    {
+        eprintln!("herald: {e}");
+        return ExitCode::from(2);
+    }
+    logging::init(opts.log_format);
+    match opts.listen.resolve() {
+        Ok(resolved) => {
+            if let Some(note) = resolved.note {
+                log::info!("{note}");
+            }
+            opts.config.listen = resolved.addr;
+        }
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let reloader = Reloader::new(inv, opts.clone());
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-    let mut opts = opts;
+    let mut config = opts.config;
     if let Some((cert, key)) = &opts.tls_files {
         #[cfg(feature = "tls")]
         match herald::TlsConfig::from_pem_files(cert, key) {
-            Ok(tls) => opts.config.tls = Some(tls),
+            Ok(tls) => config.tls = Some(tls),
             Err(e) => {
                 eprintln!("herald: {e}");
                 return ExitCode::from(1);
@@ -104,10 +177,10 @@ fn main() -> ExitCode {
     }
     let chat = ChatRoom::new(opts.include_sender);
     match (opts.mode, opts.scale.is_single()) {
-        (Mode::Chat, true) => serve(opts.config, chat, "chat"),
-        (Mode::Echo, true) => serve(opts.config, Echo, "echo"),
-        (Mode::Chat, false) => serve_scaled(opts.config, &opts.scale, chat, "chat"),
-        (Mode::Echo, false) => serve_scaled(opts.config, &opts.scale, Echo, "echo"),
+        (Mode::Chat, true) => serve(config, chat, "chat", reloader),
+        (Mode::Echo, true) => serve(config, Echo, "echo", reloader),
+        (Mode::Chat, false) => serve_scaled(config, &opts.scale, chat, "chat", reloader),
+        (Mode::Echo, false) => serve_scaled(config, &opts.scale, Echo, "echo", reloader),
     }
 }
 
@@ -122,6 +195,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
     scale: &Scale,
     handler: H,
     mode: &str,
+    reloader: Reloader,
 ) -> ExitCode {
     use herald::cluster::workers::Hub;
     use std::net::SocketAddr;
@@ -256,17 +330,22 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
                 n - 1
             ),
         });
-    log::info!(
-        "herald {} listening on {}://{} ({mode} mode, {workers} worker{}{redis_url})",
-        env!("CARGO_PKG_VERSION"),
-        scheme(&config),
-        config.listen,
-        if workers == 1 { "" } else { "s" }
-    );
-    if let Err(e) = watch_signals(handles.clone()) {
+    // Signals before the startup line, as in `serve`.
+    if let Err(e) = signals::watch(handles.clone(), reloader) {
         eprintln!("herald: cannot install signal handlers: {e}");
+        for handle in &handles {
+            let _ = handle.shutdown();
+        }
         return ExitCode::from(1);
     }
+    let scheme = Scheme::of(&config);
+    log::info!(
+        "herald {} listening on {} ({mode} mode, {workers} worker{}{redis_url}){}",
+        env!("CARGO_PKG_VERSION"),
+        scheme.ws(config.listen),
+        if workers == 1 { "" } else { "s" },
+        scheme.page(config.listen, config.http),
+    );
     let mut failed = false;
     for ok in finished_rx {
         if !ok && !failed {
