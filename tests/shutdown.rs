@@ -126,3 +126,24 @@ fn a_second_signal_exits_at_once_with_status_1() {
     assert!(log.contains("exiting now"), "{log}");
     drop(silent);
 }
+
+#[test]
+fn each_workers_lines_say_which_worker_speaks() {
+    let mut d = Daemon::start(&["--workers", "2", "--shutdown-timeout", "2"]);
+    d.signal("TERM");
+    let (status, _) = d.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "exit status");
+    let log = d.rest_of_log();
+    for worker in ["w0", "w1"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!(" {worker}] shutting down: closing 0 connections"))),
+            "no shutdown line from {worker}:\n{log}"
+        );
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!(" {worker}] stopped"))),
+            "no stop line from {worker}:\n{log}"
+        );
+    }
+}

@@ -22,6 +22,19 @@ struct JsonLine<'a> {
     /// The client's address, for messages about one connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     peer: Option<&'a str>,
+    /// The worker whose loop logged the line (with `--workers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worker: Option<u32>,
+}
+
+/// The worker number of the calling thread, if it is one of `--workers`' loops (their
+/// threads are named `herald-worker-N`), so that their lines say which one speaks.
+fn worker() -> Option<u32> {
+    std::thread::current()
+        .name()?
+        .strip_prefix("herald-worker-")?
+        .parse()
+        .ok()
 }
 
 /// Split `"ADDR: rest"` (how the server starts every line about one connection) into the
@@ -45,6 +58,7 @@ fn json_line(time: String, record: &log::Record<'_>) -> String {
         target: record.target(),
         message,
         peer,
+        worker: worker(),
     };
     // Serializing a struct of strings cannot fail; keep a line anyway if it ever does.
     let mut out = serde_json::to_string(&line)
@@ -61,6 +75,26 @@ pub fn init(format: LogFormat) {
         builder.format(|buf, record| {
             let time = buf.timestamp_millis().to_string();
             buf.write_all(json_line(time, record).as_bytes())
+        });
+    } else {
+        // env_logger's own layout, with the worker named when a worker logs.
+        builder.format(|buf, record| {
+            let level_style = buf.default_level_style(record.level());
+            let time = buf.timestamp_seconds();
+            let level = record.level();
+            let target = record.target();
+            match worker() {
+                Some(n) => writeln!(
+                    buf,
+                    "[{time} {level_style}{level:<5}{level_style:#} {target} w{n}] {}",
+                    record.args()
+                ),
+                None => writeln!(
+                    buf,
+                    "[{time} {level_style}{level:<5}{level_style:#} {target}] {}",
+                    record.args()
+                ),
+            }
         });
     }
     builder.init();
