@@ -6,6 +6,7 @@
 //! the loop itself stays single-threaded and never blocks on a handle. A full channel
 //! makes the sending thread wait, which bounds the memory commands can take.
 
+use crate::config::Config;
 use crate::ids::PeerId;
 use crate::protocol::{CloseCode, OwnedMessage};
 use std::fmt;
@@ -20,6 +21,7 @@ pub(crate) enum Command {
     Publish(String, OwnedMessage),
     Relayed(String, OwnedMessage),
     Close(PeerId, CloseCode, String),
+    Reload(Box<Config>),
     Shutdown,
 }
 
@@ -118,6 +120,14 @@ impl Handle {
     /// Close a peer with a code and reason.
     pub fn close(&self, peer: PeerId, code: CloseCode, reason: &str) -> Result<(), ServerGone> {
         self.submit(Command::Close(peer, code, reason.to_string()))
+    }
+
+    /// Change the server's settings while it runs (as `Server::reconfigure`, applied at the
+    /// loop's next turn): limits, timeouts, origins, subprotocols, deflate, the HTTP
+    /// endpoints, and the TLS certificate for new handshakes. Open connections are not
+    /// dropped. A configuration that does not validate is logged and ignored.
+    pub fn reload(&self, config: Config) -> Result<(), ServerGone> {
+        self.submit(Command::Reload(Box::new(config)))
     }
 
     /// Stop the server (as `Context::shutdown`).

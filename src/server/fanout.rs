@@ -93,6 +93,13 @@ impl Fanout {
         }
     }
 
+    /// Take new limits (for the messages queued from now on).
+    pub fn reconfigure(&mut self, config: &Config) {
+        self.threshold = config.deflate_threshold;
+        self.max_backlog = config.max_backlog;
+        self.slow_policy = config.slow_policy;
+    }
+
     /// What was counted so far.
     pub fn counters(&self) -> Counters {
         self.counters

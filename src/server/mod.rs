@@ -171,6 +171,23 @@ impl<H: Handler> Server<H> {
         self.relay = Some(relay);
     }
 
+    /// Change the settings of the running server: what applies to new connections and new
+    /// handshakes (the limits, the timeouts for phases that start from now on, origins,
+    /// subprotocols, deflate, the HTTP endpoints, the TLS certificate and key) takes the
+    /// values of `config`; open connections stay. The listening address, `reuse_port` and
+    /// `command_queue` cannot change on a bound server and keep their values. Fails, changing
+    /// nothing, if `config` does not validate.
+    pub fn reconfigure(&mut self, mut config: Config) -> Result<(), crate::ConfigError> {
+        config.validate()?;
+        config.listen = self.config.listen;
+        config.reuse_port = self.config.reuse_port;
+        config.command_queue = self.config.command_queue;
+        self.registry.reconfigure(&config);
+        self.fanout.reconfigure(&config);
+        self.config = config;
+        Ok(())
+    }
+
     /// The handler.
     pub fn handler(&self) -> &H {
         &self.handler
@@ -305,6 +322,10 @@ impl<H: Handler> Server<H> {
                 Command::Relayed(room, msg) => ctx.publish_relayed(&room, msg.as_message()),
                 Command::Close(peer, code, reason) => ctx.close(peer, code, &reason),
                 Command::Shutdown => ctx.shutdown(),
+                Command::Reload(config) => match self.reconfigure(*config) {
+                    Ok(()) => log::info!("settings reloaded (for new connections)"),
+                    Err(e) => log::warn!("reload refused, settings unchanged: {e}"),
+                },
             }
             self.settle();
         }

@@ -134,6 +134,34 @@ impl Registry {
         }
     }
 
+    /// Take new timeouts (for deadlines set from now on) and per-IP counting (on, off, or
+    /// on again: counted afresh from the connections there are).
+    pub fn reconfigure(&mut self, config: &Config) {
+        self.timing = Timing {
+            idle: config.idle_timeout.map(Wheel::ticks),
+            pong: Wheel::ticks(config.pong_timeout),
+            close: Wheel::ticks(config.close_timeout),
+        };
+        self.request_ticks = Wheel::ticks(config.handshake_timeout);
+        self.close_ticks = Wheel::ticks(config.close_timeout);
+        match (config.max_connections_per_ip, &self.per_ip) {
+            (None, _) => self.per_ip = None,
+            (Some(_), Some(_)) => {}
+            (Some(_), None) => {
+                let mut map: HashMap<IpAddr, IpCount> = HashMap::new();
+                for (_, conn) in &self.conns {
+                    let count = map.entry(conn.addr.ip()).or_default();
+                    if conn.announced {
+                        count.open += 1;
+                    } else if !conn.upgraded {
+                        count.pending += 1;
+                    }
+                }
+                self.per_ip = Some(map);
+            }
+        }
+    }
+
     /// Read the clock once for this loop turn.
     pub fn tick(&mut self, now: Instant) {
         self.now = self.wheel.tick_at(now);

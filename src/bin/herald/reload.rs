@@ -1,10 +1,9 @@
 //! SIGHUP: read the config file again (the flags still win), say what changed, and which of
 //! the changes need a restart.
 //!
-//! Owns the comparison of two `Options` and the reload's log lines. Applying the changes to
-//! the running loops needs a call the library does not have yet (see `apply`): until then a
-//! reload checks the file (and re-reads the TLS certificate and key) and reports, and the
-//! running server keeps its settings.
+//! Owns the comparison of two `Options` and the reload's log lines; the changes reach the
+//! running loops through `Handle::reload` (one call per worker), which applies them to new
+//! connections and handshakes without dropping anyone.
 
 use crate::cli::Invocation;
 use crate::config_file;
@@ -100,18 +99,19 @@ pub fn diff(old: &Options, new: &Options) -> Vec<Change> {
 
 /// Give the running loops the reloadable settings of `new` (limits and timeouts for new
 /// connections, origins, subprotocols, deflate, the HTTP endpoints, and with `tls` the
-/// certificate and key for new handshakes).
-///
-/// The library has no such call yet; this is where `Handle::reload` goes (one call per
-/// worker's handle). Until then it returns `Err` with the reason, and the server keeps
-/// running with the settings it started with.
+/// certificate and key for new handshakes, read from the files again).
 fn apply(handles: &[Handle], new: &Options) -> Result<(), String> {
-    let _ = (handles, new);
-    Err(
-        "this version of the server cannot change settings while it runs (the library \
-         has no reload call yet)"
-            .into(),
-    )
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut config = new.config.clone();
+    #[cfg(feature = "tls")]
+    if let Some((cert, key)) = &new.tls_files {
+        config.tls = Some(herald::TlsConfig::from_pem_files(cert, key).map_err(|e| e.to_string())?);
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    for handle in handles {
+        handle.reload(config.clone()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// What SIGHUP does, with what the daemon started with.
