@@ -4,8 +4,11 @@
 //! handshakes completed per second of the whole run, closes included: the cost of a
 //! short-lived connection, from both sides.
 
+use crate::connection::{Client, Input, Phase};
+use crate::decoder::Inbound;
+use crate::rng::Rng;
 use crate::stats::{CpuWindow, Histogram, Json, Table, group, rate, report_latency};
-use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
+use crate::target::Target;
 use mio::{Events, Interest, Poll, Token};
 use std::time::{Duration, Instant};
 
@@ -65,7 +68,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                     continue;
                 }
                 t.started += 1;
-                match c.connect(&opts.target, &mut rng) {
+                match c.connect(&opts.target, &opts.target.path, &mut rng) {
                     Ok(stream) => {
                         if let Err(e) = poll.registry().register(
                             stream,
@@ -144,7 +147,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                         let drained = c.drained() && !hangup;
                         let after_101: Vec<u8>;
                         let mut bytes: &[u8] = if c.phase == Phase::Handshaking {
-                            match c.handshake_input(&scratch[..n]) {
+                            match c.handshake_input(&scratch[..n], &opts.target) {
                                 Ok(None) => {
                                     // TLS may have handshake records to send.
                                     if let Err(e) = c.flush() {

@@ -4,8 +4,11 @@
 //! negotiates permessage-deflate first (and the server must accept), to show what that
 //! costs an idle connection; with wss:// each one holds a TLS session.
 
+use crate::connection::{Client, Input, Phase};
+use crate::decoder::Inbound;
+use crate::rng::Rng;
 use crate::stats::{CpuWindow, Json, Table, group, human_bytes, rss_bytes};
-use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
+use crate::target::Target;
 use mio::{Events, Interest, Poll, Token};
 use std::time::{Duration, Instant};
 
@@ -63,7 +66,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
             Stage::Connecting => {
                 while in_progress < opts.concurrency && next < clients.len() {
                     let stream = clients[next]
-                        .connect(&opts.target, &mut rng)
+                        .connect(&opts.target, &opts.target.path, &mut rng)
                         .map_err(|e| format!("cannot connect to {}: {e}", opts.target.addr))?;
                     poll.registry()
                         .register(stream, Token(next), Interest::READABLE | Interest::WRITABLE)
@@ -161,7 +164,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 let failure = match c.read(&mut scratch) {
                     Input::Bytes(n) => {
                         let rest = if c.phase == Phase::Handshaking {
-                            match c.handshake_input(&scratch[..n]) {
+                            match c.handshake_input(&scratch[..n], &opts.target) {
                                 Ok(None) => continue,
                                 Ok(Some(rest)) => {
                                     in_progress -= 1;

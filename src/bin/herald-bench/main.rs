@@ -16,11 +16,16 @@
 
 mod broadcast;
 mod connect;
+mod connection;
+mod decoder;
+mod frame_out;
 mod idle;
 mod payload;
+mod rng;
 mod stats;
+mod target;
 mod tls;
-mod wire;
+mod upgrade;
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -165,12 +170,12 @@ impl Flags {
         self.values.contains_key(name)
     }
 
-    fn target(&self) -> Result<wire::Target, String> {
+    fn target(&self) -> Result<target::Target, String> {
         let url = self
             .values
             .get("--url")
             .ok_or("--url is required (ws://127.0.0.1:PORT/)")?;
-        let mut target = wire::Target::parse(url)?.with_tls(
+        let mut target = target::Target::parse(url, false)?.with_tls(
             self.values.get("--ca").map(String::as_str),
             self.has("--insecure"),
         )?;

@@ -1,0 +1,120 @@
+//! `broadcast`: N clients in one chat room, S of them sending, each sender keeping at most
+//! W messages in flight (a message is in flight until every other client has it).
+//!
+//! One mio loop per thread (`--threads`), each owning a share of the clients (client `g`
+//! lives on thread `g % T`). A sender's window is shared state: every message has a slot
+//! holding its sequence tag and the count of receivers still to get it; the receiver that
+//! takes the count to zero advances the sender's `completed` counter and, if the sender
+//! lives on another thread, wakes that thread once at the end of its turn.
+//!
+//! Phases: connect every client (at most `--concurrency` handshakes at once), then a sync
+//! round (client 0 sends marker messages until every other client has seen one, so that
+//! every client is in the room before counting starts), then the run: warm-up, the
+//! measured interval, and a close handshake for every client.
+//!
+//! Messages are `--payload binary` or `json` (see `payload`); with `--deflate` every
+//! client negotiates permessage-deflate, compresses what it sends and inflates what it
+//! receives. The bytes the clients read from their sockets during the measured interval
+//! (TLS records included) are counted, giving the bytes on the wire per delivery.
+//!
+//! The files: `shared` (what the threads share: the phase, the senders' windows), `worker`
+//! (one thread's loop, turn by turn), `tally` (what a thread measured), `report` (the
+//! table and the JSON).
+
+mod report;
+mod shared;
+mod tally;
+mod worker;
+
+use crate::payload::Payload;
+use crate::rng::Rng;
+use crate::target::Target;
+use mio::{Poll, Waker};
+use shared::{SETUP, SenderShared, Shared, WAKE};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use worker::Worker;
+
+/// The settings of a broadcast run.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub target: Target,
+    pub clients: usize,
+    pub senders: usize,
+    pub size: usize,
+    pub payload: Payload,
+    /// Inflate every compressed delivery, even byte-for-byte repeats of one inflated.
+    pub inflate_all: bool,
+    pub window: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub server_pid: Option<u32>,
+    pub threads: usize,
+    pub concurrency: usize,
+    pub setup_timeout: Duration,
+    pub stall_timeout: Duration,
+    pub close_timeout: Duration,
+    pub progress: bool,
+}
+/// Run the benchmark; the report goes to stderr (table) and stdout (JSON).
+pub fn run(opts: Opts) -> Result<(), String> {
+    let threads = opts.threads;
+    let mut polls = Vec::new();
+    let mut wakers = Vec::new();
+    for _ in 0..threads {
+        let poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
+        wakers.push(Waker::new(poll.registry(), WAKE).map_err(|e| format!("waker: {e}"))?);
+        polls.push(poll);
+    }
+    let w = opts.window;
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        phase: AtomicU8::new(SETUP),
+        open: AtomicUsize::new(0),
+        synced: AtomicUsize::new(0),
+        alive: AtomicUsize::new(0),
+        run_start: AtomicU64::new(0),
+        senders: (0..opts.senders)
+            .map(|_| SenderShared {
+                sent: AtomicU64::new(0),
+                completed: AtomicU64::new(0),
+                slots: (0..w).map(|_| AtomicU64::new(0)).collect(),
+            })
+            .collect(),
+        wakers,
+        failure: Mutex::new(None),
+        progress_deliveries: AtomicU64::new(0),
+        progress_sent: AtomicU64::new(0),
+        progress_errors: AtomicU64::new(0),
+        done: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+        opts: opts.clone(),
+    });
+    let mut rng = Rng::from_os().map_err(|e| format!("/dev/urandom: {e}"))?;
+    let workers: Vec<Worker> = polls
+        .into_iter()
+        .enumerate()
+        .map(|(t, poll)| Worker::new(t, threads, shared.clone(), poll, rng.split()))
+        .collect();
+    let mut workers = workers.into_iter();
+    let leader = workers.next().unwrap();
+    let handles: Vec<_> = workers
+        .map(|w| std::thread::spawn(move || w.run()))
+        .collect();
+    let mut result = leader.run();
+    for h in handles {
+        let r = h
+            .join()
+            .map_err(|_| "a worker thread panicked".to_string())?;
+        result = match (result, r) {
+            (Ok(mut a), Ok(b)) => {
+                a.merge(b);
+                Ok(a)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+    }
+    let tally = result?;
+    report::report(&opts, &tally);
+    Ok(())
+}
