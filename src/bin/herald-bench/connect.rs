@@ -5,9 +5,11 @@
 //! short-lived connection, from both sides.
 
 use crate::connection::{Client, Input, Phase};
+use crate::cpu::CpuWindow;
 use crate::decoder::Inbound;
+use crate::latency::{Latency, report_latency};
+use crate::output::{Json, Table, group, rate};
 use crate::rng::Rng;
-use crate::stats::{CpuWindow, Histogram, Json, Table, group, rate, report_latency};
 use crate::target::Target;
 use mio::{Events, Interest, Poll, Token};
 use std::time::{Duration, Instant};
@@ -33,7 +35,7 @@ struct Tally {
     failures: u64,
     failure_samples: Vec<String>,
     close_timeouts: u64,
-    latency: Histogram,
+    latency: Latency,
 }
 
 impl Tally {
@@ -289,15 +291,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
     for f in &t.failure_samples {
         table.row("", format!("- {f}"));
     }
-    let mut samples = String::from("[");
-    for (i, e) in t.failure_samples.iter().enumerate() {
-        if i > 0 {
-            samples.push(',');
-        }
-        crate::stats::escape(&mut samples, e);
-    }
-    samples.push(']');
-    json.raw("failure_samples", &samples);
+    json.str_list("failure_samples", &t.failure_samples);
     cpu.report(&mut json, &mut table, Some(("handshake", t.handshakes)));
     table.print();
     println!("{}", json.finish());

@@ -5,9 +5,11 @@
 //! costs an idle connection; with wss:// each one holds a TLS session.
 
 use crate::connection::{Client, Input, Phase};
+use crate::cpu::CpuWindow;
 use crate::decoder::Inbound;
+use crate::output::{Json, Table, group, human_bytes};
+use crate::procfs::rss_bytes;
 use crate::rng::Rng;
-use crate::stats::{CpuWindow, Json, Table, group, human_bytes, rss_bytes};
 use crate::target::Target;
 use mio::{Events, Interest, Poll, Token};
 use std::time::{Duration, Instant};
@@ -94,7 +96,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 }
             }
             Stage::Holding if now >= hold_until => {
-                cpu_use = hold_cpu.map(|c| c.stop(pid));
+                cpu_use = hold_cpu.as_ref().map(|c| c.stop(pid));
                 // Before the closes start freeing memory.
                 rss_hold = pid.and_then(rss_bytes);
                 stage = Stage::Closing;

@@ -17,12 +17,15 @@
 mod broadcast;
 mod connect;
 mod connection;
+mod cpu;
 mod decoder;
 mod frame_out;
 mod idle;
+mod latency;
+mod output;
 mod payload;
+mod procfs;
 mod rng;
-mod stats;
 mod target;
 mod tls;
 mod upgrade;
@@ -193,7 +196,7 @@ impl Flags {
         let pid: u32 = raw
             .parse()
             .map_err(|_| format!("--server-pid: '{raw}' is not a process id"))?;
-        if stats::cpu_time(Some(pid)).is_none() {
+        if procfs::cpu_time(Some(pid)).is_none() {
             return Err(format!(
                 "--server-pid {pid}: no such process (cannot read /proc/{pid}/stat)"
             ));
@@ -278,7 +281,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             if opts.threads > opts.clients {
                 return Err(Usage("--threads cannot exceed --clients".into()));
             }
-            stats::check_open_files(opts.clients).map_err(Setup)?;
+            procfs::check_open_files(opts.clients).map_err(Setup)?;
             broadcast::run(opts).map_err(Setup)
         }
         "connect" => {
@@ -296,7 +299,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     .max(Duration::from_secs(10)),
                 progress: !f.has("--quiet"),
             };
-            stats::check_open_files(opts.concurrency).map_err(Setup)?;
+            procfs::check_open_files(opts.concurrency).map_err(Setup)?;
             connect::run(opts).map_err(Setup)
         }
         "idle" => {
@@ -311,7 +314,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 setup_timeout: f.secs("--setup-timeout", 60.0, false).map_err(Usage)?,
                 close_timeout: f.secs("--close-timeout", 3.0, false).map_err(Usage)?,
             };
-            stats::check_open_files(opts.clients).map_err(Setup)?;
+            procfs::check_open_files(opts.clients).map_err(Setup)?;
             idle::run(opts).map_err(Setup)
         }
         "-h" | "--help" | "help" => {

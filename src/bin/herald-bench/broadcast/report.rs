@@ -3,7 +3,8 @@
 
 use super::Opts;
 use super::tally::Tally;
-use crate::stats::{Json, Table, group, rate, report_latency};
+use crate::latency::report_latency;
+use crate::output::{Json, Table, group, rate};
 
 /// Print the table (stderr) and the JSON object (stdout).
 pub fn report(opts: &Opts, t: &Tally) {
@@ -117,20 +118,12 @@ pub fn report(opts: &Opts, t: &Tally) {
         if i > 0 {
             closes.push(',');
         }
-        crate::stats::escape(&mut closes, code);
+        crate::output::escape(&mut closes, code);
         closes.push_str(&format!(":{n}"));
     }
     closes.push('}');
     json.raw("server_closes", &closes);
-    let mut samples = String::from("[");
-    for (i, e) in t.error_samples.iter().enumerate() {
-        if i > 0 {
-            samples.push(',');
-        }
-        crate::stats::escape(&mut samples, e);
-    }
-    samples.push(']');
-    json.raw("error_samples", &samples);
+    json.str_list("error_samples", &t.error_samples);
     table.row(
         "lost / reordered",
         format!(

@@ -1,6 +1,7 @@
 //! What one thread of a broadcast run measured, and how two threads' tallies add up.
 
-use crate::stats::{CpuUse, Histogram};
+use crate::cpu::CpuUse;
+use crate::latency::Latency;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ pub struct Tally {
     pub deliveries: u64,
     pub sent: u64,
     pub received_total: u64,
-    pub latency: Histogram,
+    pub latency: Latency,
     pub lost: u64,
     pub reordered: u64,
     pub stalled: u64,

@@ -9,10 +9,11 @@
 use super::shared::{FAILED, RUN, SETUP, SYNC, SYNC_ID, Shared, WAKE};
 use super::tally::Tally;
 use crate::connection::{Client, Input, Phase};
+use crate::cpu::CpuWindow;
 use crate::decoder::Inbound;
+use crate::output::group;
 use crate::payload::Messages;
 use crate::rng::Rng;
-use crate::stats::{CpuWindow, group};
 use mio::{Events, Interest, Poll, Token};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
@@ -321,7 +322,7 @@ impl Worker {
                 self.turns.cpu = Some(CpuWindow::start(pid));
             }
             if self.tally.cpu.is_none() && now_ns >= window.1 {
-                self.tally.cpu = self.turns.cpu.map(|c| c.stop(pid));
+                self.tally.cpu = self.turns.cpu.as_ref().map(|c| c.stop(pid));
             }
         }
         if now_ns < window.1 {
