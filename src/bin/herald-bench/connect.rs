@@ -7,10 +7,14 @@
 use crate::connection::{Client, Input, Phase};
 use crate::cpu::CpuWindow;
 use crate::decoder::Inbound;
+use crate::files::Outputs;
+use crate::intervals::{Edges, Names, Recorder};
 use crate::latency::{Latency, report_latency};
 use crate::output::{Json, Table, group, rate};
 use crate::rng::Rng;
+use crate::schedule::Schedule;
 use crate::target::Target;
+use crate::thresholds::{self, Metrics, Threshold};
 use mio::{Events, Interest, Poll, Token};
 use std::time::{Duration, Instant};
 
@@ -20,13 +24,25 @@ pub struct Opts {
     pub target: Target,
     pub count: usize,
     pub concurrency: usize,
+    /// Connections started per second at most.
+    pub ramp: Option<f64>,
     pub server_pid: Option<u32>,
     /// The whole run gives up after this.
     pub timeout: Duration,
     /// One connection gives up after this.
     pub conn_timeout: Duration,
     pub progress: bool,
+    pub outputs: Outputs,
+    pub thresholds: Vec<Threshold>,
 }
+
+/// The names of the second-by-second lines.
+const NAMES: Names = Names {
+    done: "handshakes",
+    latency: "handshake",
+    errors: "failures",
+    messages: false,
+};
 
 #[derive(Default)]
 struct Tally {
@@ -35,11 +51,21 @@ struct Tally {
     failures: u64,
     failure_samples: Vec<String>,
     close_timeouts: u64,
-    latency: Latency,
+    /// Handshake times, second by second (the whole run is measured).
+    recorder: Option<Recorder>,
+    start: Option<Instant>,
 }
 
 impl Tally {
+    fn now_ns(&self) -> u64 {
+        self.start.map_or(0, |s| s.elapsed().as_nanos() as u64)
+    }
+
     fn fail(&mut self, why: String) {
+        let now = self.now_ns();
+        if let Some(slice) = self.recorder.as_mut().and_then(|r| r.at(now)) {
+            slice.errors += 1;
+        }
         self.failures += 1;
         if self.failure_samples.len() < 5 {
             self.failure_samples.push(why);
@@ -47,7 +73,10 @@ impl Tally {
     }
 }
 
-pub fn run(opts: Opts) -> Result<(), String> {
+/// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
+/// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
+pub fn run(opts: Opts) -> Result<bool, String> {
+    let intervals = opts.outputs.open(1, NAMES, 0)?;
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
     let mut rng = Rng::from_os().map_err(|e| format!("/dev/urandom: {e}"))?;
@@ -58,6 +87,14 @@ pub fn run(opts: Opts) -> Result<(), String> {
     let mut t = Tally::default();
     let cpu = CpuWindow::start(opts.server_pid);
     let start = Instant::now();
+    let edges = Edges {
+        start: 0,
+        from: 0,
+        to: u64::MAX,
+    };
+    t.recorder = Some(Recorder::new(edges, intervals.clone()));
+    t.start = Some(start);
+    let ramp = opts.ramp.map(Schedule::new);
     let deadline = start + opts.timeout;
     let mut last_progress = (start, 0u64);
     let mut timed_out = false;
@@ -69,8 +106,13 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 if t.started >= opts.count || timed_out {
                     continue;
                 }
+                if let Some(s) = &ramp
+                    && t.started as u64 >= s.due_by((now - start).as_nanos() as u64)
+                {
+                    continue;
+                }
                 t.started += 1;
-                match c.connect(&opts.target, &opts.target.path, &mut rng) {
+                match c.connect(&opts.target, t.started - 1, &mut rng) {
                     Ok(stream) => {
                         if let Err(e) = poll.registry().register(
                             stream,
@@ -164,7 +206,12 @@ pub fn run(opts: Opts) -> Result<(), String> {
                                 }
                                 Ok(Some(rest)) => {
                                     t.handshakes += 1;
-                                    t.latency.record(c.started.elapsed().as_nanos() as u64);
+                                    let took = c.started.elapsed().as_nanos() as u64;
+                                    let now = t.now_ns();
+                                    if let Some(s) = t.recorder.as_mut().and_then(|r| r.at(now)) {
+                                        s.done += 1;
+                                        s.latency.record(took);
+                                    }
                                     c.queue_close(1000, &mut rng);
                                     after_101 = rest;
                                     &after_101
@@ -244,6 +291,9 @@ pub fn run(opts: Opts) -> Result<(), String> {
     }
     let elapsed = start.elapsed();
     let cpu = cpu.stop(opts.server_pid);
+    let mut recorder = t.recorder.take().expect("set at the start");
+    recorder.finish(elapsed.as_nanos() as u64);
+    let latency: Latency = recorder.measured;
     drop(slots);
 
     let hps = rate(t.handshakes, elapsed);
@@ -282,7 +332,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
         &mut table,
         "handshake",
         "handshake time",
-        &t.latency,
+        &latency,
     );
     table.row(
         "failures",
@@ -293,6 +343,27 @@ pub fn run(opts: Opts) -> Result<(), String> {
     }
     json.str_list("failure_samples", &t.failure_samples);
     cpu.report(&mut json, &mut table, Some(("handshake", t.handshakes)));
+    let mut metrics = Metrics::default();
+    metrics.latency(&latency);
+    let secs = elapsed.as_secs_f64();
+    metrics.count("handshakes", t.handshakes, secs);
+    metrics.count("failures", t.failures, secs);
+    metrics.count("close_timeouts", t.close_timeouts, secs);
+    metrics.cpu(&cpu);
+    let title = format!(
+        "herald-bench connect {}: {} connections, {} at once",
+        opts.target.url(),
+        opts.count,
+        opts.concurrency
+    );
+    opts.outputs.finish(
+        intervals.as_deref(),
+        &latency,
+        &title,
+        "handshake time",
+        &mut table,
+    )?;
+    let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
     println!("{}", json.finish());
     if t.handshakes == 0 {
@@ -305,5 +376,5 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 .unwrap_or_default()
         ));
     }
-    Ok(())
+    Ok(passed)
 }

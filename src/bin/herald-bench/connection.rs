@@ -63,6 +63,8 @@ pub struct Client {
     drained: bool,
     /// The subprotocol the server selected.
     pub protocol: Option<String>,
+    /// The `--first-message` frame, until the 101 comes.
+    first: Vec<u8>,
     /// The response head so far (only while handshaking).
     response: Vec<u8>,
     /// Bytes waiting to be written, from `out_pos` on.
@@ -89,6 +91,7 @@ impl Client {
             wire_in: 0,
             drained: false,
             protocol: None,
+            first: Vec::new(),
             response: Vec::new(),
             out: Vec::new(),
             out_pos: 0,
@@ -99,19 +102,26 @@ impl Client {
         }
     }
 
-    /// Start a non-blocking connect to `target` and queue the upgrade request for `path`
-    /// (the request target; it leaves once the connection is up).
+    /// Start a non-blocking connect to `target` as client number `index` (which decides
+    /// its room's path and its first message) and queue the upgrade request (it leaves once
+    /// the connection is up). The first message, if any, is framed now and queued the
+    /// moment the 101 is accepted.
     pub fn connect(
         &mut self,
         target: &Target,
-        path: &str,
+        index: usize,
         rng: &mut Rng,
     ) -> io::Result<&mut TcpStream> {
         *self = Client::new();
         let stream = TcpStream::connect(target.addr)?;
-        let (upgrade, request) = Upgrade::start(target, path, rng);
+        let (upgrade, request) = Upgrade::start(target, &target.path_for(index), rng);
         self.upgrade = upgrade;
         self.out = request;
+        if let Some(text) = target.first_message_for(index) {
+            push_frame(&mut self.first, OpCode::Text, text.len(), rng.mask(), |p| {
+                p.copy_from_slice(text.as_bytes())
+            });
+        }
         if let Some(tls) = &target.tls {
             self.tls = Some(Box::new(TlsConn::new(tls)?));
         }
@@ -189,6 +199,8 @@ impl Client {
         self.decoder.deflate = self.deflate_bits.is_some();
         let rest = self.response[done.consumed..].to_vec();
         self.response = Vec::new();
+        let first = std::mem::take(&mut self.first);
+        self.out.extend_from_slice(&first);
         self.phase = Phase::Open;
         Ok(Some(rest))
     }

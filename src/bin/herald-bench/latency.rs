@@ -62,6 +62,18 @@ impl Latency {
         self.0.value_at_quantile(q)
     }
 
+    /// The distribution as (quantile, value in ns) points, five per halving of the distance
+    /// to 100% (as in the `.hgrm` text): what a percentile plot draws.
+    pub fn quantile_curve(&self) -> Vec<(f64, u64)> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
+        self.0
+            .iter_quantiles(5)
+            .map(|v| (v.quantile_iterated_to(), v.value_iterated_to()))
+            .collect()
+    }
+
     /// Write the percentile distribution in HdrHistogram's text format (five steps per
     /// halving of the distance to 100%), values divided by `unit_ns` (1e6: milliseconds).
     pub fn write_hgrm(&self, out: &mut impl Write, unit_ns: f64) -> io::Result<()> {

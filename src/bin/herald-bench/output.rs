@@ -19,6 +19,13 @@ impl Json {
         j
     }
 
+    /// `{...` with no field yet.
+    pub fn empty() -> Json {
+        Json {
+            out: String::from("{"),
+        }
+    }
+
     fn key(&mut self, key: &str) {
         if self.out.len() > 1 {
             self.out.push(',');

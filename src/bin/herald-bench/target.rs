@@ -23,6 +23,11 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
     /// Subprotocols offered (`--subprotocol`), in order of preference.
     pub subprotocols: Vec<String>,
+    /// Rooms the clients are spread over (`--rooms`; 1: the URL's path for all).
+    pub rooms: usize,
+    /// Sent as a text message right after each upgrade (`--first-message`), with `{client}`
+    /// and `{room}` to fill in.
+    pub first_message: Option<String>,
     /// `wss://`.
     pub secure: bool,
     /// For `wss://`: the TLS client settings (set by `with_tls`).
@@ -121,6 +126,8 @@ impl Target {
             path,
             headers: Vec::new(),
             subprotocols: Vec::new(),
+            rooms: 1,
+            first_message: None,
             secure,
             tls: None,
             deflate: false,
@@ -138,6 +145,110 @@ impl Target {
         Ok(self)
     }
 
+    /// Add `--header 'NAME: VALUE'`. The name must be a token (RFC 9110 §5.1) and not one
+    /// the handshake sets itself; the value must hold no CR, LF or NUL (§5.5).
+    pub fn add_header(&mut self, raw: &str) -> Result<(), String> {
+        let (name, value) = raw
+            .split_once(':')
+            .ok_or_else(|| format!("--header '{raw}': not NAME: VALUE"))?;
+        let (name, value) = (name.trim(), value.trim());
+        if !is_token(name) {
+            return Err(format!("--header '{raw}': '{name}' is not a header name"));
+        }
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(format!(
+                "--header '{raw}': a value cannot hold CR, LF or NUL"
+            ));
+        }
+        let own = [
+            "host",
+            "upgrade",
+            "connection",
+            "sec-websocket-key",
+            "sec-websocket-version",
+            "sec-websocket-extensions",
+            "sec-websocket-protocol",
+        ];
+        if own.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "--header '{raw}': the handshake sets {name} itself (subprotocols: \
+                 --subprotocol; permessage-deflate: --deflate)"
+            ));
+        }
+        self.headers.push((name.to_string(), value.to_string()));
+        Ok(())
+    }
+
+    /// Add `--subprotocol NAME` (a token, RFC 6455 §4.1).
+    pub fn add_subprotocol(&mut self, name: &str) -> Result<(), String> {
+        if !is_token(name) {
+            return Err(format!("--subprotocol '{name}' is not a token"));
+        }
+        self.subprotocols.push(name.to_string());
+        Ok(())
+    }
+
+    /// Add `--query 'NAME=VALUE'` to the request target, as given (percent-encode it
+    /// yourself): printable ASCII without spaces or '#'.
+    pub fn add_query(&mut self, param: &str) -> Result<(), String> {
+        if param.is_empty()
+            || param
+                .bytes()
+                .any(|b| !(0x21..0x7f).contains(&b) || b == b'#')
+        {
+            return Err(format!(
+                "--query '{param}': printable ASCII only, no spaces or '#' \
+                 (percent-encode the rest)"
+            ));
+        }
+        let sep = if self.path.contains('?') { '&' } else { '?' };
+        self.path.push(sep);
+        self.path.push_str(param);
+        Ok(())
+    }
+
+    /// Spread the clients over `rooms` rooms: the path must hold `{room}`, or be `/` (then
+    /// it becomes `/room/bench-{room}`, herald's rooms by path).
+    pub fn set_rooms(&mut self, rooms: usize) -> Result<(), String> {
+        let (path, query) = match self.path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (self.path.as_str(), None),
+        };
+        if !path.contains("{room}") {
+            if path != "/" {
+                return Err(format!(
+                    "--rooms: put {{room}} in the URL's path where the room number goes \
+                     (e.g. ws://HOST:PORT/room/{{room}}); the path is '{path}'"
+                ));
+            }
+            self.path = match query {
+                Some(q) => format!("/room/bench-{{room}}?{q}"),
+                None => "/room/bench-{room}".to_string(),
+            };
+        }
+        self.rooms = rooms;
+        Ok(())
+    }
+
+    /// The room of client `i`.
+    pub fn room_of(&self, client: usize) -> usize {
+        client % self.rooms
+    }
+
+    /// The request target of client `i` (its room's path).
+    pub fn path_for(&self, client: usize) -> String {
+        self.path
+            .replace("{room}", &self.room_of(client).to_string())
+    }
+
+    /// The first message of client `i`, if any.
+    pub fn first_message_for(&self, client: usize) -> Option<String> {
+        self.first_message.as_ref().map(|m| {
+            m.replace("{client}", &client.to_string())
+                .replace("{room}", &self.room_of(client).to_string())
+        })
+    }
+
     /// The URL, for reports.
     pub fn url(&self) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
@@ -145,9 +256,59 @@ impl Target {
     }
 }
 
+/// A token (RFC 9110 §5.6.2): visible ASCII without delimiters.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_subprotocols_queries_and_rooms() {
+        let mut t = Target::parse("ws://127.0.0.1:9/?a=1", false).unwrap();
+        t.add_header("Authorization: Bearer abc.def").unwrap();
+        t.add_header("X-Empty:").unwrap();
+        assert_eq!(
+            t.headers,
+            [
+                ("Authorization".to_string(), "Bearer abc.def".to_string()),
+                ("X-Empty".to_string(), String::new())
+            ]
+        );
+        for bad in [
+            "no colon",
+            "Bad Name: x",
+            ": x",
+            "X: a\r\nInjected: 1",
+            "Sec-WebSocket-Protocol: chat",
+            "host: x",
+        ] {
+            assert!(t.add_header(bad).is_err(), "{bad}");
+        }
+        t.add_subprotocol("pusher-v7").unwrap();
+        assert!(t.add_subprotocol("a b").is_err() && t.add_subprotocol("").is_err());
+        t.add_query("token=s%20cret").unwrap();
+        assert_eq!(t.path, "/?a=1&token=s%20cret");
+        assert!(t.add_query("x=a b").is_err() && t.add_query("x#y").is_err());
+        t.set_rooms(3).unwrap();
+        assert_eq!(t.path_for(4), "/room/bench-1?a=1&token=s%20cret");
+        t.first_message = Some(r#"{"c":{client},"room":"r{room}"}"#.into());
+        assert_eq!(t.first_message_for(5).unwrap(), r#"{"c":5,"room":"r2"}"#);
+        let mut t = Target::parse("ws://127.0.0.1:9/chat/{room}", false).unwrap();
+        t.set_rooms(2).unwrap();
+        assert_eq!(
+            (t.path_for(0), t.path_for(3)),
+            ("/chat/0".into(), "/chat/1".into())
+        );
+        let mut t = Target::parse("ws://127.0.0.1:9/chat", false).unwrap();
+        assert!(t.set_rooms(2).is_err(), "a path without {{room}}");
+        assert_eq!(t.path_for(7), "/chat");
+        assert_eq!(t.first_message_for(0), None);
+    }
 
     #[test]
     fn urls() {

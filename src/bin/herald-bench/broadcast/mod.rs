@@ -7,10 +7,16 @@
 //! takes the count to zero advances the sender's `completed` counter and, if the sender
 //! lives on another thread, wakes that thread once at the end of its turn.
 //!
-//! Phases: connect every client (at most `--concurrency` handshakes at once), then a sync
-//! round (client 0 sends marker messages until every other client has seen one, so that
-//! every client is in the room before counting starts), then the run: warm-up, the
-//! measured interval, and a close handshake for every client.
+//! With `--rooms K`, client `g` is in room `g % K` and a message goes to the other clients
+//! of its sender's room only; a message seen in another room counts as unexpected.
+//! With `--rate`, the senders are open loop: each follows a fixed schedule (see
+//! `schedule`), its window only a cap, and a message carries its intended send time.
+//!
+//! Phases: connect every client (at most `--concurrency` handshakes at once, at most
+//! `--ramp` a second), then a sync round (each room's first client sends marker messages
+//! until every other client of the room has seen one, so that every client is in its room
+//! before counting starts), then the run: warm-up, the measured interval, and a close
+//! handshake for every client.
 //!
 //! Messages are `--payload binary` or `json` (see `payload`); with `--deflate` every
 //! client negotiates permessage-deflate, compresses what it sends and inflates what it
@@ -26,9 +32,12 @@ mod shared;
 mod tally;
 mod worker;
 
+use crate::files::Outputs;
+use crate::intervals::Names;
 use crate::payload::Payload;
 use crate::rng::Rng;
 use crate::target::Target;
+use crate::thresholds::Threshold;
 use mio::{Poll, Waker};
 use shared::{SETUP, SenderShared, Shared, WAKE};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize};
@@ -46,20 +55,37 @@ pub struct Opts {
     pub payload: Payload,
     /// Inflate every compressed delivery, even byte-for-byte repeats of one inflated.
     pub inflate_all: bool,
+    /// Closed loop: messages in flight per sender; open loop: the most in flight.
     pub window: usize,
+    /// Open loop: messages per second from all senders together.
+    pub rate: Option<f64>,
     pub duration: Duration,
     pub warmup: Duration,
     pub server_pid: Option<u32>,
     pub threads: usize,
     pub concurrency: usize,
+    /// Connections opened per second at most during setup.
+    pub ramp: Option<f64>,
     pub setup_timeout: Duration,
     pub stall_timeout: Duration,
     pub close_timeout: Duration,
     pub progress: bool,
+    pub outputs: Outputs,
+    pub thresholds: Vec<Threshold>,
 }
-/// Run the benchmark; the report goes to stderr (table) and stdout (JSON).
-pub fn run(opts: Opts) -> Result<(), String> {
+
+/// The names of the second-by-second lines.
+const NAMES: Names = Names {
+    done: "deliveries",
+    latency: "latency",
+    errors: "errors",
+    messages: true,
+};
+/// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
+/// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
+pub fn run(opts: Opts) -> Result<bool, String> {
     let threads = opts.threads;
+    let intervals = opts.outputs.open(threads, NAMES, 0)?;
     let mut polls = Vec::new();
     let mut wakers = Vec::new();
     for _ in 0..threads {
@@ -73,7 +99,10 @@ pub fn run(opts: Opts) -> Result<(), String> {
         phase: AtomicU8::new(SETUP),
         open: AtomicUsize::new(0),
         synced: AtomicUsize::new(0),
-        alive: AtomicUsize::new(0),
+        alive: (0..opts.target.rooms)
+            .map(|_| AtomicUsize::new(0))
+            .collect(),
+        intervals: intervals.clone(),
         run_start: AtomicU64::new(0),
         senders: (0..opts.senders)
             .map(|_| SenderShared {
@@ -115,6 +144,5 @@ pub fn run(opts: Opts) -> Result<(), String> {
         };
     }
     let tally = result?;
-    report::report(&opts, &tally);
-    Ok(())
+    report::report(&opts, &tally, intervals.as_deref())
 }

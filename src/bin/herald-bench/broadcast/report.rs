@@ -3,11 +3,14 @@
 
 use super::Opts;
 use super::tally::Tally;
+use crate::intervals::Intervals;
 use crate::latency::report_latency;
-use crate::output::{Json, Table, group, rate};
+use crate::output::{Json, Table, group, human_ns, rate};
+use crate::thresholds::{self, Metrics};
 
-/// Print the table (stderr) and the JSON object (stdout).
-pub fn report(opts: &Opts, t: &Tally) {
+/// Write the files asked for, then print the table (stderr) and the JSON object (stdout).
+/// `Ok(false)`: a `--fail-if` threshold held.
+pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<bool, String> {
     let secs = opts.duration;
     let mut json = Json::new("broadcast");
     json.str("url", &opts.target.url());
@@ -25,6 +28,12 @@ pub fn report(opts: &Opts, t: &Tally) {
     }
     json.int("window", opts.window as u64);
     json.int("threads", opts.threads as u64);
+    json.int("rooms", opts.target.rooms as u64);
+    json.opt_num("rate", opts.rate, 1);
+    match &t.subprotocol {
+        Some(p) => json.str("subprotocol", p),
+        None => json.raw("subprotocol", "null"),
+    }
     json.num("duration_s", secs.as_secs_f64(), 3);
     json.num("warmup_s", opts.warmup.as_secs_f64(), 3);
     json.opt_num("setup_s", t.setup.map(|d| d.as_secs_f64()), 3);
@@ -54,6 +63,54 @@ pub fn report(opts: &Opts, t: &Tally) {
     if let Some(tls) = &t.tls {
         let trust = opts.target.tls.as_ref().map_or("", |c| c.trust());
         table.row("TLS", format!("{tls}, certificate {trust}"));
+    }
+    if opts.target.rooms > 1 {
+        table.row(
+            "rooms",
+            format!(
+                "{} (client i in room i mod {})",
+                opts.target.rooms, opts.target.rooms
+            ),
+        );
+    }
+    if let Some(p) = &t.subprotocol {
+        table.row("subprotocol", p.clone());
+    }
+    match opts.rate {
+        Some(r) => {
+            json.int("late_sends", t.late);
+            json.num("behind_max_us", t.behind_max_ns as f64 / 1e3, 1);
+            table.row(
+                "load",
+                format!(
+                    "open loop: {} messages/s offered ({:.1}/s per sender); latency from the \
+                     intended send time",
+                    group(r as u64),
+                    r / opts.senders as f64
+                ),
+            );
+            let lag = if t.late == 0 {
+                format!(
+                    "every message left within 1 ms of its time (the latest {} after)",
+                    human_ns(t.behind_max_ns)
+                )
+            } else {
+                format!(
+                    "{} messages left over 1 ms late (the latest {} after its time): the \
+                     window was full or the load generator busy; their latency counts it",
+                    group(t.late),
+                    human_ns(t.behind_max_ns)
+                )
+            };
+            table.row("schedule", lag);
+        }
+        None => table.row(
+            "load",
+            format!(
+                "closed loop: at most {} message(s) in flight per sender",
+                opts.window
+            ),
+        ),
     }
     table.row(
         "measured",
@@ -107,6 +164,16 @@ pub fn report(opts: &Opts, t: &Tally) {
         );
     }
     report_latency(&mut json, &mut table, "latency", "latency", &t.latency);
+    json.int("setup_messages", t.setup_messages);
+    if t.setup_messages > 0 {
+        table.row(
+            "before the run",
+            format!(
+                "{} messages that were not herald-bench's (greetings, --first-message echoes)",
+                group(t.setup_messages)
+            ),
+        );
+    }
     json.int("lost", t.lost);
     json.int("reordered", t.reordered);
     json.int("stalled", t.stalled);
@@ -167,6 +234,43 @@ pub fn report(opts: &Opts, t: &Tally) {
             ),
         );
     }
+    let mut metrics = Metrics::default();
+    metrics.latency(&t.latency);
+    let secs = secs.as_secs_f64();
+    for (name, n) in [
+        ("deliveries", t.deliveries),
+        ("sent", t.sent),
+        ("lost", t.lost),
+        ("reordered", t.reordered),
+        ("stalled", t.stalled),
+        ("unexpected", t.unexpected),
+        ("errors", t.errors),
+        ("close_timeouts", t.close_timeouts),
+    ] {
+        metrics.count(name, n, secs);
+    }
+    metrics.cpu(&cpu);
+    let title = format!(
+        "herald-bench broadcast {}: {} clients, {} senders, {} B {}, {}",
+        opts.target.url(),
+        opts.clients,
+        opts.senders,
+        opts.size,
+        opts.payload.name(),
+        match opts.rate {
+            Some(r) => format!("open loop {r:.0} msg/s"),
+            None => format!("window {}", opts.window),
+        }
+    );
+    opts.outputs.finish(
+        intervals,
+        &t.latency,
+        &title,
+        "delivery latency",
+        &mut table,
+    )?;
+    let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
     println!("{}", json.finish());
+    Ok(passed)
 }

@@ -4,7 +4,9 @@
 //! belong to one worker each.
 
 use super::Opts;
+use crate::intervals::Intervals;
 use mio::{Token, Waker};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::Instant;
@@ -41,8 +43,11 @@ pub struct Shared {
     pub open: AtomicUsize,
     /// Receivers that have seen a sync message.
     pub synced: AtomicUsize,
-    /// Clients still connected (the receiver count of a new message is this minus one).
-    pub alive: AtomicUsize,
+    /// Clients still connected, per room (the receiver count of a new message is its
+    /// room's minus one).
+    pub alive: Box<[AtomicUsize]>,
+    /// The second-by-second sink, if a file needs it.
+    pub intervals: Option<Arc<Intervals>>,
     /// Start of the run (after the sync round), in ns since `epoch`; 0 before.
     pub run_start: AtomicU64,
     pub senders: Box<[SenderShared]>,

@@ -29,6 +29,14 @@ pub struct Tally {
     pub ws_in: u64,
     /// The TLS version and cipher suite (wss://).
     pub tls: Option<String>,
+    /// The subprotocol the server selected.
+    pub subprotocol: Option<String>,
+    /// Messages not herald-bench's received before the run (greetings, first messages).
+    pub setup_messages: u64,
+    /// Open loop: messages sent more than a millisecond after their intended time, and
+    /// the most any was late (ns).
+    pub late: u64,
+    pub behind_max_ns: u64,
     /// Compressed messages inflated, and reused (byte-for-byte repeats).
     pub inflated: u64,
     pub reused: u64,
@@ -40,6 +48,15 @@ impl Tally {
         if self.error_samples.len() < 5 {
             self.error_samples.push(why);
         }
+    }
+
+    /// Open loop: a message left `lag` ns after its intended time.
+    #[inline]
+    pub fn schedule_lag(&mut self, lag: u64) {
+        if lag > 1_000_000 {
+            self.late += 1;
+        }
+        self.behind_max_ns = self.behind_max_ns.max(lag);
     }
 
     pub fn merge(&mut self, o: Tally) {
@@ -68,6 +85,10 @@ impl Tally {
         self.ws_in += o.ws_in;
         self.tls = self.tls.take().or(o.tls);
         self.inflated += o.inflated;
+        self.subprotocol = self.subprotocol.take().or(o.subprotocol);
+        self.setup_messages += o.setup_messages;
+        self.late += o.late;
+        self.behind_max_ns = self.behind_max_ns.max(o.behind_max_ns);
         self.reused += o.reused;
     }
 }

@@ -11,9 +11,11 @@ use super::tally::Tally;
 use crate::connection::{Client, Input, Phase};
 use crate::cpu::CpuWindow;
 use crate::decoder::Inbound;
+use crate::intervals::{Edges, Recorder, Slice};
 use crate::output::group;
 use crate::payload::Messages;
 use crate::rng::Rng;
+use crate::schedule::Schedule;
 use mio::{Events, Interest, Poll, Token};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
@@ -33,6 +35,8 @@ struct LocalSender {
     /// Send time of each message in the window, by slot.
     sent_at: Vec<u64>,
     dead: bool,
+    /// Open loop (`--rate`): when each message is due, from the run's start.
+    schedule: Option<Schedule>,
 }
 
 /// One thread's loop and clients.
@@ -63,6 +67,10 @@ pub struct Worker {
     closing_since: Option<Instant>,
     window: Option<(u64, u64)>,
     turns: Turns,
+    /// Second-by-second slices, from the run's start (once it started).
+    recorder: Option<Recorder>,
+    /// Open loop: when the next message of a sender here is due (ns on the run's clock).
+    next_due: Option<u64>,
 }
 
 /// When things happened and are due, for the steps of the loop.
@@ -75,6 +83,8 @@ struct Turns {
     cpu: Option<CpuWindow>,
     /// The last progress line: when, deliveries and messages sent then.
     last_progress: (Instant, u64, u64),
+    /// `--ramp`: this thread's share of the connection schedule.
+    ramp: Option<Schedule>,
 }
 
 impl Worker {
@@ -92,6 +102,7 @@ impl Worker {
                 seq: 0,
                 sent_at: vec![0; w],
                 dead: false,
+                schedule: opts.rate.map(|r| Schedule::share(r, g, opts.senders)),
             })
             .collect();
         let now = Instant::now();
@@ -129,13 +140,35 @@ impl Worker {
                 sync_deadline: None,
                 cpu: None,
                 last_progress: (now, 0, 0),
+                ramp: opts.ramp.map(|r| Schedule::share(r, t, threads)),
             },
+            recorder: None,
+            next_due: None,
             shared,
         }
     }
 
     fn global(&self, local: usize) -> usize {
         local * self.threads + self.t
+    }
+
+    /// The room of local client `l`.
+    fn room(&self, l: usize) -> usize {
+        self.shared.opts.target.room_of(self.global(l))
+    }
+
+    /// The second-by-second slice `now_ns` falls in, once the run started.
+    #[inline]
+    fn slice(&mut self, now_ns: u64) -> Option<&mut Slice> {
+        if self.recorder.is_none() {
+            let (from, to) = self.shared.window()?;
+            let start = self.shared.run_start.load(Acquire);
+            self.recorder = Some(Recorder::new(
+                Edges { start, from, to },
+                self.shared.intervals.clone(),
+            ));
+        }
+        self.recorder.as_mut()?.at(now_ns)
     }
 
     fn leader(&self) -> bool {
@@ -159,7 +192,7 @@ impl Worker {
             match phase {
                 FAILED => return Err(self.shared.failure()),
                 SETUP => self.setup_step(now),
-                SYNC if self.leader() => self.sync_step(now),
+                SYNC => self.sync_step(now),
                 RUN => self.run_step(now),
                 _ => {}
             }
@@ -171,6 +204,10 @@ impl Worker {
             }
         }
         self.shared.done[self.t].store(true, Release);
+        if let (Some(r), Some((_, to))) = (&mut self.recorder, self.window) {
+            r.finish(to);
+            self.tally.latency = std::mem::take(&mut r.measured);
+        }
         self.tally.inflated = self.msgs.inflated;
         self.tally.reused = self.msgs.reused;
         Ok(self.tally)
@@ -183,7 +220,13 @@ impl Worker {
         let timeout = if !self.again.is_empty() {
             Duration::ZERO
         } else if phase == RUN {
-            Duration::from_millis(5)
+            // Open loop: wake for the next message due (epoll counts in milliseconds).
+            let until_due = self
+                .next_due
+                .map(|at| Duration::from_nanos(at.saturating_sub(self.shared.now_ns())));
+            until_due.map_or(Duration::from_millis(5), |d| {
+                d.min(Duration::from_millis(5))
+            })
         } else {
             Duration::from_millis(20)
         };
@@ -231,11 +274,16 @@ impl Worker {
     fn setup_step(&mut self, now: Instant) {
         let opts = &self.shared.opts;
         let per_thread = opts.concurrency.div_ceil(self.threads).max(1);
-        while self.in_progress < per_thread && self.next_connect < self.clients.len() {
+        let allowed = match &self.turns.ramp {
+            Some(s) => s.due_by((now - self.turns.started).as_nanos() as u64) as usize,
+            None => usize::MAX,
+        };
+        while self.in_progress < per_thread && self.next_connect < self.clients.len().min(allowed) {
             let l = self.next_connect;
             self.next_connect += 1;
             let target = &opts.target;
-            match self.clients[l].connect(target, &target.path, &mut self.rng) {
+            let g = l * self.threads + self.t;
+            match self.clients[l].connect(target, g, &mut self.rng) {
                 Ok(stream) => {
                     if let Err(e) = self.poll.registry().register(
                         stream,
@@ -266,10 +314,36 @@ impl Worker {
         }
     }
 
-    /// The sync round (leader only): client 0 sends a marker every 20 ms until every other
-    /// client has seen one, so that every client is in the room before counting starts;
-    /// then the run starts.
+    /// The sync round: each room's first client (clients 0..K, wherever they live) sends a
+    /// marker every 20 ms until every other client of its room has seen one, so that every
+    /// client is in its room before counting starts; the leader then starts the run.
     fn sync_step(&mut self, now: Instant) {
+        let rooms = self.shared.opts.target.rooms;
+        if self
+            .turns
+            .last_sync
+            .is_none_or(|t| now - t >= Duration::from_millis(20))
+        {
+            self.turns.last_sync = Some(now);
+            for l in 0..self.clients.len() {
+                let g = self.global(l);
+                if g >= rooms {
+                    break;
+                }
+                let mask = self.rng.mask();
+                let bits = self.clients[l].deflate_bits;
+                self.msgs.push(
+                    &mut self.clients[l].out,
+                    bits,
+                    mask,
+                    (u64::from(SYNC_ID), g as u64, 0),
+                );
+                self.mark_dirty(l);
+            }
+        }
+        if !self.leader() {
+            return;
+        }
         let opts = &self.shared.opts;
         // A chat room passes the sync round at once; a server that does not relay messages
         // never does, so it gets ten seconds, not the whole setup time.
@@ -278,34 +352,23 @@ impl Worker {
             .sync_deadline
             .get_or_insert_with(|| self.turns.setup_deadline.min(now + Duration::from_secs(10)));
         let synced = self.shared.synced.load(Acquire);
-        if synced >= opts.clients - 1 {
+        let expected = opts.clients - rooms;
+        if synced >= expected {
             self.tally.setup = Some(self.turns.started.elapsed());
-            self.shared
-                .run_start
-                .store(self.shared.now_ns().max(1), Release);
+            let start = self.shared.now_ns().max(1);
+            if let Some(sink) = &self.shared.intervals {
+                sink.set_origin(start + opts.warmup.as_nanos() as u64);
+            }
+            self.shared.run_start.store(start, Release);
             self.shared.phase.store(RUN, Release);
             self.shared.wake_all();
         } else if now > deadline {
+            let room = if rooms == 1 { "room" } else { "rooms" };
             self.shared.fail(format!(
-                "no chat room: {synced} of {} clients received client 0's message in time \
-                 (does the server send each message to every other client?)",
-                opts.clients - 1
+                "no chat {room}: {synced} of {expected} clients received their room's first \
+                 client's message in time (does the server send each message to every other \
+                 client of its room?)"
             ));
-        } else if self
-            .turns
-            .last_sync
-            .is_none_or(|t| now - t >= Duration::from_millis(20))
-        {
-            self.turns.last_sync = Some(now);
-            let mask = self.rng.mask();
-            let bits = self.clients[0].deflate_bits;
-            self.msgs.push(
-                &mut self.clients[0].out,
-                bits,
-                mask,
-                (u64::from(SYNC_ID), 0, 0),
-            );
-            self.mark_dirty(0);
         }
     }
 
@@ -329,6 +392,11 @@ impl Worker {
             self.fill_windows(window);
         } else if self.closing_since.is_none() {
             self.closing_since = Some(now);
+            self.next_due = None;
+            self.slice(window.1);
+            if let Some(r) = &mut self.recorder {
+                r.finish(window.1);
+            }
             for l in 0..self.clients.len() {
                 if self.clients[l].phase == Phase::Open {
                     self.clients[l].queue_close(1000, &mut self.rng);
@@ -429,6 +497,9 @@ impl Worker {
         let opts = &shared_all.opts;
         let w = opts.window as u64;
         let stall = opts.stall_timeout.as_nanos() as u64;
+        let start = shared_all.run_start.load(Acquire);
+        let mut next_due = None;
+        let mut sent_now = 0;
         for i in 0..self.senders.len() {
             let LocalSender {
                 id, local, dead, ..
@@ -459,31 +530,68 @@ impl Worker {
                     }
                 }
             }
+            // Open loop: the messages due by now (closed loop: no limit but the window).
+            let due = match s.schedule {
+                Some(schedule) => schedule.due_by(now_ns.saturating_sub(start)),
+                None => u64::MAX,
+            };
             if s.seq - completed >= w {
+                continue; // a completion (an event) reopens the window
+            }
+            if s.seq >= due {
+                if let Some(schedule) = s.schedule {
+                    let at = start + schedule.due_at(s.seq);
+                    next_due = Some(next_due.map_or(at, |n: u64| n.min(at)));
+                }
                 continue;
             }
-            let receivers = self.shared.alive.load(Acquire).saturating_sub(1) as u64;
+            let room = opts.target.room_of(id);
+            let receivers = shared_all.alive[room].load(Acquire).saturating_sub(1) as u64;
             let bits = self.clients[local].deflate_bits;
             let out = &mut self.clients[local].out;
-            while s.seq - completed < w {
+            while s.seq - completed < w && s.seq < due {
                 let seq = s.seq;
                 let now_ns = self.shared.now_ns();
+                // The time the message carries, which its latency is measured from: the
+                // intended send time in open loop, so that lateness is counted.
+                let stamp = match s.schedule {
+                    Some(schedule) => {
+                        let intended = start + schedule.due_at(seq);
+                        self.tally.schedule_lag(now_ns.saturating_sub(intended));
+                        intended
+                    }
+                    None => now_ns,
+                };
                 shared.slots[(seq % w) as usize]
                     .store((u64::from(seq as u32) << 32) | receivers, Release);
                 s.sent_at[(seq % w) as usize] = now_ns;
                 self.msgs
-                    .push(out, bits, self.rng.mask(), (id as u64, seq, now_ns));
+                    .push(out, bits, self.rng.mask(), (id as u64, seq, stamp));
                 s.seq += 1;
                 shared.sent.fetch_add(1, Release);
                 if now_ns >= window.0 && now_ns < window.1 {
                     self.tally.sent += 1;
                 }
+                sent_now += 1;
                 if receivers == 0 {
                     shared.completed.fetch_add(1, AcqRel);
                     completed += 1;
                 }
             }
+            if let Some(schedule) = s.schedule
+                && s.seq - completed < w
+            {
+                let at = start + schedule.due_at(s.seq);
+                next_due = Some(next_due.map_or(at, |n: u64| n.min(at)));
+            }
             self.mark_dirty(local);
+        }
+        self.next_due = next_due;
+        if sent_now > 0 {
+            let now_ns = self.shared.now_ns();
+            if let Some(slice) = self.slice(now_ns) {
+                slice.sent += sent_now;
+            }
         }
     }
 
@@ -563,9 +671,12 @@ impl Worker {
                     if self.tally.tls.is_none() {
                         self.tally.tls = self.clients[l].tls_description();
                     }
+                    if self.tally.subprotocol.is_none() {
+                        self.tally.subprotocol = self.clients[l].protocol.clone();
+                    }
                     self.in_progress -= 1;
                     self.alive[l] = true;
-                    self.shared.alive.fetch_add(1, AcqRel);
+                    self.shared.alive[self.room(l)].fetch_add(1, AcqRel);
                     self.shared.open.fetch_add(1, AcqRel);
                     self.frames(l, &rest, now_ns);
                 }
@@ -591,12 +702,12 @@ impl Worker {
                     len,
                 })) => match self.msgs.read_plain(&head, head_len, len) {
                     Some(fields) => self.data(l, fields, now_ns),
-                    None => self.tally.unexpected += 1,
+                    None => self.not_ours(),
                 },
                 Ok(Some(Inbound::Compressed)) => {
                     match self.msgs.read_packed(client.decoder.packed()) {
                         Ok(Some(fields)) => self.data(l, fields, now_ns),
-                        Ok(None) => self.tally.unexpected += 1,
+                        Ok(None) => self.not_ours(),
                         Err(why) => {
                             self.died(l, format!("from the server: {why}"));
                             self.clients[l].finish();
@@ -629,8 +740,12 @@ impl Worker {
     #[inline]
     fn data(&mut self, l: usize, (id, seq, sent_at): (u64, u64, u64), now_ns: u64) {
         self.tally.received_total += 1;
+        let rooms = self.shared.opts.target.rooms;
         if id == u64::from(SYNC_ID) {
-            if !self.synced[l] && self.global(l) != 0 {
+            // A marker carries its room; one from another room leaked across.
+            if seq != self.room(l) as u64 {
+                self.tally.unexpected += 1;
+            } else if !self.synced[l] && self.global(l) >= rooms {
                 self.synced[l] = true;
                 self.shared.synced.fetch_add(1, AcqRel);
             }
@@ -638,8 +753,8 @@ impl Worker {
         }
         let senders = self.shared.opts.senders;
         let id = id as usize;
-        if id >= senders || id == self.global(l) {
-            // Not one of ours, or our own message echoed back.
+        if id >= senders || id == self.global(l) || id % rooms != self.room(l) {
+            // Not one of ours, our own message echoed back, or from another room.
             self.tally.unexpected += 1;
             return;
         }
@@ -653,6 +768,9 @@ impl Worker {
         *expected = seq + 1;
         if gap > 0 {
             self.tally.lost += gap;
+            if let Some(slice) = self.slice(now_ns) {
+                slice.lost += gap;
+            }
             let w = self.shared.opts.window as u64;
             for s in from.max(seq.saturating_sub(w))..seq {
                 self.release(id, s);
@@ -667,7 +785,22 @@ impl Worker {
             && now_ns < to
         {
             self.tally.deliveries += 1;
-            self.tally.latency.record(now_ns.saturating_sub(sent_at));
+        }
+        // The latency goes into this second's slice; the measured interval's slices make
+        // the run's histogram.
+        if let Some(slice) = self.slice(now_ns) {
+            slice.done += 1;
+            slice.latency.record(now_ns.saturating_sub(sent_at));
+        }
+    }
+
+    /// A message that is not herald-bench's: before the run, a server's greeting or the
+    /// echo of a `--first-message`, counted apart; during it, unexpected.
+    fn not_ours(&mut self) {
+        if self.shared.phase.load(Relaxed) == RUN {
+            self.tally.unexpected += 1;
+        } else {
+            self.tally.setup_messages += 1;
         }
     }
 
@@ -712,11 +845,17 @@ impl Worker {
         }
         self.tally
             .error(format!("client {}: {why}", self.global(l)));
-        self.shared.alive.fetch_sub(1, AcqRel);
+        let now_ns = self.shared.now_ns();
+        if let Some(slice) = self.slice(now_ns) {
+            slice.errors += 1;
+        }
+        let room = self.room(l);
+        self.shared.alive[room].fetch_sub(1, AcqRel);
         let g = self.global(l);
         let w = self.shared.opts.window as u64;
+        let rooms = self.shared.opts.target.rooms;
         for sender in 0..self.shared.opts.senders {
-            if sender == g {
+            if sender == g || sender % rooms != room {
                 continue;
             }
             let sent = self.shared.senders[sender].sent.load(Acquire);
