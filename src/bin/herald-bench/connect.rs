@@ -378,3 +378,54 @@ pub fn run(opts: Opts) -> Result<bool, String> {
     }
     Ok(passed)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against a real herald chat server on an ephemeral loopback port, in this process.
+    use super::*;
+    use herald::{ChatRoom, Config, Server};
+
+    #[test]
+    fn thresholds_decide_the_outcome() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut config = Config::default();
+            config.listen = "127.0.0.1:0".parse().unwrap();
+            let mut server = Server::bind(config, ChatRoom::default()).expect("bind");
+            tx.send(server.local_addr()).unwrap();
+            let _ = server.run();
+        });
+        let addr = rx.recv().unwrap();
+        let mut target = Target::parse(&format!("ws://{addr}/?token=t"), false).unwrap();
+        target.add_header("Authorization: Bearer t").unwrap();
+        target.first_message = Some("hello".into());
+        let opts = |expr: &str| Opts {
+            target: target.clone(),
+            count: 40,
+            concurrency: 8,
+            ramp: None,
+            server_pid: None,
+            timeout: Duration::from_secs(30),
+            conn_timeout: Duration::from_secs(10),
+            progress: false,
+            outputs: Outputs::default(),
+            thresholds: vec![Threshold::parse(expr, thresholds::CONNECT).unwrap()],
+        };
+        assert_eq!(
+            run(opts("failures>0")),
+            Ok(true),
+            "every handshake succeeded"
+        );
+        assert_eq!(
+            run(opts("handshakes<40")),
+            Ok(true),
+            "40 of 40 is not under 40"
+        );
+        assert_eq!(
+            run(opts("handshakes<41")),
+            Ok(false),
+            "a threshold that holds fails the run"
+        );
+        assert_eq!(run(opts("handshakes<1G/s")), Ok(false));
+    }
+}

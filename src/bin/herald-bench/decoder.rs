@@ -252,7 +252,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use herald::protocol::frame::{encode_frame_into, encode_header};
+    use herald::protocol::frame::encode_frame_into;
 
     /// The frames of a compressed message as a server sends them: RSV1 on the first.
     #[cfg(feature = "deflate")]
@@ -262,7 +262,13 @@ mod tests {
         for (i, c) in chunks.iter().enumerate() {
             let mut header = [0u8; MAX_HEADER_LEN];
             let op = if i == 0 { opcode } else { OpCode::Continuation };
-            let n = encode_header(&mut header, i + 1 == chunks.len(), op, None, c.len());
+            let n = herald::protocol::frame::encode_header(
+                &mut header,
+                i + 1 == chunks.len(),
+                op,
+                None,
+                c.len(),
+            );
             if i == 0 {
                 header[0] |= 0x40;
             }

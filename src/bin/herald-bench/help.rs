@@ -46,7 +46,7 @@ Target and connection options (every command):
                            anything else: a login, or a Pusher subscription such as
                            '{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"room-{room}\"}}'.
                            {client} and {room} are replaced by the client's and its room's
-                           numbers. Messages that are not herald-bench's before the run
+                           numbers. Messages not herald-bench's that come before measuring
                            starts (their echoes, a server's greeting) are counted apart
   --ramp R                 open at most R connections per second while setting up
                            [default: as fast as --concurrency allows]

@@ -33,7 +33,7 @@ mod tally;
 mod worker;
 
 use crate::files::Outputs;
-use crate::intervals::Names;
+use crate::intervals::{Intervals, Names};
 use crate::payload::Payload;
 use crate::rng::Rng;
 use crate::target::Target;
@@ -43,6 +43,7 @@ use shared::{SETUP, SenderShared, Shared, WAKE};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tally::Tally;
 use worker::Worker;
 
 /// The settings of a broadcast run.
@@ -84,8 +85,14 @@ const NAMES: Names = Names {
 /// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
 /// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
 pub fn run(opts: Opts) -> Result<bool, String> {
+    let intervals = opts.outputs.open(opts.threads, NAMES, 0)?;
+    let tally = measure(&opts, intervals.clone())?;
+    report::report(&opts, &tally, intervals.as_deref())
+}
+
+/// Set up, run and close every client; what the threads measured, added up.
+fn measure(opts: &Opts, intervals: Option<Arc<Intervals>>) -> Result<Tally, String> {
     let threads = opts.threads;
-    let intervals = opts.outputs.open(threads, NAMES, 0)?;
     let mut polls = Vec::new();
     let mut wakers = Vec::new();
     for _ in 0..threads {
@@ -143,6 +150,75 @@ pub fn run(opts: Opts) -> Result<bool, String> {
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
     }
-    let tally = result?;
-    report::report(&opts, &tally, intervals.as_deref())
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real herald chat server on an ephemeral loopback port, in this process.
+    use super::*;
+    use herald::{ChatRoom, Config, Server};
+
+    fn chat_server() -> std::net::SocketAddr {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut config = Config::default();
+            config.listen = "127.0.0.1:0".parse().unwrap();
+            let mut server = Server::bind(config, ChatRoom::default()).expect("bind");
+            tx.send(server.local_addr()).unwrap();
+            let _ = server.run();
+        });
+        rx.recv().unwrap()
+    }
+
+    #[test]
+    fn open_loop_in_rooms_with_first_messages() {
+        let addr = chat_server();
+        let mut target = Target::parse(&format!("ws://{addr}/"), false).unwrap();
+        target.set_rooms(2).unwrap();
+        target.first_message = Some("hello from {client} in {room}".into());
+        let opts = Opts {
+            target,
+            clients: 8,
+            senders: 4,
+            size: 32,
+            payload: Payload::Binary,
+            inflate_all: false,
+            window: 1000,
+            rate: Some(400.0),
+            duration: Duration::from_millis(500),
+            warmup: Duration::from_millis(100),
+            server_pid: None,
+            threads: 2,
+            concurrency: 4,
+            ramp: None,
+            setup_timeout: Duration::from_secs(20),
+            stall_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(5),
+            progress: false,
+            outputs: Outputs::default(),
+            thresholds: Vec::new(),
+        };
+        let t = measure(&opts, None).unwrap();
+        // Two rooms of four: each first message reaches the others of its room that had
+        // joined by then, at least the last one's reaches all three.
+        assert!(
+            (2 * 3..=8 * 3).contains(&t.setup_messages),
+            "{}",
+            t.setup_messages
+        );
+        // Nothing crossed rooms, nothing was lost, every client closed cleanly.
+        assert_eq!((t.unexpected, t.lost, t.reordered, t.errors), (0, 0, 0, 0));
+        assert_eq!(t.close_timeouts, 0);
+        // Each message reaches the three other clients of its sender's room: deliveries
+        // are three per message sent, give or take the messages in flight at the edges.
+        assert!(t.sent > 0 && t.deliveries > 0);
+        assert_eq!(
+            t.latency.count(),
+            t.deliveries,
+            "every delivery has its latency"
+        );
+        let per_message = t.deliveries as f64 / t.sent as f64;
+        assert!((2.0..=4.0).contains(&per_message), "{per_message}");
+    }
 }

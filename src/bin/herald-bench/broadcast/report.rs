@@ -167,7 +167,7 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
     json.int("setup_messages", t.setup_messages);
     if t.setup_messages > 0 {
         table.row(
-            "before the run",
+            "before measuring",
             format!(
                 "{} messages that were not herald-bench's (greetings, --first-message echoes)",
                 group(t.setup_messages)

@@ -31,7 +31,7 @@ pub struct Tally {
     pub tls: Option<String>,
     /// The subprotocol the server selected.
     pub subprotocol: Option<String>,
-    /// Messages not herald-bench's received before the run (greetings, first messages).
+    /// Messages not herald-bench's received before measuring (greetings, first messages).
     pub setup_messages: u64,
     /// Open loop: messages sent more than a millisecond after their intended time, and
     /// the most any was late (ns).

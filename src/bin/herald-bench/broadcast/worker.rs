@@ -794,13 +794,13 @@ impl Worker {
         }
     }
 
-    /// A message that is not herald-bench's: before the run, a server's greeting or the
-    /// echo of a `--first-message`, counted apart; during it, unexpected.
+    /// A message that is not herald-bench's: before measuring starts, a server's greeting
+    /// or the echo of a `--first-message` (which may still be on its way when the run
+    /// starts), counted apart; once measuring, unexpected.
     fn not_ours(&mut self) {
-        if self.shared.phase.load(Relaxed) == RUN {
-            self.tally.unexpected += 1;
-        } else {
-            self.tally.setup_messages += 1;
+        match self.shared.window() {
+            Some((from, _)) if self.shared.now_ns() >= from => self.tally.unexpected += 1,
+            _ => self.tally.setup_messages += 1,
         }
     }
 
