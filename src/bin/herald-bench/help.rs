@@ -46,8 +46,8 @@ Target and connection options (every command):
                            anything else: a login, or a Pusher subscription such as
                            '{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"room-{room}\"}}'.
                            {client} and {room} are replaced by the client's and its room's
-                           numbers. Messages not herald-bench's that come before measuring
-                           starts (their echoes, a server's greeting) are counted apart
+                           numbers. Messages that are not herald-bench's and arrive before
+                           measuring starts (their echoes, a greeting) are counted apart
   --ramp R                 open at most R connections per second while setting up
                            [default: as fast as --concurrency allows]
   --ca PEM                 wss://: trust the certificate(s) in this file (the server's
