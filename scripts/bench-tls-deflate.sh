@@ -99,8 +99,8 @@ fi
 pin_processes bench-tls-deflate.sh
 
 # --- build, and a certificate ---------------------------------------------------------------
-say "== building herald and herald-bench (release, default features: tls and deflate)"
-(cd "$ROOT" && cargo build --release --bins --quiet)
+say "== building herald and herald-bench (release, default features: tls and deflate; the first build takes a few minutes)"
+(cd "$ROOT" && cargo build --release --bins)
 
 # A self-signed server certificate (not a CA: webpki refuses a CA certificate as the
 # server's own) for every loopback name the clients may use; they trust it with --ca.

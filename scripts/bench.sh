@@ -13,16 +13,20 @@
 #   broadcast N=100  S=1  size=32 W=1     latency of one message at a time
 #   broadcast N=100  S=1  size=32 W=32    delivery rate, one busy sender
 #   broadcast N=1000 S=10 size=32 W=8     delivery rate, a big room
+#   broadcast N=100  S=1  size=32 open    open loop at half herald's W=32 message rate
+#                                         (the same rate for every server): latency from
+#                                         each message's intended send time
 #   connect   5,000 connections, 50 at a time
 #   idle      10,000 connections held: server memory per connection
-# Results (tables and one JSON line per test) are kept in a directory printed at the end.
+# Results (tables and one JSON line per test) are kept in a directory printed at the end,
+# with a latency plot (SVG) and an HdrHistogram percentile file (.hgrm) per broadcast test.
 # The script builds what it measures and installs what it needs (cargo, npm); it kills
 # only the processes it started. What wss:// and permessage-deflate cost (TLS fan-out
 # retention, deflate on vs off, idle memory with deflate) is scripts/bench-tls-deflate.sh.
 set -euo pipefail
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 
 Options:
@@ -100,13 +104,13 @@ fi
 pin_processes bench.sh
 
 # --- build and install ----------------------------------------------------------------------
-say "== building herald and herald-bench (release)"
-(cd "$ROOT" && cargo build --release --bins --quiet)
+say "== building herald and herald-bench (release; the first build takes a few minutes)"
+(cd "$ROOT" && cargo build --release --bins)
 
 SERVERS=("herald|$TARGET/release/herald --listen 127.0.0.1:{port} --max-connections 20000")
 if [ "$COMPARE" = 1 ]; then
     say "== building the tokio-tungstenite reference"
-    cargo build --release --quiet \
+    cargo build --release \
         --manifest-path "$ROOT/benches/reference/tokio-tungstenite/Cargo.toml" \
         --target-dir "$TARGET/reference"
     SERVERS+=("tokio-tungstenite|$TARGET/reference/release/herald-reference-tokio-tungstenite --listen 127.0.0.1:{port}")
@@ -180,6 +184,7 @@ TESTS=(
     "bcast-w1|broadcast --clients 100 --senders 1 --size 32 --window 1 --duration $DURATION --warmup $WARMUP"
     "bcast-w32|broadcast --clients 100 --senders 1 --size 32 --window 32 --duration $DURATION --warmup $WARMUP"
     "bcast-n1000|broadcast --clients 1000 --senders 10 --size 32 --window 8 --duration $DURATION --warmup $WARMUP"
+    "bcast-open|broadcast --clients 100 --senders 1 --size 32 --rate {rate} --duration $DURATION --warmup $WARMUP"
     "connect|connect --count $CONNECT_COUNT --concurrency $CONNECT_CONCURRENCY"
     "idle|idle --clients $IDLE_CLIENTS --hold $HOLD"
 )
@@ -199,9 +204,24 @@ fmt() { # fmt KIND VALUE
 
 # busy_pct: how busy the machine is over one second (user+nice+system+steal), in %.
 
+# The open-loop rate: half of the message rate herald sustained closed loop at W=32,
+# measured in this run (set after herald's bcast-w32), the same for every server.
+OPEN_RATE=""
+
 run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
     local name=$1 template=$2 test=$3 args=$4 base rc
     base="$OUT/${name//[^A-Za-z0-9._-]/_}.$test"
+    if [[ "$args" == *"{rate}"* ]]; then
+        if [ -z "$OPEN_RATE" ]; then
+            say "   $name $test: skipped (no closed-loop rate from herald to halve)"
+            : >"$base.json"
+            return 0
+        fi
+        args=${args//\{rate\}/$OPEN_RATE}
+    fi
+    case "$test" in
+        bcast-*) args+=" --plot $base.svg --hgrm $base.hgrm" ;;
+    esac
     wait_quiet
     if ! start_server "$template" "$base.server.log"; then
         echo "server did not start" >"$base.txt"
@@ -226,12 +246,17 @@ run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
     local f=$base.json line
     case "$test" in
         bcast-*)
-            line="$(fmt rate "$(jget "$f" deliveries_per_s)") deliveries, p99 $(fmt us "$(jget "$f" latency_p99_us)"), lost $(jget "$f" lost), errors $(jget "$f" errors)" ;;
+            line="$(fmt rate "$(jget "$f" deliveries_per_s)") deliveries, p99 $(fmt us "$(jget "$f" latency_p99_us)"), lost $(jget "$f" lost), errors $(jget "$f" errors)" ;;&
+        bcast-open)
+            line+=", offered $(fmt rate "$(jget "$f" rate)") messages, $(jget "$f" late_sends) sent late" ;;
         connect)
             line="$(fmt rate "$(jget "$f" handshakes_per_s)") handshakes, failures $(jget "$f" failures)" ;;
         idle)
             line="$(fmt bytes "$(jget "$f" rss_per_conn_bytes)") per idle connection, errors $(jget "$f" errors)" ;;
     esac
+    if [ "$name" = herald ] && [ "$test" = bcast-w32 ]; then
+        OPEN_RATE=$(awk -v r="$(jget "$f" sent_per_s)" 'BEGIN { if (r > 0) printf "%.0f", r / 2 }')
+    fi
     say "   $name $test: $line; server CPU $(fmt pct "$(jget "$f" server_cpu_pct)"), bench CPU $(fmt pct "$(jget "$f" bench_cpu_pct)"), others $(fmt pct "$(jget "$f" others_cpu_pct)")"
 }
 
@@ -250,33 +275,34 @@ done
 # --- the table --------------------------------------------------------------------------------
 val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
 {
-    printf '\n%-20s %14s %16s %10s %13s %12s %22s\n' server "N=100 W=32" "N=1000 S=10" "W=1 p99" handshakes "mem/idle" "srv CPU/delivery"
-    printf '%-20s %14s %16s %10s %13s %12s %22s\n' "" "deliveries" "deliveries" "latency" "per second" "connection" "W=32 / N=1000"
+    printf '\n%-20s %14s %16s %10s %11s %13s %12s %22s\n' server "N=100 W=32" "N=1000 S=10" "W=1 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
+    printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "" "deliveries" "deliveries" "latency" "latency" "per second" "connection" "W=32 / N=1000"
     for entry in "${SERVERS[@]}"; do
         name=${entry%%|*}
-        printf '%-20s %14s %16s %10s %13s %12s %22s\n' "$name" \
+        printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "$name" \
             "$(fmt rate "$(val "$name" bcast-w32 deliveries_per_s)")" \
             "$(fmt rate "$(val "$name" bcast-n1000 deliveries_per_s)")" \
             "$(fmt us "$(val "$name" bcast-w1 latency_p99_us)")" \
+            "$(fmt us "$(val "$name" bcast-open latency_p99_us)")" \
             "$(fmt rate "$(val "$name" connect handshakes_per_s)")" \
             "$(fmt bytes "$(val "$name" idle rss_per_conn_bytes)")" \
             "$(fmt ns "$(val "$name" bcast-w32 server_cpu_ns_per_delivery)") / $(fmt ns "$(val "$name" bcast-n1000 server_cpu_ns_per_delivery)")"
     done
 
-    printf '\n%-20s %10s %10s %12s %9s %7s   %s\n' "load generator CPU" bcast-w1 bcast-w32 bcast-n1000 connect idle "(% of one core; others = the rest of the machine)"
+    printf '\n%-20s %10s %10s %12s %10s %9s %7s   %s\n' "load generator CPU" bcast-w1 bcast-w32 bcast-n1000 bcast-open connect idle "(% of one core; others = the rest of the machine)"
     for entry in "${SERVERS[@]}"; do
         name=${entry%%|*}
         row=()
-        for t in bcast-w1 bcast-w32 bcast-n1000 connect idle; do
+        for t in bcast-w1 bcast-w32 bcast-n1000 bcast-open connect idle; do
             row+=("$(fmt pct "$(val "$name" "$t" bench_cpu_pct)")/$(fmt pct "$(val "$name" "$t" others_cpu_pct)")")
         done
-        printf '%-20s %10s %10s %12s %9s %7s\n' "$name" "${row[@]}"
+        printf '%-20s %10s %10s %12s %10s %9s %7s\n' "$name" "${row[@]}"
     done
 
     problems=""
     for entry in "${SERVERS[@]}"; do
         name=${entry%%|*}
-        for t in bcast-w1 bcast-w32 bcast-n1000 connect idle; do
+        for t in bcast-w1 bcast-w32 bcast-n1000 bcast-open connect idle; do
             f="$OUT/${name//[^A-Za-z0-9._-]/_}.$t.json"
             if [ ! -s "$f" ]; then
                 problems+="  $name $t: failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
@@ -303,19 +329,21 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
 
     if [ "${#SERVERS[@]}" -gt 1 ]; then
         printf '\nherald / other (rates: higher is better for herald; latency, memory and CPU: lower is better)\n'
-        printf '%-20s %14s %16s %10s %13s %12s %22s\n' "" "N=100 W=32" "N=1000 S=10" "W=1 p99" handshakes "mem/idle" "srv CPU/delivery"
+        printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "" "N=100 W=32" "N=1000 S=10" "W=1 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
         for entry in "${SERVERS[@]:1}"; do
             other=${entry%%|*}
             ratio() { # ratio TEST KEY
                 awk -v a="$(val herald "$1" "$2")" -v b="$(val "$other" "$1" "$2")" \
                     'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.3gx", a / b }'
             }
-            printf '%-20s %14s %16s %10s %13s %12s %22s\n' "÷ $other" \
+            printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "÷ $other" \
                 "$(ratio bcast-w32 deliveries_per_s)" "$(ratio bcast-n1000 deliveries_per_s)" \
-                "$(ratio bcast-w1 latency_p99_us)" "$(ratio connect handshakes_per_s)" \
+                "$(ratio bcast-w1 latency_p99_us)" "$(ratio bcast-open latency_p99_us)" \
+                "$(ratio connect handshakes_per_s)" \
                 "$(ratio idle rss_per_conn_bytes)" \
                 "$(ratio bcast-w32 server_cpu_ns_per_delivery) / $(ratio bcast-n1000 server_cpu_ns_per_delivery)"
         done
     fi
-    printf '\nduration %ss per broadcast run (warm-up %ss), idle hold %ss; details: %s\n' "$DURATION" "$WARMUP" "$HOLD" "$OUT"
+    printf '\nduration %ss per broadcast run (warm-up %ss), idle hold %ss; open loop at %s messages/s\n' "$DURATION" "$WARMUP" "$HOLD" "${OPEN_RATE:-n/a}"
+    printf 'details: %s (latency plots: *.bcast-*.svg; HdrHistogram percentiles: *.hgrm)\n' "$OUT"
 } | tee "$OUT/summary.txt"

@@ -53,6 +53,31 @@ pub fn request(host: &str, target: &str, key: &str, protocols: &[&str]) -> Vec<u
     out.into_bytes()
 }
 
+/// [`request`] with more header fields after the standard ones: a
+/// `Sec-WebSocket-Extensions` offer (RFC 6455 §9.1), an `Origin`, an `Authorization`, or any
+/// `(name, value)` a server wants (RFC 9110 §5). Names must be tokens and values must not
+/// hold CR, LF or NUL (RFC 9110 §5.5): the caller checks that, as the bytes go out as given.
+pub fn request_with_headers(
+    host: &str,
+    target: &str,
+    key: &str,
+    protocols: &[&str],
+    headers: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut out = request(host, target, key, protocols);
+    out.truncate(out.len() - 2); // the blank line that ends the head
+    for (name, value) in headers {
+        debug_assert!(!name.bytes().any(|b| b <= b' ' || b == b':'));
+        debug_assert!(!value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)));
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// A successful response: the subprotocol the server selected and the head's length.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
@@ -70,6 +95,24 @@ pub fn parse_response(
     offered: &[&str],
     max_bytes: usize,
 ) -> Result<Option<Accepted>, ResponseError> {
+    match parse_response_with_extensions(buf, key, offered, max_bytes)? {
+        Some((_, extensions)) if !extensions.is_empty() => Err(ResponseError::BadHeader(
+            "an extension that was not offered",
+        )),
+        done => Ok(done.map(|(accepted, _)| accepted)),
+    }
+}
+
+/// [`parse_response`] for a client that offered extensions: the same checks, except that the
+/// values of the `Sec-WebSocket-Extensions` fields are returned, in order, for the caller to
+/// hold against its offer (for permessage-deflate: [`deflate_response`]) instead of being
+/// refused. `Ok(None)`: incomplete so far.
+pub fn parse_response_with_extensions(
+    buf: &[u8],
+    key: &str,
+    offered: &[&str],
+    max_bytes: usize,
+) -> Result<Option<(Accepted, Vec<String>)>, ResponseError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
     let consumed = match resp.parse(buf) {
@@ -119,18 +162,98 @@ pub fn parse_response(
             }
         },
     };
-    if header("sec-websocket-extensions").is_some() {
-        return Err(ResponseError::BadHeader(
-            "an extension that was not offered",
-        ));
+    let mut extensions = Vec::new();
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("sec-websocket-extensions") {
+            let value = std::str::from_utf8(h.value)
+                .map_err(|_| ResponseError::BadHeader("Sec-WebSocket-Extensions is not text"))?;
+            extensions.push(value.to_string());
+        }
     }
-    Ok(Some(Accepted { protocol, consumed }))
+    Ok(Some((Accepted { protocol, consumed }, extensions)))
+}
+
+/// What a server's permessage-deflate answer (RFC 7692 §7.1) leaves the client with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeflateAnswer {
+    /// The LZ77 window the client may compress with (`client_max_window_bits`, 9..=15; 15
+    /// when the server sets no limit).
+    pub client_window_bits: u8,
+    /// The server compresses every message on its own (`server_no_context_takeover`).
+    pub server_no_context_takeover: bool,
+    /// The client must compress every message on its own (`client_no_context_takeover`).
+    pub client_no_context_takeover: bool,
+}
+
+/// Check the values of a server's `Sec-WebSocket-Extensions` fields (as
+/// [`parse_response_with_extensions`] returns them) against a client's permessage-deflate
+/// offer, for a client that offered `permessage-deflate` once with
+/// `client_max_window_bits` (no value) and, if `offered_server_no_context_takeover`,
+/// `server_no_context_takeover`. `Ok(None)`: the server declined (no extension). Errors
+/// (RFC 7692 §5 and §7.1: the client must then fail the connection): another extension or
+/// several, an unknown or repeated parameter, a `server_max_window_bits` or
+/// `server_no_context_takeover` that was not offered, a window outside 8..=15. A window of
+/// 8 bits is refused too (zlib cannot compress with it), as
+/// `BadHeader("client_max_window_bits=8")`.
+pub fn deflate_response(
+    values: &[String],
+    offered_server_no_context_takeover: bool,
+) -> Result<Option<DeflateAnswer>, ResponseError> {
+    let bad = ResponseError::BadHeader;
+    let mut accepted = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let Some(extension) = accepted.next() else {
+        return Ok(None);
+    };
+    if accepted.next().is_some() {
+        return Err(bad("several extensions accepted, one offered"));
+    }
+    let mut params = extension.split(';').map(str::trim);
+    if params.next() != Some("permessage-deflate") {
+        return Err(bad("an extension that was not offered"));
+    }
+    let mut answer = DeflateAnswer {
+        client_window_bits: 15,
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for param in params {
+        let (name, value) = match param.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+            None => (param, None),
+        };
+        if seen.contains(&name) {
+            return Err(bad("a permessage-deflate parameter twice"));
+        }
+        seen.push(name);
+        match (name, value) {
+            ("server_no_context_takeover", None) if offered_server_no_context_takeover => {
+                answer.server_no_context_takeover = true;
+            }
+            ("client_no_context_takeover", None) => answer.client_no_context_takeover = true,
+            ("client_max_window_bits", Some(v)) => {
+                answer.client_window_bits = match v.parse::<u8>() {
+                    Ok(b @ 9..=15) => b,
+                    Ok(8) => return Err(bad("client_max_window_bits=8")),
+                    _ => return Err(bad("a bad client_max_window_bits")),
+                };
+            }
+            _ => return Err(bad("a permessage-deflate parameter that was not offered")),
+        }
+    }
+    Ok(Some(answer))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::handshake::{parse_request, switching_protocols};
+    use crate::protocol::handshake::{
+        parse_request, switching_protocols, switching_protocols_with,
+    };
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -160,6 +283,66 @@ mod tests {
                 consumed: head
             }
         );
+    }
+
+    #[test]
+    fn extensions_come_back_to_a_client_that_offered_them() {
+        let accept = accept_key(KEY.as_bytes());
+        let resp = switching_protocols_with(
+            &accept,
+            None,
+            Some("permessage-deflate; server_no_context_takeover"),
+        );
+        assert!(parse_response(&resp, KEY, &[], 4096).is_err());
+        let (ok, ext) = parse_response_with_extensions(&resp, KEY, &[], 4096)
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.consumed, resp.len());
+        assert_eq!(ext, ["permessage-deflate; server_no_context_takeover"]);
+        let req = request_with_headers("h:1", "/", KEY, &[], &[("X-Token", "a b")]);
+        assert!(req.ends_with(b"\r\nX-Token: a b\r\n\r\n"));
+        let (parsed, n) = parse_request(&req, 8192).unwrap().unwrap();
+        assert_eq!(n, req.len());
+        assert_eq!(parsed.target, "/");
+    }
+
+    #[test]
+    fn deflate_answers() {
+        let check = |values: &[&str]| {
+            let v: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+            deflate_response(&v, true)
+        };
+        assert_eq!(check(&[]), Ok(None));
+        let herald = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+        let a = check(&[herald]).unwrap().unwrap();
+        assert_eq!(a.client_window_bits, 15);
+        assert!(a.server_no_context_takeover && a.client_no_context_takeover);
+        let a =
+            check(&["permessage-deflate;server_no_context_takeover;client_max_window_bits=\"10\""])
+                .unwrap()
+                .unwrap();
+        assert_eq!(a.client_window_bits, 10);
+        assert!(!a.client_no_context_takeover);
+        assert!(
+            !check(&["permessage-deflate"])
+                .unwrap()
+                .unwrap()
+                .server_no_context_takeover
+        );
+        for bad in [
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits",
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=8",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover; mystery",
+            "x-webkit-deflate-frame",
+        ] {
+            assert!(check(&[bad]).is_err(), "{bad}");
+        }
+        assert!(check(&[herald, herald]).is_err(), "twice");
+        assert!(check(&[&format!("{herald}, x-other")]).is_err());
+        let v = vec![herald.to_string()];
+        assert!(deflate_response(&v, false).is_err(), "not offered");
     }
 
     #[test]

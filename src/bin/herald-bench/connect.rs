@@ -4,8 +4,17 @@
 //! handshakes completed per second of the whole run, closes included: the cost of a
 //! short-lived connection, from both sides.
 
-use crate::stats::{CpuWindow, Histogram, Json, Table, group, rate, report_latency};
-use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
+use crate::connection::{Client, Input, Phase};
+use crate::cpu::CpuWindow;
+use crate::decoder::Inbound;
+use crate::files::Outputs;
+use crate::intervals::{Edges, Names, Recorder};
+use crate::latency::{Latency, report_latency};
+use crate::output::{Json, Table, group, rate};
+use crate::rng::Rng;
+use crate::schedule::Schedule;
+use crate::target::Target;
+use crate::thresholds::{self, Metrics, Threshold};
 use mio::{Events, Interest, Poll, Token};
 use std::time::{Duration, Instant};
 
@@ -15,13 +24,25 @@ pub struct Opts {
     pub target: Target,
     pub count: usize,
     pub concurrency: usize,
+    /// Connections started per second at most.
+    pub ramp: Option<f64>,
     pub server_pid: Option<u32>,
     /// The whole run gives up after this.
     pub timeout: Duration,
     /// One connection gives up after this.
     pub conn_timeout: Duration,
     pub progress: bool,
+    pub outputs: Outputs,
+    pub thresholds: Vec<Threshold>,
 }
+
+/// The names of the second-by-second lines.
+const NAMES: Names = Names {
+    done: "handshakes",
+    latency: "handshake",
+    errors: "failures",
+    messages: false,
+};
 
 #[derive(Default)]
 struct Tally {
@@ -30,11 +51,21 @@ struct Tally {
     failures: u64,
     failure_samples: Vec<String>,
     close_timeouts: u64,
-    latency: Histogram,
+    /// Handshake times, second by second (the whole run is measured).
+    recorder: Option<Recorder>,
+    start: Option<Instant>,
 }
 
 impl Tally {
+    fn now_ns(&self) -> u64 {
+        self.start.map_or(0, |s| s.elapsed().as_nanos() as u64)
+    }
+
     fn fail(&mut self, why: String) {
+        let now = self.now_ns();
+        if let Some(slice) = self.recorder.as_mut().and_then(|r| r.at(now)) {
+            slice.errors += 1;
+        }
         self.failures += 1;
         if self.failure_samples.len() < 5 {
             self.failure_samples.push(why);
@@ -42,7 +73,10 @@ impl Tally {
     }
 }
 
-pub fn run(opts: Opts) -> Result<(), String> {
+/// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
+/// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
+pub fn run(opts: Opts) -> Result<bool, String> {
+    let intervals = opts.outputs.open(1, NAMES, 0)?;
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
     let mut rng = Rng::from_os().map_err(|e| format!("/dev/urandom: {e}"))?;
@@ -53,6 +87,14 @@ pub fn run(opts: Opts) -> Result<(), String> {
     let mut t = Tally::default();
     let cpu = CpuWindow::start(opts.server_pid);
     let start = Instant::now();
+    let edges = Edges {
+        start: 0,
+        from: 0,
+        to: u64::MAX,
+    };
+    t.recorder = Some(Recorder::new(edges, intervals.clone()));
+    t.start = Some(start);
+    let ramp = opts.ramp.map(Schedule::new);
     let deadline = start + opts.timeout;
     let mut last_progress = (start, 0u64);
     let mut timed_out = false;
@@ -64,8 +106,13 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 if t.started >= opts.count || timed_out {
                     continue;
                 }
+                if let Some(s) = &ramp
+                    && t.started as u64 >= s.due_by((now - start).as_nanos() as u64)
+                {
+                    continue;
+                }
                 t.started += 1;
-                match c.connect(&opts.target, &mut rng) {
+                match c.connect(&opts.target, t.started - 1, &mut rng) {
                     Ok(stream) => {
                         if let Err(e) = poll.registry().register(
                             stream,
@@ -144,7 +191,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                         let drained = c.drained() && !hangup;
                         let after_101: Vec<u8>;
                         let mut bytes: &[u8] = if c.phase == Phase::Handshaking {
-                            match c.handshake_input(&scratch[..n]) {
+                            match c.handshake_input(&scratch[..n], &opts.target) {
                                 Ok(None) => {
                                     // TLS may have handshake records to send.
                                     if let Err(e) = c.flush() {
@@ -159,7 +206,12 @@ pub fn run(opts: Opts) -> Result<(), String> {
                                 }
                                 Ok(Some(rest)) => {
                                     t.handshakes += 1;
-                                    t.latency.record(c.started.elapsed().as_nanos() as u64);
+                                    let took = c.started.elapsed().as_nanos() as u64;
+                                    let now = t.now_ns();
+                                    if let Some(s) = t.recorder.as_mut().and_then(|r| r.at(now)) {
+                                        s.done += 1;
+                                        s.latency.record(took);
+                                    }
                                     c.queue_close(1000, &mut rng);
                                     after_101 = rest;
                                     &after_101
@@ -239,6 +291,9 @@ pub fn run(opts: Opts) -> Result<(), String> {
     }
     let elapsed = start.elapsed();
     let cpu = cpu.stop(opts.server_pid);
+    let mut recorder = t.recorder.take().expect("set at the start");
+    recorder.finish(elapsed.as_nanos() as u64);
+    let latency: Latency = recorder.measured;
     drop(slots);
 
     let hps = rate(t.handshakes, elapsed);
@@ -277,7 +332,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
         &mut table,
         "handshake",
         "handshake time",
-        &t.latency,
+        &latency,
     );
     table.row(
         "failures",
@@ -286,16 +341,29 @@ pub fn run(opts: Opts) -> Result<(), String> {
     for f in &t.failure_samples {
         table.row("", format!("- {f}"));
     }
-    let mut samples = String::from("[");
-    for (i, e) in t.failure_samples.iter().enumerate() {
-        if i > 0 {
-            samples.push(',');
-        }
-        crate::stats::escape(&mut samples, e);
-    }
-    samples.push(']');
-    json.raw("failure_samples", &samples);
+    json.str_list("failure_samples", &t.failure_samples);
     cpu.report(&mut json, &mut table, Some(("handshake", t.handshakes)));
+    let mut metrics = Metrics::default();
+    metrics.latency(&latency);
+    let secs = elapsed.as_secs_f64();
+    metrics.count("handshakes", t.handshakes, secs);
+    metrics.count("failures", t.failures, secs);
+    metrics.count("close_timeouts", t.close_timeouts, secs);
+    metrics.cpu(&cpu);
+    let title = format!(
+        "herald-bench connect {}: {} connections, {} at once",
+        opts.target.url(),
+        opts.count,
+        opts.concurrency
+    );
+    opts.outputs.finish(
+        intervals.as_deref(),
+        &latency,
+        &title,
+        "handshake time",
+        &mut table,
+    )?;
+    let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
     println!("{}", json.finish());
     if t.handshakes == 0 {
@@ -308,5 +376,56 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 .unwrap_or_default()
         ));
     }
-    Ok(())
+    Ok(passed)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real herald chat server on an ephemeral loopback port, in this process.
+    use super::*;
+    use herald::{ChatRoom, Config, Server};
+
+    #[test]
+    fn thresholds_decide_the_outcome() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut config = Config::default();
+            config.listen = "127.0.0.1:0".parse().unwrap();
+            let mut server = Server::bind(config, ChatRoom::default()).expect("bind");
+            tx.send(server.local_addr()).unwrap();
+            let _ = server.run();
+        });
+        let addr = rx.recv().unwrap();
+        let mut target = Target::parse(&format!("ws://{addr}/?token=t"), false).unwrap();
+        target.add_header("Authorization: Bearer t").unwrap();
+        target.first_message = Some("hello".into());
+        let opts = |expr: &str| Opts {
+            target: target.clone(),
+            count: 40,
+            concurrency: 8,
+            ramp: None,
+            server_pid: None,
+            timeout: Duration::from_secs(30),
+            conn_timeout: Duration::from_secs(10),
+            progress: false,
+            outputs: Outputs::default(),
+            thresholds: vec![Threshold::parse(expr, thresholds::CONNECT).unwrap()],
+        };
+        assert_eq!(
+            run(opts("failures>0")),
+            Ok(true),
+            "every handshake succeeded"
+        );
+        assert_eq!(
+            run(opts("handshakes<40")),
+            Ok(true),
+            "40 of 40 is not under 40"
+        );
+        assert_eq!(
+            run(opts("handshakes<41")),
+            Ok(false),
+            "a threshold that holds fails the run"
+        );
+        assert_eq!(run(opts("handshakes<1G/s")), Ok(false));
+    }
 }

@@ -3,9 +3,21 @@
 //! N is what an idle connection costs the server. With `--deflate` every connection
 //! negotiates permessage-deflate first (and the server must accept), to show what that
 //! costs an idle connection; with wss:// each one holds a TLS session.
+//!
+//! Only a fresh server gives a meaningful figure: memory an earlier run freed stays with
+//! the server's allocator and is reused, so a second run can show next to nothing. When the
+//! resident memory grew by less than `MIN_GROWTH_PER_CONN` per connection, the figure is
+//! reported as not meaningful (null in the JSON) with a warning.
 
-use crate::stats::{CpuWindow, Json, Table, group, human_bytes, rss_bytes};
-use crate::wire::{Client, Inbound, Input, Phase, Rng, Target};
+use crate::connection::{Client, Input, Phase};
+use crate::cpu::CpuWindow;
+use crate::decoder::Inbound;
+use crate::output::{Json, Table, group, human_bytes};
+use crate::procfs::rss_bytes;
+use crate::rng::Rng;
+use crate::schedule::Schedule;
+use crate::target::Target;
+use crate::thresholds::{self, Measure, Metrics, Threshold};
 use mio::{Events, Interest, Poll, Token};
 use std::time::{Duration, Instant};
 
@@ -17,9 +29,17 @@ pub struct Opts {
     pub hold: Duration,
     pub server_pid: Option<u32>,
     pub concurrency: usize,
+    /// Connections opened per second at most.
+    pub ramp: Option<f64>,
     pub setup_timeout: Duration,
     pub close_timeout: Duration,
+    pub progress: bool,
+    pub thresholds: Vec<Threshold>,
 }
+
+/// Less growth than this per connection means the server reused freed memory (no
+/// WebSocket connection costs a server fewer bytes): the figure is not meaningful.
+const MIN_GROWTH_PER_CONN: f64 = 64.0;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -28,7 +48,10 @@ enum Stage {
     Closing,
 }
 
-pub fn run(opts: Opts) -> Result<(), String> {
+/// Run the measurement; the report goes to stderr (table) and stdout (JSON).
+/// `Ok(false)`: a `--fail-if` threshold held.
+pub fn run(opts: Opts) -> Result<bool, String> {
+    let ramp = opts.ramp.map(Schedule::new);
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
     let mut rng = Rng::from_os().map_err(|e| format!("/dev/urandom: {e}"))?;
@@ -61,9 +84,12 @@ pub fn run(opts: Opts) -> Result<(), String> {
         let now = Instant::now();
         match stage {
             Stage::Connecting => {
-                while in_progress < opts.concurrency && next < clients.len() {
+                let allowed = ramp.map_or(usize::MAX, |s| {
+                    s.due_by((now - start).as_nanos() as u64) as usize
+                });
+                while in_progress < opts.concurrency && next < clients.len().min(allowed) {
                     let stream = clients[next]
-                        .connect(&opts.target, &mut rng)
+                        .connect(&opts.target, next, &mut rng)
                         .map_err(|e| format!("cannot connect to {}: {e}", opts.target.addr))?;
                     poll.registry()
                         .register(stream, Token(next), Interest::READABLE | Interest::WRITABLE)
@@ -77,12 +103,14 @@ pub fn run(opts: Opts) -> Result<(), String> {
                     hold_cpu = Some(CpuWindow::start(pid));
                     hold_until = Instant::now() + opts.hold;
                     stage = Stage::Holding;
-                    eprintln!(
-                        "herald-bench idle: {} connections open after {:.2} s; holding them {:.1} s",
-                        group(open as u64),
-                        setup_time.as_secs_f64(),
-                        opts.hold.as_secs_f64()
-                    );
+                    if opts.progress {
+                        eprintln!(
+                            "herald-bench idle: {} connections open after {:.2} s; holding them {:.1} s",
+                            group(open as u64),
+                            setup_time.as_secs_f64(),
+                            opts.hold.as_secs_f64()
+                        );
+                    }
                 } else if now - start > opts.setup_timeout {
                     return Err(format!(
                         "setup timed out after {:?}: {open} of {} connections open",
@@ -91,7 +119,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 }
             }
             Stage::Holding if now >= hold_until => {
-                cpu_use = hold_cpu.map(|c| c.stop(pid));
+                cpu_use = hold_cpu.as_ref().map(|c| c.stop(pid));
                 // Before the closes start freeing memory.
                 rss_hold = pid.and_then(rss_bytes);
                 stage = Stage::Closing;
@@ -161,7 +189,7 @@ pub fn run(opts: Opts) -> Result<(), String> {
                 let failure = match c.read(&mut scratch) {
                     Input::Bytes(n) => {
                         let rest = if c.phase == Phase::Handshaking {
-                            match c.handshake_input(&scratch[..n]) {
+                            match c.handshake_input(&scratch[..n], &opts.target) {
                                 Ok(None) => continue,
                                 Ok(Some(rest)) => {
                                     in_progress -= 1;
@@ -247,13 +275,18 @@ pub fn run(opts: Opts) -> Result<(), String> {
     json.num("hold_s", opts.hold.as_secs_f64(), 3);
     json.num("setup_s", setup_time.as_secs_f64(), 3);
     json.num("connects_per_s", n / setup_time.as_secs_f64().max(1e-9), 0);
-    let per_conn = rss_before
+    let growth = rss_before
         .zip(rss_open)
         .map(|(b, o)| (o as f64 - b as f64) / n);
+    let unchanged = growth.is_some_and(|g| g < MIN_GROWTH_PER_CONN);
+    let per_conn = growth.filter(|_| !unchanged);
     json.opt_num("rss_before_bytes", rss_before.map(|v| v as f64), 0);
     json.opt_num("rss_open_bytes", rss_open.map(|v| v as f64), 0);
     json.opt_num("rss_after_hold_bytes", rss_hold.map(|v| v as f64), 0);
     json.opt_num("rss_per_conn_bytes", per_conn, 0);
+    if growth.is_some() {
+        json.raw("rss_unchanged", if unchanged { "true" } else { "false" });
+    }
     json.int("errors", error_count);
     json.int("close_timeouts", close_timeouts);
     let mut table = Table::new(format!(
@@ -281,10 +314,18 @@ pub fn run(opts: Opts) -> Result<(), String> {
                     format!("{}  ({rss_after_hold_note})", human_bytes(h as f64)),
                 );
             }
-            table.row(
-                "per connection",
-                format!("{:.0} bytes", per_conn.unwrap_or(0.0)),
-            );
+            match per_conn {
+                Some(p) => table.row("per connection", format!("{p:.0} bytes")),
+                None => table.row(
+                    "per connection",
+                    format!(
+                        "NOT MEANINGFUL: the server's memory grew by {:.0} bytes per \
+                         connection, less than any connection costs. It reused memory an \
+                         earlier run freed: measure a freshly started server",
+                        growth.unwrap_or(0.0)
+                    ),
+                ),
+            }
         }
         _ => table.row("server RSS", "(no --server-pid)"),
     }
@@ -296,7 +337,14 @@ pub fn run(opts: Opts) -> Result<(), String> {
         table.row("", format!("- {e}"));
     }
     cpu.report(&mut json, &mut table, None);
+    let mut metrics = Metrics::default();
+    metrics.set("rss_per_conn", per_conn.map(Measure::Bytes));
+    let secs = opts.hold.as_secs_f64();
+    metrics.count("errors", error_count, secs);
+    metrics.count("close_timeouts", close_timeouts, secs);
+    metrics.cpu(&cpu);
+    let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
     println!("{}", json.finish());
-    Ok(())
+    Ok(passed)
 }

@@ -2,7 +2,7 @@
 //! or `json`) and, with `--deflate`, a loop's compressor and inflater.
 //!
 //! Both formats carry the sender id, the sequence number and the send time at fixed
-//! offsets near the start, so that a receiver reads them from the first `wire::HEAD`
+//! offsets near the start, so that a receiver reads them from the first `decoder::HEAD`
 //! bytes of a message without looking at the rest:
 //!
 //! * `binary`: three little-endian u64 words, then zeros (a binary frame).
@@ -25,7 +25,9 @@
 //! corrupted copy would differ and be inflated on its own. `--inflate-all` turns this
 //! off, inflating every delivery as separate clients would.
 
-use crate::wire::{HEAD, Head, Rng, push_frame, push_frame_rsv1};
+use crate::decoder::{HEAD, Head};
+use crate::frame_out::{push_frame, push_frame_rsv1};
+use crate::rng::Rng;
 use herald::protocol::OpCode;
 
 /// The payload format.
@@ -521,7 +523,7 @@ mod tests {
     #[cfg(feature = "deflate")]
     #[test]
     fn compressed_messages_round_trip() {
-        use crate::wire::{Decoder, Inbound};
+        use crate::decoder::{Decoder, Inbound};
         use herald::protocol::frame::decode_header;
         use herald::protocol::mask::apply_mask;
         for kind in [Payload::Binary, Payload::Json] {

@@ -20,7 +20,7 @@ pub const MIN_SCRATCH: usize = 64 << 10;
 
 #[cfg(feature = "tls")]
 mod imp {
-    use crate::wire::Input;
+    use crate::connection::Input;
     use mio::net::TcpStream;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
@@ -281,7 +281,7 @@ mod imp {
 #[cfg(not(feature = "tls"))]
 mod imp {
     //! Built without TLS: nothing can construct these.
-    use crate::wire::Input;
+    use crate::connection::Input;
     use mio::net::TcpStream;
     use std::io;
 

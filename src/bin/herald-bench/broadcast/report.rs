@@ -1,0 +1,276 @@
+//! The report of a broadcast run: the human table (stderr) and the JSON object (stdout),
+//! whose field names the scripts read (keep every one).
+
+use super::Opts;
+use super::tally::Tally;
+use crate::intervals::Intervals;
+use crate::latency::report_latency;
+use crate::output::{Json, Table, group, human_ns, rate};
+use crate::thresholds::{self, Metrics};
+
+/// Write the files asked for, then print the table (stderr) and the JSON object (stdout).
+/// `Ok(false)`: a `--fail-if` threshold held.
+pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<bool, String> {
+    let secs = opts.duration;
+    let mut json = Json::new("broadcast");
+    json.str("url", &opts.target.url());
+    json.int("clients", opts.clients as u64);
+    json.int("senders", opts.senders as u64);
+    json.int("size", opts.size as u64);
+    json.str("payload", opts.payload.name());
+    json.raw(
+        "deflate",
+        if opts.target.deflate { "true" } else { "false" },
+    );
+    match &t.tls {
+        Some(tls) => json.str("tls", tls),
+        None => json.raw("tls", "null"),
+    }
+    json.int("window", opts.window as u64);
+    json.int("threads", opts.threads as u64);
+    json.int("rooms", opts.target.rooms as u64);
+    json.opt_num("rate", opts.rate, 1);
+    match &t.subprotocol {
+        Some(p) => json.str("subprotocol", p),
+        None => json.raw("subprotocol", "null"),
+    }
+    json.num("duration_s", secs.as_secs_f64(), 3);
+    json.num("warmup_s", opts.warmup.as_secs_f64(), 3);
+    json.opt_num("setup_s", t.setup.map(|d| d.as_secs_f64()), 3);
+    let dps = rate(t.deliveries, secs);
+    let sps = rate(t.sent, secs);
+    json.int("deliveries", t.deliveries);
+    json.num("deliveries_per_s", dps, 0);
+    json.int("sent", t.sent);
+    json.num("sent_per_s", sps, 0);
+    // What the clients read (WebSocket frames, decrypted), as the server's output rate.
+    json.num("mbit_per_s_out", rate(t.ws_in, secs) * 8.0 / 1e6, 1);
+    let per_delivery = |bytes: u64| (t.deliveries > 0).then(|| bytes as f64 / t.deliveries as f64);
+    json.int("wire_bytes_in", t.wire_in);
+    json.opt_num("wire_bytes_per_delivery", per_delivery(t.wire_in), 1);
+    json.opt_num("ws_bytes_per_delivery", per_delivery(t.ws_in), 1);
+    let mut table = Table::new(format!(
+        "herald-bench broadcast  {}  clients {}  senders {}  size {} B {}{}  window {}  threads {}",
+        opts.target.url(),
+        opts.clients,
+        opts.senders,
+        opts.size,
+        opts.payload.name(),
+        if opts.target.deflate { " deflate" } else { "" },
+        opts.window,
+        opts.threads
+    ));
+    if let Some(tls) = &t.tls {
+        let trust = opts.target.tls.as_ref().map_or("", |c| c.trust());
+        table.row("TLS", format!("{tls}, certificate {trust}"));
+    }
+    if opts.target.rooms > 1 {
+        table.row(
+            "rooms",
+            format!(
+                "{} (client i in room i mod {})",
+                opts.target.rooms, opts.target.rooms
+            ),
+        );
+    }
+    if let Some(p) = &t.subprotocol {
+        table.row("subprotocol", p.clone());
+    }
+    match opts.rate {
+        Some(r) => {
+            json.int("late_sends", t.late);
+            json.num("behind_max_us", t.behind_max_ns as f64 / 1e3, 1);
+            table.row(
+                "load",
+                format!(
+                    "open loop: {} messages/s offered ({:.1}/s per sender); latency from the \
+                     intended send time",
+                    group(r as u64),
+                    r / opts.senders as f64
+                ),
+            );
+            let lag = if t.late == 0 {
+                format!(
+                    "every message left within 1 ms of its time (the latest {} after)",
+                    human_ns(t.behind_max_ns)
+                )
+            } else {
+                format!(
+                    "{} messages left over 1 ms late (the latest {} after its time): the \
+                     window was full or the load generator busy; their latency counts it",
+                    group(t.late),
+                    human_ns(t.behind_max_ns)
+                )
+            };
+            table.row("schedule", lag);
+        }
+        None => table.row(
+            "load",
+            format!(
+                "closed loop: at most {} message(s) in flight per sender",
+                opts.window
+            ),
+        ),
+    }
+    table.row(
+        "measured",
+        format!(
+            "{:.2} s after {:.2} s warm-up (setup {:.2} s)",
+            secs.as_secs_f64(),
+            opts.warmup.as_secs_f64(),
+            t.setup.map_or(0.0, |d| d.as_secs_f64())
+        ),
+    );
+    table.row(
+        "deliveries",
+        format!(
+            "{}/s  ({} in total)",
+            group(dps as u64),
+            group(t.deliveries)
+        ),
+    );
+    table.row(
+        "messages sent",
+        format!("{}/s  ({} in total)", group(sps as u64), group(t.sent)),
+    );
+    if let Some(wire) = per_delivery(t.wire_in) {
+        let ws = per_delivery(t.ws_in).unwrap_or(0.0);
+        table.row(
+            "on the wire",
+            if opts.target.secure {
+                format!(
+                    "{wire:.1} B per delivery read from the sockets ({ws:.1} B of WebSocket frames in TLS)"
+                )
+            } else {
+                format!("{wire:.1} B per delivery read from the sockets")
+            },
+        );
+    }
+    if opts.target.deflate {
+        json.int("inflated", t.inflated);
+        json.int("inflate_reused", t.reused);
+        table.row(
+            "inflated",
+            format!(
+                "{} compressed messages (whole run); {} more were byte-for-byte repeats{}",
+                group(t.inflated),
+                group(t.reused),
+                if opts.inflate_all {
+                    ""
+                } else {
+                    " (reused; --inflate-all inflates them too)"
+                }
+            ),
+        );
+    }
+    report_latency(&mut json, &mut table, "latency", "latency", &t.latency);
+    json.int("setup_messages", t.setup_messages);
+    if t.setup_messages > 0 {
+        table.row(
+            "before measuring",
+            format!(
+                "{} messages that were not herald-bench's (greetings, --first-message echoes)",
+                group(t.setup_messages)
+            ),
+        );
+    }
+    json.int("lost", t.lost);
+    json.int("reordered", t.reordered);
+    json.int("stalled", t.stalled);
+    json.int("unexpected", t.unexpected);
+    json.int("errors", t.errors);
+    json.int("close_timeouts", t.close_timeouts);
+    let mut closes = String::from("{");
+    for (i, (code, n)) in t.server_closes.iter().enumerate() {
+        if i > 0 {
+            closes.push(',');
+        }
+        crate::output::escape(&mut closes, code);
+        closes.push_str(&format!(":{n}"));
+    }
+    closes.push('}');
+    json.raw("server_closes", &closes);
+    json.str_list("error_samples", &t.error_samples);
+    table.row(
+        "lost / reordered",
+        format!(
+            "{} / {}  (stalled windows released: {})",
+            t.lost, t.reordered, t.stalled
+        ),
+    );
+    let mut errors = format!("{}", t.errors);
+    if !t.server_closes.is_empty() {
+        let list: Vec<String> = t
+            .server_closes
+            .iter()
+            .map(|(c, n)| format!("{n}× {c}"))
+            .collect();
+        errors.push_str(&format!("  (server closes: {})", list.join(", ")));
+    }
+    if t.unexpected > 0 {
+        errors.push_str(&format!("  ({} unexpected messages)", t.unexpected));
+    }
+    if t.close_timeouts > 0 {
+        errors.push_str(&format!("  ({} closes timed out)", t.close_timeouts));
+    }
+    table.row("errors", errors);
+    for e in &t.error_samples {
+        table.row("", format!("- {e}"));
+    }
+    let cpu = t.cpu.unwrap_or_default();
+    cpu.report(&mut json, &mut table, Some(("delivery", t.deliveries)));
+    if let Some(p) = cpu.own_pct()
+        && p > 85.0 * opts.threads as f64
+    {
+        table.row(
+            "warning",
+            format!(
+                "the load generator used {p:.0}% CPU: it may be the bottleneck ({})",
+                if opts.threads == 1 {
+                    "try --threads 2 on a machine with cores to spare"
+                } else {
+                    "numbers are a lower bound"
+                }
+            ),
+        );
+    }
+    let mut metrics = Metrics::default();
+    metrics.latency(&t.latency);
+    let secs = secs.as_secs_f64();
+    for (name, n) in [
+        ("deliveries", t.deliveries),
+        ("sent", t.sent),
+        ("lost", t.lost),
+        ("reordered", t.reordered),
+        ("stalled", t.stalled),
+        ("unexpected", t.unexpected),
+        ("errors", t.errors),
+        ("close_timeouts", t.close_timeouts),
+    ] {
+        metrics.count(name, n, secs);
+    }
+    metrics.cpu(&cpu);
+    let title = format!(
+        "herald-bench broadcast {}: {} clients, {} senders, {} B {}, {}",
+        opts.target.url(),
+        opts.clients,
+        opts.senders,
+        opts.size,
+        opts.payload.name(),
+        match opts.rate {
+            Some(r) => format!("open loop {r:.0} msg/s"),
+            None => format!("window {}", opts.window),
+        }
+    );
+    opts.outputs.finish(
+        intervals,
+        &t.latency,
+        &title,
+        "delivery latency",
+        &mut table,
+    )?;
+    let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
+    table.print();
+    println!("{}", json.finish());
+    Ok(passed)
+}

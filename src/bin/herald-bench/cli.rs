@@ -1,0 +1,302 @@
+//! From the command line to each command's options: which flags a command takes, their
+//! defaults, and the checks that need more than one flag. Usage errors are returned as
+//! text (the caller exits with status 2); nothing is run here.
+
+use crate::files::Outputs;
+use crate::flags::Flags;
+use crate::target::Target;
+use crate::thresholds::{self, Kind, Threshold};
+use crate::{broadcast, connect, idle, payload, procfs};
+use std::time::Duration;
+
+/// A command with its options.
+pub enum Command {
+    Broadcast(broadcast::Opts),
+    Connect(connect::Opts),
+    Idle(idle::Opts),
+}
+
+/// Flags with a value that every command takes.
+const COMMON: &[&str] = &[
+    "--url",
+    "--server-pid",
+    "--close-timeout",
+    "--ca",
+    "--header",
+    "--subprotocol",
+    "--query",
+    "--first-message",
+    "--ramp",
+    "--fail-if",
+    "--rooms",
+];
+/// Those that may be given more than once.
+const REPEATABLE: &[&str] = &["--header", "--subprotocol", "--query", "--fail-if"];
+/// Switches every command takes.
+const SWITCHES: &[&str] = &["--quiet", "--insecure", "--deflate", "--allow-remote"];
+/// The files a command can write beside its report.
+const FILES: &[&str] = &["--interval-json", "--hgrm", "--plot"];
+
+fn parse_flags(rest: &[String], extra: &[&str], switches: &[&str]) -> Result<Flags, String> {
+    let known: Vec<&str> = COMMON.iter().chain(extra).copied().collect();
+    let switches: Vec<&str> = SWITCHES.iter().chain(switches).copied().collect();
+    Flags::parse(rest, &known, REPEATABLE, &switches)
+}
+
+/// The target with everything that shapes a connection.
+fn target(f: &Flags) -> Result<Target, String> {
+    let url = f
+        .value("--url")
+        .ok_or("--url is required (ws://127.0.0.1:PORT/)")?;
+    let mut target = Target::parse(url, f.has("--allow-remote"))?
+        .with_tls(f.value("--ca"), f.has("--insecure"))?;
+    target.deflate = f.has("--deflate");
+    if target.deflate && !cfg!(feature = "deflate") {
+        return Err("this herald-bench was built without the deflate feature".into());
+    }
+    for h in f.all("--header") {
+        target.add_header(h)?;
+    }
+    for p in f.all("--subprotocol") {
+        target.add_subprotocol(p)?;
+    }
+    for q in f.all("--query") {
+        target.add_query(q)?;
+    }
+    if f.has("--rooms") {
+        target.set_rooms(f.count("--rooms", 1)?)?;
+    }
+    target.first_message = f.value("--first-message").map(str::to_string);
+    Ok(target)
+}
+
+fn server_pid(f: &Flags) -> Result<Option<u32>, String> {
+    let Some(raw) = f.value("--server-pid") else {
+        return Ok(None);
+    };
+    let pid: u32 = raw
+        .parse()
+        .map_err(|_| format!("--server-pid: '{raw}' is not a process id"))?;
+    if procfs::cpu_time(Some(pid)).is_none() {
+        return Err(format!(
+            "--server-pid {pid}: no such process (cannot read /proc/{pid}/stat)"
+        ));
+    }
+    Ok(Some(pid))
+}
+
+fn thresholds(f: &Flags, metrics: &[(&str, Kind)]) -> Result<Vec<Threshold>, String> {
+    f.all("--fail-if")
+        .iter()
+        .map(|e| Threshold::parse(e, metrics))
+        .collect()
+}
+
+fn outputs(f: &Flags) -> Outputs {
+    Outputs {
+        interval_json: f.value("--interval-json").map(Into::into),
+        hgrm: f.value("--hgrm").map(Into::into),
+        plot: f.value("--plot").map(Into::into),
+    }
+}
+
+/// A setup phase that `--ramp` stretches past its timeout cannot succeed: say so first.
+fn check_ramp(ramp: Option<f64>, connections: usize, timeout: Duration) -> Result<(), String> {
+    if let Some(r) = ramp
+        && connections as f64 / r > timeout.as_secs_f64()
+    {
+        return Err(format!(
+            "--ramp {r}: {connections} connections take {:.0} s, longer than the setup \
+             timeout ({:.0} s); raise --setup-timeout",
+            connections as f64 / r,
+            timeout.as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+/// Parse a command and its flags.
+pub fn parse(command: &str, rest: &[String]) -> Result<Command, String> {
+    match command {
+        "broadcast" => broadcast_opts(rest).map(Command::Broadcast),
+        "connect" => connect_opts(rest).map(Command::Connect),
+        "idle" => idle_opts(rest).map(Command::Idle),
+        other => Err(format!(
+            "unknown command '{other}': broadcast, connect or idle"
+        )),
+    }
+}
+
+fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
+    let extra = [
+        "--clients",
+        "--senders",
+        "--size",
+        "--payload",
+        "--window",
+        "--duration",
+        "--warmup",
+        "--threads",
+        "--concurrency",
+        "--setup-timeout",
+        "--stall-timeout",
+        "--rate",
+        "--rate-per-sender",
+    ];
+    let extra: Vec<&str> = extra.iter().chain(FILES).copied().collect();
+    let f = parse_flags(rest, &extra, &["--inflate-all"])?;
+    let senders = f.count("--senders", 1)?;
+    let rate = match (f.rate("--rate")?, f.rate("--rate-per-sender")?) {
+        (Some(_), Some(_)) => {
+            return Err("--rate and --rate-per-sender exclude each other".into());
+        }
+        (Some(total), None) => Some(total),
+        (None, Some(each)) => Some(each * senders as f64),
+        (None, None) => None,
+    };
+    let duration = f.secs("--duration", 10.0, false)?;
+    let opts = broadcast::Opts {
+        target: target(&f)?,
+        clients: f.count("--clients", 100)?,
+        senders,
+        size: f.get("--size", 32)?,
+        payload: payload::Payload::parse(f.value("--payload").unwrap_or("binary"))?,
+        inflate_all: f.has("--inflate-all"),
+        window: f.count("--window", if rate.is_some() { 1000 } else { 1 })?,
+        rate,
+        duration,
+        warmup: f.secs("--warmup", 1.0, true)?,
+        server_pid: server_pid(&f)?,
+        threads: f.count("--threads", 1)?,
+        concurrency: f.count("--concurrency", 100)?,
+        ramp: f.rate("--ramp")?,
+        setup_timeout: f.secs("--setup-timeout", 60.0, false)?,
+        stall_timeout: f.secs("--stall-timeout", 5.0, false)?,
+        close_timeout: f.secs("--close-timeout", 3.0, false)?,
+        progress: !f.has("--quiet") && duration >= Duration::from_secs(3),
+        outputs: outputs(&f),
+        thresholds: thresholds(&f, thresholds::BROADCAST)?,
+    };
+    let rooms = opts.target.rooms;
+    if opts.clients < 2 * rooms {
+        return Err(if rooms == 1 {
+            "--clients must be at least 2: a message goes to every other client".into()
+        } else {
+            format!(
+                "--clients must be at least {}: every room needs 2",
+                2 * rooms
+            )
+        });
+    }
+    if opts.senders > opts.clients {
+        return Err("--senders cannot exceed --clients".into());
+    }
+    if opts.size < opts.payload.min_size() {
+        return Err(format!(
+            "--size must be at least {} bytes for --payload {} (sender id, sequence \
+             number, send time)",
+            opts.payload.min_size(),
+            opts.payload.name()
+        ));
+    }
+    if opts.threads > opts.clients {
+        return Err("--threads cannot exceed --clients".into());
+    }
+    check_ramp(opts.ramp, opts.clients, opts.setup_timeout)?;
+    Ok(opts)
+}
+
+fn connect_opts(rest: &[String]) -> Result<connect::Opts, String> {
+    let extra: Vec<&str> = ["--count", "--concurrency", "--timeout"]
+        .iter()
+        .chain(FILES)
+        .copied()
+        .collect();
+    let f = parse_flags(rest, &extra, &[])?;
+    Ok(connect::Opts {
+        target: target(&f)?,
+        count: f.count("--count", 5000)?,
+        concurrency: f.count("--concurrency", 50)?,
+        ramp: f.rate("--ramp")?,
+        server_pid: server_pid(&f)?,
+        timeout: f.secs("--timeout", 120.0, false)?,
+        conn_timeout: f
+            .secs("--close-timeout", 3.0, false)?
+            .max(Duration::from_secs(10)),
+        progress: !f.has("--quiet"),
+        outputs: outputs(&f),
+        thresholds: thresholds(&f, thresholds::CONNECT)?,
+    })
+}
+
+fn idle_opts(rest: &[String]) -> Result<idle::Opts, String> {
+    let f = parse_flags(
+        rest,
+        &["--clients", "--hold", "--concurrency", "--setup-timeout"],
+        &[],
+    )?;
+    let opts = idle::Opts {
+        target: target(&f)?,
+        clients: f.count("--clients", 10_000)?,
+        hold: f.secs("--hold", 5.0, true)?,
+        server_pid: server_pid(&f)?,
+        concurrency: f.count("--concurrency", 100)?,
+        ramp: f.rate("--ramp")?,
+        setup_timeout: f.secs("--setup-timeout", 60.0, false)?,
+        close_timeout: f.secs("--close-timeout", 3.0, false)?,
+        progress: !f.has("--quiet"),
+        thresholds: thresholds(&f, thresholds::IDLE)?,
+    };
+    check_ramp(opts.ramp, opts.clients, opts.setup_timeout)?;
+    Ok(opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Command, String> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        parse(&args[0], &args[1..])
+    }
+
+    #[test]
+    fn broadcast_options_fit_together() {
+        let Ok(Command::Broadcast(o)) = parse_line(
+            "broadcast --url ws://127.0.0.1:9/ --senders 4 --rate-per-sender 250 \
+             --header X-A:1 --header X-B:2 --subprotocol chat --query t=1 --rooms 2 \
+             --fail-if p99>5ms --fail-if errors>0",
+        ) else {
+            panic!("refused");
+        };
+        assert_eq!(o.rate, Some(1000.0));
+        assert_eq!(o.window, 1000, "open loop: the window is a cap");
+        assert_eq!(o.target.headers.len(), 2);
+        assert_eq!(o.target.path_for(3), "/room/bench-1?t=1");
+        assert_eq!(o.thresholds.len(), 2);
+        for bad in [
+            "broadcast --url ws://127.0.0.1:9/ --rate 10 --rate-per-sender 10",
+            "broadcast --url ws://127.0.0.1:9/ --rooms 3 --clients 5",
+            "broadcast --url ws://127.0.0.1:9/ --fail-if rss_per_conn>1B",
+            "broadcast --url ws://127.0.0.1:9/ --ramp 10 --clients 1000",
+            "broadcast --url ws://10.1.2.3:9/",
+            "broadcast --url ws://127.0.0.1:9/ --header Host:x",
+            "broadcast --url ws://127.0.0.1:9/ --clients 5 --clients 6",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
+        let Ok(Command::Broadcast(o)) = parse_line("broadcast --url ws://127.0.0.1:9/") else {
+            panic!("refused");
+        };
+        assert_eq!((o.rate, o.window), (None, 1), "closed loop by default");
+        assert!(matches!(
+            parse_line("idle --url ws://127.0.0.1:9/ --fail-if rss_per_conn>1KiB"),
+            Ok(Command::Idle(_))
+        ));
+        assert!(parse_line("idle --url ws://127.0.0.1:9/ --plot x.svg").is_err());
+        assert!(matches!(
+            parse_line("connect --url ws://127.0.0.1:9/ --ramp 100/s --hgrm h.txt"),
+            Ok(Command::Connect(_))
+        ));
+    }
+}
