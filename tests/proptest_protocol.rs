@@ -831,3 +831,152 @@ mod deflate {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// List-valued headers (RFC 9110 §5.6.1, §5.6.4, §5.6.6)
+// ---------------------------------------------------------------------------------------
+
+mod header_lists {
+    use super::*;
+    use herald::protocol::header_list::{self, Value};
+
+    /// A parameter value: a token, or any quoted text (commas, semicolons, quotes,
+    /// backslashes, `permessage-deflate` included).
+    #[derive(Clone, Debug)]
+    enum PValue {
+        Token(String),
+        Quoted(String),
+    }
+
+    type Elem = (String, Vec<(String, Option<PValue>)>);
+
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9_-]{0,12}",
+            Just("permessage-deflate".to_string()),
+            "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,6}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = PValue> {
+        prop_oneof![
+            token().prop_map(PValue::Token),
+            prop_oneof![
+                "[ -~\t]{0,20}",
+                Just("a,permessage-deflate,b".to_string()),
+                Just("x; permessage-deflate".to_string()),
+            ]
+            .prop_map(PValue::Quoted),
+        ]
+    }
+
+    fn element() -> impl Strategy<Value = Elem> {
+        (
+            token(),
+            prop::collection::vec((token(), prop::option::of(value())), 0..4),
+        )
+    }
+
+    /// Optional whitespace.
+    fn ows() -> impl Strategy<Value = &'static str> {
+        prop_oneof![Just(""), Just(" "), Just("\t"), Just("  \t")]
+    }
+
+    /// Write `elems` as header lines: random OWS, empty elements, and a random split into
+    /// several lines.
+    fn serialize(
+        elems: &[Elem],
+        spaces: &[&str],
+        empties: &[bool],
+        splits: &[bool],
+    ) -> Vec<String> {
+        let mut sp = spaces.iter().cycle();
+        let mut lines = vec![String::new()];
+        for (i, (name, params)) in elems.iter().enumerate() {
+            let line = lines.last_mut().unwrap();
+            if !line.is_empty() {
+                line.push_str(sp.next().unwrap());
+                line.push(',');
+                if empties.get(i).copied().unwrap_or(false) {
+                    line.push_str(" ,");
+                }
+                line.push_str(sp.next().unwrap());
+            }
+            line.push_str(name);
+            for (pname, pvalue) in params {
+                line.push_str(sp.next().unwrap());
+                line.push(';');
+                line.push_str(sp.next().unwrap());
+                line.push_str(pname);
+                match pvalue {
+                    None => {}
+                    Some(PValue::Token(t)) => {
+                        line.push('=');
+                        line.push_str(t);
+                    }
+                    Some(PValue::Quoted(q)) => {
+                        line.push_str("=\"");
+                        for c in q.chars() {
+                            if c == '"' || c == '\\' {
+                                line.push('\\');
+                            }
+                            line.push(c);
+                        }
+                        line.push('"');
+                    }
+                }
+            }
+            if splits.get(i).copied().unwrap_or(false) {
+                lines.push(String::new());
+            }
+        }
+        lines
+    }
+
+    proptest! {
+        #![proptest_config(cases(512))]
+
+        /// Whatever the quoting, whitespace, empty elements and line splits, the parsed list
+        /// is the list that was written.
+        #[test]
+        fn lists_round_trip(
+            elems in prop::collection::vec(element(), 0..5),
+            spaces in prop::collection::vec(ows(), 1..8),
+            empties in prop::collection::vec(any::<bool>(), 0..5),
+            splits in prop::collection::vec(any::<bool>(), 0..5),
+        ) {
+            let lines = serialize(&elems, &spaces, &empties, &splits);
+            let parsed = header_list::elements(lines.iter().map(|l| l.as_bytes()))
+                .map_err(|e| TestCaseError::fail(format!("{e} in {lines:?}")))?;
+            prop_assert_eq!(parsed.len(), elems.len(), "{:?}", lines);
+            for (got, (name, params)) in parsed.iter().zip(&elems) {
+                prop_assert_eq!(got.name, name.as_str());
+                prop_assert_eq!(got.params.len(), params.len());
+                for (gp, (pname, pvalue)) in got.params.iter().zip(params) {
+                    prop_assert_eq!(gp.name, pname.as_str());
+                    match (&gp.value, pvalue) {
+                        (None, None) => {}
+                        (Some(Value::Token(a)), Some(PValue::Token(b))) => prop_assert_eq!(*a, b.as_str()),
+                        (Some(Value::Quoted(a)), Some(PValue::Quoted(b))) => prop_assert_eq!(a.as_ref(), b.as_str()),
+                        (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+                    }
+                }
+            }
+        }
+
+        /// permessage-deflate is negotiated only when an element is named so, never from
+        /// text inside a quoted value.
+        #[test]
+        fn deflate_only_from_an_element_named_so(
+            elems in prop::collection::vec(element(), 0..5),
+            spaces in prop::collection::vec(ows(), 1..8),
+            splits in prop::collection::vec(any::<bool>(), 0..5),
+        ) {
+            let lines = serialize(&elems, &spaces, &[], &splits);
+            let named = elems.iter().any(|(n, _)| n == "permessage-deflate");
+            if herald::protocol::deflate::negotiate(&lines).is_some() {
+                prop_assert!(named, "{:?}", lines);
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! the input the response head took, so frames sent right behind it are kept.
 
 use super::handshake::accept_key;
+use super::header_list;
 use std::fmt;
 
 /// The most headers a response may carry.
@@ -81,18 +82,24 @@ pub fn parse_response(
     if resp.code != Some(101) {
         return Err(ResponseError::Status(resp.code.unwrap_or(0)));
     }
-    let has_token = |name: &str, token: &str| {
-        resp.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case(name)
-                && h.value
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-        })
+    // RFC 9110 list grammar: every line of the field, quoted strings kept whole.
+    let lines = |name: &'static str| {
+        resp.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     };
-    if !has_token("upgrade", "websocket") {
+    let upgrade = header_list::protocols(lines("upgrade"))
+        .map_err(|_| ResponseError::BadHeader("malformed Upgrade"))?;
+    if !upgrade
+        .iter()
+        .any(|(name, version)| name.eq_ignore_ascii_case("websocket") && version.is_none())
+    {
         return Err(ResponseError::BadHeader("Upgrade is not websocket"));
     }
-    if !has_token("connection", "upgrade") {
+    let connection = header_list::tokens(lines("connection"))
+        .map_err(|_| ResponseError::BadHeader("malformed Connection"))?;
+    if !connection.iter().any(|t| t.eq_ignore_ascii_case("upgrade")) {
         return Err(ResponseError::BadHeader("Connection is not upgrade"));
     }
     let header = |name: &str| {
@@ -106,16 +113,17 @@ pub fn parse_response(
             "Sec-WebSocket-Accept does not match",
         ));
     }
-    let protocol = match header("sec-websocket-protocol") {
-        None => None,
-        Some(p) => match std::str::from_utf8(p) {
-            Ok(p) if offered.contains(&p) => Some(p.to_string()),
-            _ => {
-                return Err(ResponseError::BadHeader(
-                    "a subprotocol that was not offered",
-                ));
-            }
-        },
+    // RFC 6455 §4.1: at most one protocol, one the client offered.
+    let protocols = header_list::tokens(lines("sec-websocket-protocol"))
+        .map_err(|_| ResponseError::BadHeader("malformed Sec-WebSocket-Protocol"))?;
+    let protocol = match protocols.as_slice() {
+        [] => None,
+        [p] if offered.contains(p) => Some(p.to_string()),
+        _ => {
+            return Err(ResponseError::BadHeader(
+                "a subprotocol that was not offered",
+            ));
+        }
     };
     if header("sec-websocket-extensions").is_some() {
         return Err(ResponseError::BadHeader(

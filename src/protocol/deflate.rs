@@ -10,6 +10,8 @@
 //! as it goes, so a decompression bomb costs at most the message limit. Without the
 //! `deflate` feature, negotiation never succeeds and the codec is absent.
 
+use super::header_list::{self, Param, Value};
+
 /// What was agreed with one client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeflateParams {
@@ -17,26 +19,43 @@ pub struct DeflateParams {
     pub server_window_bits: u8,
 }
 
-/// One offer: its parameters, if herald can honour them.
-fn accept_offer(params: &[(&str, Option<&str>)]) -> Option<DeflateParams> {
+/// `client_max_window_bits` and `server_max_window_bits` values (RFC 7692 §7.1.2.1): a
+/// decimal 8..15 without leading zeros, sent as a token or a quoted string.
+fn window_bits(value: &Value<'_>) -> Option<u8> {
+    match value.as_str() {
+        v @ ("8" | "9" | "10" | "11" | "12" | "13" | "14" | "15") => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// One `permessage-deflate` offer: its parameters, if herald can honour them (RFC 7692
+/// §5: an offer with an unknown parameter, a parameter twice or an invalid value is
+/// declined).
+fn accept_offer(params: &[Param<'_>]) -> Option<DeflateParams> {
+    const NAMES: [&str; 4] = [
+        "server_no_context_takeover",
+        "client_no_context_takeover",
+        "server_max_window_bits",
+        "client_max_window_bits",
+    ];
     let mut server_window_bits = 15;
-    let mut seen: Vec<&str> = Vec::new();
-    for &(name, value) in params {
-        if seen.contains(&name) {
+    let mut seen = [false; NAMES.len()];
+    for param in params {
+        let i = NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(param.name))?;
+        if std::mem::replace(&mut seen[i], true) {
             return None; // a parameter twice: the offer is invalid
         }
-        seen.push(name);
-        match (name, value) {
-            ("server_no_context_takeover" | "client_no_context_takeover", None) => {}
-            ("client_max_window_bits", None) => {}
-            ("client_max_window_bits", Some(v)) => {
-                // We inflate with the largest window, which reads any smaller one.
-                v.parse::<u8>().ok().filter(|b| (8..=15).contains(b))?;
+        match (i, &param.value) {
+            (0 | 1, None) => {}
+            // We inflate with the largest window, which reads any smaller one.
+            (3, None) => {}
+            (3, Some(v)) => {
+                window_bits(v)?;
             }
-            ("server_max_window_bits", Some(v)) => {
-                // zlib cannot compress with a 256-byte window (8 bits): decline that.
-                server_window_bits = v.parse::<u8>().ok().filter(|b| (9..=15).contains(b))?;
-            }
+            // zlib cannot compress with a 256-byte window (8 bits): decline that.
+            (2, Some(v)) => server_window_bits = window_bits(v).filter(|&b| b >= 9)?,
             _ => return None,
         }
     }
@@ -44,24 +63,23 @@ fn accept_offer(params: &[(&str, Option<&str>)]) -> Option<DeflateParams> {
 }
 
 /// Pick the first `permessage-deflate` offer herald can honour from the values of the
-/// client's `Sec-WebSocket-Extensions` headers, and the value of the response header.
+/// client's `Sec-WebSocket-Extensions` header lines (each as sent, in order), and the
+/// value of the response header.
+///
+/// The values are parsed with RFC 6455 §9.1's grammar (RFC 9110 lists, parameters and
+/// quoted strings): `foo; bar="a,permessage-deflate,b"` is one offer, of `foo`. Values that
+/// break the grammar yield `None` here; the handshake refuses them with 400 before this is
+/// called. Without the `deflate` feature this is always `None`.
 pub fn negotiate(offers: &[String]) -> Option<(DeflateParams, String)> {
     if !cfg!(feature = "deflate") {
         return None;
     }
-    for offer in offers.iter().flat_map(|h| h.split(',')) {
-        let mut parts = offer.split(';').map(str::trim);
-        if parts.next() != Some("permessage-deflate") {
+    let offers = header_list::extensions(offers.iter().map(String::as_bytes)).ok()?;
+    for offer in offers {
+        if !offer.name.eq_ignore_ascii_case("permessage-deflate") {
             continue;
         }
-        let params: Vec<(&str, Option<&str>)> = parts
-            .filter(|p| !p.is_empty())
-            .map(|p| match p.split_once('=') {
-                Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
-                None => (p, None),
-            })
-            .collect();
-        if let Some(params) = accept_offer(&params) {
+        if let Some(params) = accept_offer(&offer.params) {
             let mut response =
                 "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
                     .to_string();
@@ -225,6 +243,47 @@ mod tests {
         assert_eq!(offer("permessage-deflate; client_max_window_bits=16"), None);
         assert_eq!(offer("x-other"), None);
         assert_eq!(negotiate(&[]), None);
+    }
+
+    #[test]
+    fn negotiation_follows_the_list_grammar() {
+        // One offer of `foo` whose quoted parameter holds commas: no deflate.
+        assert_eq!(offer(r#"foo; bar="a,permessage-deflate,b""#), None);
+        assert_eq!(offer(r#"foo; bar="a;permessage-deflate""#), None);
+        // Broken grammar: nothing is negotiated (the handshake answers 400 first).
+        assert_eq!(offer(r#"permessage-deflate; x="unterminated"#), None);
+        assert_eq!(offer("permessage-deflate; =9"), None);
+        // RFC 7692 §7.1: values may be quoted; window bits are 8..15 without leading zeros.
+        let (p, _) = offer(r#"permessage-deflate; server_max_window_bits="10""#).unwrap();
+        assert_eq!(p.server_window_bits, 10);
+        assert!(offer(r#"permessage-deflate; client_max_window_bits="8""#).is_some());
+        for bad in ["08", "+9", "7", "16", " 9", "9 ", "0x9", "", "nine"] {
+            let quoted = format!(r#"permessage-deflate; client_max_window_bits="{bad}""#);
+            assert_eq!(offer(&quoted), None, "{quoted}");
+            if !bad.contains(' ') {
+                let bare = format!("permessage-deflate; server_max_window_bits={bad}");
+                assert_eq!(offer(&bare), None, "{bare}");
+            }
+        }
+        // Parameters without their value, or with one they may not have.
+        assert_eq!(offer("permessage-deflate; server_max_window_bits"), None);
+        assert_eq!(
+            offer("permessage-deflate; server_no_context_takeover=1"),
+            None
+        );
+        // Empty elements, whitespace, several lines, case-insensitive names.
+        let lines = [
+            " , ".to_string(),
+            "x-unknown; a=b,,".to_string(),
+            "Permessage-Deflate ; Client_Max_Window_Bits ; server_max_window_bits = 11".to_string(),
+        ];
+        let (p, _) = negotiate(&lines).unwrap();
+        assert_eq!(p.server_window_bits, 11);
+        // A parameter twice under different cases is still twice.
+        assert_eq!(
+            offer("permessage-deflate; client_no_context_takeover; CLIENT_NO_CONTEXT_TAKEOVER"),
+            None
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! many bytes the request took so that a frame pipelined behind it is kept. It does not
 //! touch sockets, time, or any configuration beyond the limits passed in.
 
+use super::header_list;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
@@ -256,14 +257,6 @@ fn bad(reason: &'static str) -> Rejection {
     Rejection::new(Status::BadRequest, reason)
 }
 
-/// Split a header value into comma-separated tokens, trimmed.
-fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|&b| b == b',')
-        .map(<[u8]>::trim_ascii)
-        .filter(|t| !t.is_empty())
-}
-
 fn utf8_value(value: &[u8], reason: &'static str) -> Result<String, Rejection> {
     std::str::from_utf8(value)
         .map(|s| s.trim().to_string())
@@ -272,13 +265,13 @@ fn utf8_value(value: &[u8], reason: &'static str) -> Result<String, Rejection> {
 
 fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     let mut host = None;
-    let mut upgrade = false;
-    let mut connection_upgrade = false;
+    let mut upgrade_lines: Vec<&[u8]> = Vec::new();
+    let mut connection_lines: Vec<&[u8]> = Vec::new();
+    let mut protocol_lines: Vec<&[u8]> = Vec::new();
     let mut key: Option<&[u8]> = None;
     let mut version = None;
     let mut origin = None;
     let mut cookie = None;
-    let mut offered_protocols = Vec::new();
     let mut extensions = Vec::new();
     for h in req.headers.iter() {
         let name = h.name;
@@ -288,9 +281,9 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
             }
             host = Some(utf8_value(h.value, "Host is not UTF-8")?);
         } else if name.eq_ignore_ascii_case("upgrade") {
-            upgrade |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"websocket"));
+            upgrade_lines.push(h.value);
         } else if name.eq_ignore_ascii_case("connection") {
-            connection_upgrade |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"upgrade"));
+            connection_lines.push(h.value);
         } else if name.eq_ignore_ascii_case("sec-websocket-key") {
             if key.is_some() {
                 return Err(bad("duplicate Sec-WebSocket-Key header"));
@@ -311,11 +304,18 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
                 "Sec-WebSocket-Extensions is not UTF-8",
             )?);
         } else if name.eq_ignore_ascii_case("sec-websocket-protocol") {
-            for t in tokens(h.value) {
-                offered_protocols.push(utf8_value(t, "Sec-WebSocket-Protocol is not UTF-8")?);
-            }
+            protocol_lines.push(h.value);
         }
     }
+    // RFC 9110 §7.6.1 and §7.8: both are lists of tokens, whatever the request.
+    let upgrade = header_list::protocols(upgrade_lines)
+        .map_err(|_| bad("malformed Upgrade header"))?
+        .iter()
+        .any(|(name, version)| name.eq_ignore_ascii_case("websocket") && version.is_none());
+    let connection_upgrade = header_list::tokens(connection_lines)
+        .map_err(|_| bad("malformed Connection header"))?
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("upgrade"));
     let target = req.path.unwrap_or("/").to_string();
     // Without any WebSocket header this is a plain HTTP request; with some but not all,
     // it is a broken upgrade (400 below).
@@ -350,6 +350,15 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
             "Sec-WebSocket-Version must be 13",
         ));
     }
+    // RFC 6455 §4.2.1: a handshake that breaks the ABNF of §4.1 and §9.1 is answered with
+    // 400, so a malformed extension offer fails the handshake rather than being ignored.
+    let offered_protocols = header_list::tokens(protocol_lines)
+        .map_err(|_| bad("malformed Sec-WebSocket-Protocol header"))?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    header_list::extensions(extensions.iter().map(String::as_bytes))
+        .map_err(|_| bad("malformed Sec-WebSocket-Extensions header"))?;
     Ok(Head::Upgrade(Request {
         target,
         host,
@@ -518,6 +527,72 @@ mod tests {
         let req = replace("Connection: Upgrade", "connection: keep-alive, UPGRADE")
             .replace("Upgrade: websocket", "upgrade: WebSocket");
         assert!(parse_request(req.as_bytes(), 8192).unwrap().is_some());
+    }
+
+    fn with_header(line: &str) -> String {
+        replace("\r\n\r\n", &format!("\r\n{line}\r\n\r\n"))
+    }
+
+    #[test]
+    fn list_headers_follow_the_rfc_9110_grammar() {
+        // Several lines of one field form one list; empty elements and whitespace are fine.
+        let req = replace(
+            "Connection: Upgrade",
+            "Connection: keep-alive,\r\nConnection: , upgrade ,",
+        )
+        .replace(
+            "Upgrade: websocket",
+            "Upgrade: h2c, ,\r\nUpgrade: \tWebSocket",
+        );
+        assert!(
+            parse_request(req.as_bytes(), 8192).unwrap().is_some(),
+            "{req}"
+        );
+        let req = replace(
+            "chat, superchat",
+            " ,chat,,\r\nSec-WebSocket-Protocol: superchat, ",
+        );
+        let (r, _) = parse_request(req.as_bytes(), 8192).unwrap().unwrap();
+        assert_eq!(r.offered_protocols, ["chat", "superchat"]);
+        // A versioned protocol is not the websocket token.
+        assert_eq!(
+            status_of(&replace("Upgrade: websocket", "Upgrade: websocket/13")),
+            Status::BadRequest
+        );
+        // Malformed lists are 400 (RFC 6455 §4.2.1: any ABNF violation).
+        for (from, to) in [
+            ("Connection: Upgrade", "Connection: \"Upgrade\""),
+            ("Connection: Upgrade", "Connection: Up grade"),
+            ("Upgrade: websocket", "Upgrade: websocket; q=1"),
+            ("chat, superchat", "chat superchat"),
+            ("chat, superchat", "\"chat\""),
+        ] {
+            assert_eq!(status_of(&replace(from, to)), Status::BadRequest, "{to}");
+        }
+    }
+
+    #[test]
+    fn extension_offers_are_parsed_whole() {
+        // One offer of `foo`, its quoted value holding commas: RFC 6455 §9.1 wants the
+        // unescaped value to be a token, so the handshake fails with 400; it never yields
+        // permessage-deflate.
+        let req = with_header(r#"Sec-WebSocket-Extensions: foo; bar="a,permessage-deflate,b""#);
+        assert_eq!(status_of(&req), Status::BadRequest);
+        for bad in [
+            r#"permessage-deflate; x="unterminated"#,
+            "permessage-deflate; ; ",
+            "; permessage-deflate",
+            "permessage-deflate client_max_window_bits",
+        ] {
+            let req = with_header(&format!("Sec-WebSocket-Extensions: {bad}"));
+            assert_eq!(status_of(&req), Status::BadRequest, "{bad}");
+        }
+        // Well-formed offers pass, quoted token values and all, every line kept.
+        let req = with_header(
+            "Sec-WebSocket-Extensions: foo; bar=\"baz\", ,\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+        );
+        let (r, _) = parse_request(req.as_bytes(), 8192).unwrap().unwrap();
+        assert_eq!(r.extensions.len(), 2);
     }
 
     #[test]

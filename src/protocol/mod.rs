@@ -2,7 +2,8 @@
 //! sockets, time or threads.
 //!
 //! The server feeds these functions the bytes it read and sends the bytes they produce.
-//! `handshake` turns an HTTP request into a 101 or an error status; `frame` encodes and
+//! `handshake` turns an HTTP request into a 101 or an error status (`header_list` holds the
+//! grammar of its list-valued headers); `frame` encodes and
 //! decodes headers; `mask` unmasks payloads; `utf8` validates text incrementally;
 //! `assembler` applies the framing rules and yields messages and control events; `close`
 //! and `error` name every close code and the fault that earns it.
@@ -14,6 +15,7 @@ pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod header_list;
 pub mod mask;
 pub mod message;
 pub mod utf8;
