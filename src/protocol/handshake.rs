@@ -38,6 +38,8 @@ pub enum Status {
     TooManyRequests,
     /// 431: the request headers exceed the limit.
     HeadersTooLarge,
+    /// 501: the request uses a transfer coding herald does not implement.
+    NotImplemented,
     /// 503: the server is at its connection limit.
     Unavailable,
 }
@@ -54,6 +56,7 @@ impl Status {
             Status::UpgradeRequired => 426,
             Status::TooManyRequests => 429,
             Status::HeadersTooLarge => 431,
+            Status::NotImplemented => 501,
             Status::Unavailable => 503,
         }
     }
@@ -69,6 +72,7 @@ impl Status {
             Status::UpgradeRequired => "Upgrade Required",
             Status::TooManyRequests => "Too Many Requests",
             Status::HeadersTooLarge => "Request Header Fields Too Large",
+            Status::NotImplemented => "Not Implemented",
             Status::Unavailable => "Service Unavailable",
         }
     }
@@ -143,6 +147,23 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// How a request's content is delimited (RFC 9112 §6): what follows the head.
+///
+/// The bytes after the head are this body, never anything else: a server that does not
+/// want the body must refuse the request or skip exactly this much (or, for `Chunked`,
+/// close the connection after answering).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Body {
+    /// No content: neither `Content-Length` nor `Transfer-Encoding`, or
+    /// `Content-Length: 0`.
+    #[default]
+    None,
+    /// `Content-Length` bytes of content (more than zero).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: chunks until the last, then trailers.
+    Chunked,
+}
+
 /// A valid WebSocket upgrade request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -160,6 +181,9 @@ pub struct Request {
     pub extensions: Vec<String>,
     /// `Sec-WebSocket-Accept` for this request's key.
     pub accept: String,
+    /// The request's content: always `Body::None`, since an upgrade that carries a body
+    /// is refused (400) so that no byte of it is read as a frame.
+    pub body: Body,
 }
 
 impl Request {
@@ -189,9 +213,22 @@ pub struct HttpRequest {
     pub method: String,
     /// The request target: path and query.
     pub target: String,
+    /// The content that follows the head.
+    pub body: Body,
 }
 
 impl HttpRequest {
+    /// A request as if `METHOD target HTTP/1.1` had arrived with no headers beyond those
+    /// it needs (for tests and for handlers that build requests). Errors: a target the
+    /// wire parser would refuse.
+    pub fn new(method: &str, target: &str) -> Result<Self, Rejection> {
+        Ok(HttpRequest {
+            method: method.to_string(),
+            target: target.to_string(),
+            body: Body::None,
+        })
+    }
+
     /// The path part of the target.
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
@@ -263,7 +300,71 @@ fn utf8_value(value: &[u8], reason: &'static str) -> Result<String, Rejection> {
         .map_err(|_| bad(reason))
 }
 
+/// The message framing of a request (RFC 9112 §6.1-6.3). Refused with 400, as the RFC
+/// requires, is everything that makes the body's length ambiguous or unknown:
+/// `Transfer-Encoding` on HTTP/1.0, with `Content-Length`, malformed, or not ending in
+/// `chunked` (or applying it twice); a `Content-Length` that is not digits, overflows, or
+/// whose repeated values (lines or list elements) differ. A coding before `chunked` that
+/// herald does not implement is 501 (§6.1's SHOULD).
+fn framing(req: &httparse::Request<'_, '_>) -> Result<Body, Rejection> {
+    let mut length: Option<u64> = None;
+    let mut te_lines: Vec<&[u8]> = Vec::new();
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            // RFC 9110 §8.6: identical repeated values may be taken as one.
+            for v in h.value.split(|&b| b == b',') {
+                let v = v.trim_ascii();
+                if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+                    return Err(bad("malformed Content-Length"));
+                }
+                let n = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or(bad("Content-Length too large"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(bad("conflicting Content-Length values"));
+                }
+                length = Some(n);
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            te_lines.push(h.value);
+        }
+    }
+    if te_lines.is_empty() {
+        return Ok(match length {
+            None | Some(0) => Body::None,
+            Some(n) => Body::Length(n),
+        });
+    }
+    if req.version != Some(1) {
+        return Err(bad("Transfer-Encoding in an HTTP/1.0 request"));
+    }
+    if length.is_some() {
+        return Err(bad("both Content-Length and Transfer-Encoding"));
+    }
+    let codings =
+        header_list::elements(te_lines).map_err(|_| bad("malformed Transfer-Encoding"))?;
+    let Some((last, before)) = codings.split_last() else {
+        return Err(bad("empty Transfer-Encoding"));
+    };
+    let chunked = |c: &header_list::Element<'_>| c.name.eq_ignore_ascii_case("chunked");
+    if !chunked(last) || !last.params.is_empty() {
+        return Err(bad("Transfer-Encoding does not end in chunked"));
+    }
+    if before.iter().any(chunked) {
+        return Err(bad("chunked applied twice"));
+    }
+    if !before.is_empty() {
+        return Err(Rejection::new(
+            Status::NotImplemented,
+            "unsupported transfer coding",
+        ));
+    }
+    Ok(Body::Chunked)
+}
+
 fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
+    let body = framing(req)?;
     let mut host = None;
     let mut upgrade_lines: Vec<&[u8]> = Vec::new();
     let mut connection_lines: Vec<&[u8]> = Vec::new();
@@ -321,7 +422,11 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     // it is a broken upgrade (400 below).
     if !upgrade && key.is_none() && version.is_none() {
         let method = req.method.unwrap_or("GET").to_string();
-        return Ok(Head::Http(HttpRequest { method, target }));
+        return Ok(Head::Http(HttpRequest {
+            method,
+            target,
+            body,
+        }));
     }
     if req.method != Some("GET") {
         return Err(Rejection::new(
@@ -331,6 +436,11 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     }
     if req.version != Some(1) {
         return Err(bad("HTTP/1.1 required"));
+    }
+    // The bytes after the head are the request's content (RFC 9112 §6): were herald to
+    // switch protocols, they would be read as frames. Refuse the ambiguity.
+    if body != Body::None {
+        return Err(bad("upgrade request with a body"));
     }
     let host = host.ok_or(bad("missing Host header"))?;
     if !upgrade {
@@ -367,6 +477,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         offered_protocols,
         extensions,
         accept: accept_key(key),
+        body,
     }))
 }
 
@@ -593,6 +704,114 @@ mod tests {
         );
         let (r, _) = parse_request(req.as_bytes(), 8192).unwrap().unwrap();
         assert_eq!(r.extensions.len(), 2);
+    }
+
+    fn http(req: &str) -> Result<HttpRequest, Rejection> {
+        match parse_head(req.as_bytes(), 8192) {
+            Ok(Some((Head::Http(h), n))) => {
+                assert_eq!(n, req.find("\r\n\r\n").unwrap() + 4);
+                Ok(h)
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(r) => Err(r),
+        }
+    }
+
+    #[test]
+    fn message_framing_rfc_9112_section_6() {
+        let get = |headers: &str| http(&format!("POST /x HTTP/1.1\r\nHost: h\r\n{headers}\r\n"));
+        let body = |headers: &str| get(headers).map(|h| h.body);
+        assert_eq!(body(""), Ok(Body::None));
+        assert_eq!(body("Content-Length: 0\r\n"), Ok(Body::None));
+        assert_eq!(body("Content-Length: 14\r\n"), Ok(Body::Length(14)));
+        assert_eq!(body("Content-Length: 007\r\n"), Ok(Body::Length(7)));
+        // Repeated identical values are one value (RFC 9110 §8.6).
+        assert_eq!(
+            body("Content-Length: 5\r\nContent-Length: 5\r\n"),
+            Ok(Body::Length(5))
+        );
+        assert_eq!(body("Content-Length: 5, 5\r\n"), Ok(Body::Length(5)));
+        assert_eq!(body("Transfer-Encoding: chunked\r\n"), Ok(Body::Chunked));
+        assert_eq!(body("Transfer-Encoding: Chunked\r\n"), Ok(Body::Chunked));
+        assert_eq!(
+            body("Transfer-Encoding: ,\r\nTransfer-Encoding: chunked\r\n"),
+            Ok(Body::Chunked)
+        );
+        for bad_framing in [
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: 5, 6\r\n",
+            "Content-Length: 5,\r\n",
+            "Content-Length: \r\n",
+            "Content-Length: -1\r\n",
+            "Content-Length: +5\r\n",
+            "Content-Length: 0x10\r\n",
+            "Content-Length: 1 2\r\n",
+            "Content-Length: 99999999999999999999\r\n",
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n",
+            "Transfer-Encoding: chunked, gzip\r\n",
+            "Transfer-Encoding: identity\r\n",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n",
+            "Transfer-Encoding: chunked, chunked\r\n",
+            "Transfer-Encoding: chunked;q=1\r\n",
+            "Transfer-Encoding: \"chunked\"\r\n",
+            "Transfer-Encoding: \r\n",
+        ] {
+            assert_eq!(
+                get(bad_framing).map(|h| h.body).unwrap_err().status,
+                Status::BadRequest,
+                "{bad_framing:?}"
+            );
+        }
+        // A coding herald cannot undo before chunked: 501 (RFC 9112 §6.1).
+        assert_eq!(
+            get("Transfer-Encoding: gzip, chunked\r\n")
+                .unwrap_err()
+                .status,
+            Status::NotImplemented
+        );
+        // HTTP/1.0 with Transfer-Encoding: faulty framing.
+        let old = http("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(old.unwrap_err().status, Status::BadRequest);
+        let old = http("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n").unwrap();
+        assert_eq!(old.body, Body::Length(3));
+    }
+
+    #[test]
+    fn an_upgrade_with_a_body_is_refused() {
+        // The smuggling case: 14 bytes of content that form a masked text frame.
+        let mut req = with_header("Content-Length: 14").into_bytes();
+        req.extend_from_slice(&[
+            0x81,
+            0x88,
+            1,
+            2,
+            3,
+            4,
+            b'h' ^ 1,
+            b'e' ^ 2,
+            b'l' ^ 3,
+            b'l' ^ 4,
+            b'o' ^ 1,
+            b'!' ^ 2,
+            b'!' ^ 3,
+            b'!' ^ 4,
+        ]);
+        let err = parse_request(&req, 8192).unwrap_err();
+        assert_eq!(err, bad("upgrade request with a body"));
+        assert_eq!(
+            status_of(&with_header("Transfer-Encoding: chunked")),
+            Status::BadRequest
+        );
+        assert_eq!(
+            status_of(&with_header("Content-Length: 1, 2")),
+            Status::BadRequest
+        );
+        // An empty body is no body.
+        let (r, _) = parse_request(with_header("Content-Length: 0").as_bytes(), 8192)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.body, Body::None);
     }
 
     #[test]

@@ -107,10 +107,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str) -> (u16, String) {
-        let req = HttpRequest {
-            method: "GET".into(),
-            target: path.into(),
-        };
+        let req = HttpRequest::new("GET", path).unwrap();
         let g = Gauges {
             open: 2,
             connections: 3,
@@ -135,16 +132,10 @@ mod tests {
         assert_eq!(status, 200);
         assert!(metrics.contains("herald_peers_open 2"));
         assert_eq!(get("/nope").0, 404);
-        let post = HttpRequest {
-            method: "POST".into(),
-            target: "/".into(),
-        };
+        let post = HttpRequest::new("POST", "/").unwrap();
         let g = Gauges::default();
         assert_eq!(respond(&post, &Metrics::default(), &g).0, 405);
-        let head = HttpRequest {
-            method: "HEAD".into(),
-            target: "/".into(),
-        };
+        let head = HttpRequest::new("HEAD", "/").unwrap();
         let (_, bytes) = respond(&head, &Metrics::default(), &g);
         assert!(bytes.ends_with(b"\r\n\r\n"), "HEAD has no body");
     }
