@@ -8,6 +8,7 @@
 //! touch sockets, time, or any configuration beyond the limits passed in.
 
 use super::header_list;
+use super::target::{TargetForm, check_host, parse_target};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
@@ -167,9 +168,11 @@ pub enum Body {
 /// A valid WebSocket upgrade request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// The request target: path and query, as sent.
+    /// The request target exactly as sent: origin form (`/path?query`) or absolute form
+    /// (`ws://host/path?query`). Route with `path()`, not this.
     pub target: String,
-    /// The `Host` header.
+    /// The authority the request is for: the absolute form's authority if the target had
+    /// one (RFC 9112 §3.2.2: it replaces `Host`), else the `Host` header.
     pub host: String,
     /// The `Origin` header, if any.
     pub origin: Option<String>,
@@ -184,17 +187,22 @@ pub struct Request {
     /// The request's content: always `Body::None`, since an upgrade that carries a body
     /// is refused (400) so that no byte of it is read as a frame.
     pub body: Body,
+    path: String,
+    query: Option<String>,
 }
 
 impl Request {
-    /// The path part of the target (before any `?`).
+    /// The normalised path routing uses: the target's path, whatever its form, with
+    /// unreserved percent-encodings decoded and dot segments removed (RFC 3986 §6.2.2);
+    /// `/` for an empty path. `/room/%61`, `/x/../room/a` and `ws://h/room/a` are all
+    /// `/room/a`.
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
+        &self.path
     }
 
-    /// The query part of the target (after the first `?`), if any.
+    /// The query (after the first `?`) as sent, if any.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, q)| q)
+        self.query.as_deref()
     }
 
     /// The first subprotocol the client offered that is in `supported`.
@@ -211,27 +219,49 @@ impl Request {
 pub struct HttpRequest {
     /// The method.
     pub method: String,
-    /// The request target: path and query.
+    /// The request target exactly as sent, in any of RFC 9112 §3.2's forms. Route with
+    /// `path()`.
     pub target: String,
+    /// The form of the target: only OPTIONS may use `*` and only CONNECT an authority.
+    pub form: TargetForm,
+    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
+    /// The absolute form's authority, else the `Host` header (required in HTTP/1.1,
+    /// optional in HTTP/1.0).
+    pub host: Option<String>,
     /// The content that follows the head.
     pub body: Body,
+    path: String,
+    query: Option<String>,
 }
 
 impl HttpRequest {
     /// A request as if `METHOD target HTTP/1.1` had arrived with no headers beyond those
     /// it needs (for tests and for handlers that build requests). Errors: a target the
-    /// wire parser would refuse.
+    /// wire parser would refuse (400).
     pub fn new(method: &str, target: &str) -> Result<Self, Rejection> {
+        let t = parse_target(target, method).map_err(|e| bad(e.reason))?;
         Ok(HttpRequest {
             method: method.to_string(),
             target: target.to_string(),
+            form: t.form,
+            version: 1,
+            host: t.authority,
             body: Body::None,
+            path: t.path,
+            query: t.query,
         })
     }
 
-    /// The path part of the target.
+    /// The normalised path routing uses, as for `Request::path`; empty for the asterisk
+    /// and authority forms, which name no resource.
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
+        &self.path
+    }
+
+    /// The query (after the first `?`) as sent, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
     }
 }
 
@@ -377,10 +407,13 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("host") {
+            // RFC 9112 §3.2: more than one Host, or an invalid one, is 400.
             if host.is_some() {
                 return Err(bad("duplicate Host header"));
             }
-            host = Some(utf8_value(h.value, "Host is not UTF-8")?);
+            let value = utf8_value(h.value, "Host is not UTF-8")?;
+            check_host(&value).map_err(|_| bad("malformed Host header"))?;
+            host = Some(value);
         } else if name.eq_ignore_ascii_case("upgrade") {
             upgrade_lines.push(h.value);
         } else if name.eq_ignore_ascii_case("connection") {
@@ -417,15 +450,29 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         .map_err(|_| bad("malformed Connection header"))?
         .iter()
         .any(|t| t.eq_ignore_ascii_case("upgrade"));
-    let target = req.path.unwrap_or("/").to_string();
+    let http_version = req.version.unwrap_or(1);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is 400, whatever it asks for.
+    if http_version == 1 && host.is_none() {
+        return Err(bad("missing Host header"));
+    }
+    let method = req.method.unwrap_or("GET");
+    let raw_target = req.path.unwrap_or("/");
+    let parsed = parse_target(raw_target, method).map_err(|e| bad(e.reason))?;
+    // RFC 9112 §3.2.2: the absolute form's authority replaces Host.
+    let host = parsed.authority.or(host);
+    let target = raw_target.to_string();
     // Without any WebSocket header this is a plain HTTP request; with some but not all,
     // it is a broken upgrade (400 below).
     if !upgrade && key.is_none() && version.is_none() {
-        let method = req.method.unwrap_or("GET").to_string();
         return Ok(Head::Http(HttpRequest {
-            method,
+            method: method.to_string(),
             target,
+            form: parsed.form,
+            version: http_version,
+            host,
             body,
+            path: parsed.path,
+            query: parsed.query,
         }));
     }
     if req.method != Some("GET") {
@@ -478,6 +525,8 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         extensions,
         accept: accept_key(key),
         body,
+        path: parsed.path,
+        query: parsed.query,
     }))
 }
 
@@ -815,6 +864,111 @@ mod tests {
     }
 
     #[test]
+    fn request_targets_in_every_form() {
+        // The absolute form (RFC 9112 §3.2.2), any scheme: its path routes, its authority
+        // replaces Host.
+        for target in [
+            "ws://127.0.0.1:9/room/x",
+            "wss://127.0.0.1:9/room/x",
+            "http://127.0.0.1:9/room/x",
+            "https://127.0.0.1:9/room/x",
+            "x-any+scheme://127.0.0.1:9/room/x",
+            "ws://127.0.0.1:9/room/./y/../%78",
+        ] {
+            let req = replace("GET /chat HTTP", &format!("GET {target}?a=b HTTP"));
+            let (r, _) = parse_request(req.as_bytes(), 8192).unwrap().unwrap();
+            assert_eq!((r.path(), r.query()), ("/room/x", Some("a=b")), "{target}");
+            assert_eq!(r.host, "127.0.0.1:9", "the authority wins over Host");
+            assert!(r.target.starts_with(target));
+        }
+        let h = http("GET http://h/healthz HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
+        assert_eq!(
+            (h.path(), h.host.as_deref(), h.form),
+            ("/healthz", Some("h"), TargetForm::Absolute)
+        );
+        let h = http("GET http://h HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!(h.path(), "/", "an empty path is /");
+        // Asterisk and authority forms are answered, not crashed on.
+        let h = http("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!((h.form, h.path()), (TargetForm::Asterisk, ""));
+        let h = http("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n").unwrap();
+        assert_eq!(
+            (h.form, h.host.as_deref()),
+            (TargetForm::Authority, Some("h:443"))
+        );
+        assert_eq!(
+            http("GET * HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap_err()
+                .status,
+            Status::BadRequest
+        );
+        assert_eq!(
+            status_of(&replace("GET /chat", "GET *")),
+            Status::BadRequest
+        );
+        assert_eq!(
+            status_of(&replace("GET /chat", "CONNECT h:1")),
+            Status::MethodNotAllowed
+        );
+        assert_eq!(
+            status_of(&replace("GET /chat", "OPTIONS *")),
+            Status::MethodNotAllowed
+        );
+        // Malformed targets are 400.
+        for target in [
+            "/a#b",
+            "/a%zz",
+            "http://u@h/x",
+            "http:///x",
+            "h:80",
+            "rel/x",
+            "/a{b}",
+        ] {
+            let req = replace("GET /chat HTTP", &format!("GET {target} HTTP"));
+            assert_eq!(status_of(&req), Status::BadRequest, "{target}");
+        }
+    }
+
+    #[test]
+    fn rfc_9112_musts_for_every_request() {
+        let status = |req: &str| match parse_head(req.as_bytes(), 8192) {
+            Ok(Some(_)) => 0,
+            Ok(None) => 1,
+            Err(r) => r.status.code(),
+        };
+        // §3.2: Host required in HTTP/1.1, exactly one, valid; optional in HTTP/1.0.
+        assert_eq!(status("GET / HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), 0);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: \r\n\r\n"),
+            0,
+            "empty Host is valid"
+        );
+        // §5.1: whitespace between a field name and the colon; §5.2: obs-fold; §2.2: a
+        // line starting with whitespace, a bare CR; RFC 9110 §5.5: NUL and CTLs.
+        assert_eq!(status("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n"),
+            400
+        );
+        assert_eq!(status("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nX: \0\r\n\r\n"), 400);
+        // §3: a malformed request line; §2.3: an unknown version.
+        assert_eq!(status("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 400);
+        assert_eq!(status("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400);
+        // §2.2: empty lines before the request line are ignored; bare LF line ends are
+        // accepted.
+        assert_eq!(status("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        assert_eq!(status("GET / HTTP/1.1\nHost: a\n\n"), 0);
+    }
+
+    #[test]
     fn oversized_headers_get_431() {
         let padding = format!("X-Pad: {}\r\n", "a".repeat(9000));
         let big = replace(
@@ -875,5 +1029,10 @@ mod tests {
         let (req, _) = parse_request(req.as_bytes(), 8192).unwrap().unwrap();
         assert_eq!(req.path(), "/room/lobby");
         assert_eq!(req.query(), Some("token=abc&x=1"));
+        assert_eq!(req.target, "/room/lobby?token=abc&x=1");
+        // Dot segments cannot climb out of a prefix, encoded or not.
+        let req = replace("GET /chat HTTP", "GET /room/%2e%2e/../secret HTTP");
+        let (req, _) = parse_request(req.as_bytes(), 8192).unwrap().unwrap();
+        assert_eq!(req.path(), "/secret");
     }
 }

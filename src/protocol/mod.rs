@@ -18,6 +18,7 @@ pub mod handshake;
 pub mod header_list;
 pub mod mask;
 pub mod message;
+pub mod target;
 pub mod utf8;
 
 pub use assembler::{Assembler, Event, Step};

@@ -110,7 +110,11 @@ pub fn parse_target(raw: &str, method: &str) -> Result<Target, BadTarget> {
     };
     if let Some(q) = query {
         // query = *( pchar / "/" / "?" )
-        check_chars(q, |b| is_pchar(b) || b == b'/' || b == b'?', "bad character in query")?;
+        check_chars(
+            q,
+            |b| is_pchar(b) || b == b'/' || b == b'?',
+            "bad character in query",
+        )?;
     }
     let (form, path, authority) = if before_query.starts_with('/') {
         (TargetForm::Origin, before_query, None)
@@ -148,7 +152,11 @@ pub fn parse_target(raw: &str, method: &str) -> Result<Target, BadTarget> {
     })
 }
 
-fn check_chars(s: &str, allowed: impl Fn(u8) -> bool, reason: &'static str) -> Result<(), BadTarget> {
+fn check_chars(
+    s: &str,
+    allowed: impl Fn(u8) -> bool,
+    reason: &'static str,
+) -> Result<(), BadTarget> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -239,7 +247,11 @@ fn check_authority(authority: &str, port_required: bool) -> Result<&str, BadTarg
         return Err(bad("userinfo in request target"));
     }
     check_host(authority)?;
-    if port_required && !authority.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && !p.is_empty() && !p.ends_with(']')) {
+    if port_required
+        && !authority
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && !p.is_empty() && !p.ends_with(']'))
+    {
         return Err(bad("CONNECT target must be host:port"));
     }
     Ok(authority)
@@ -250,7 +262,9 @@ fn check_authority(authority: &str, port_required: bool) -> Result<&str, BadTarg
 /// not digits, an unclosed IP literal.
 pub fn check_host(host: &str) -> Result<(), BadTarget> {
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
-        let (literal, after) = rest.split_once(']').ok_or(bad("unclosed IP literal in host"))?;
+        let (literal, after) = rest
+            .split_once(']')
+            .ok_or(bad("unclosed IP literal in host"))?;
         if literal.is_empty()
             || !literal
                 .bytes()
@@ -260,7 +274,11 @@ pub fn check_host(host: &str) -> Result<(), BadTarget> {
         }
         let port = match after {
             "" => None,
-            _ => Some(after.strip_prefix(':').ok_or(bad("junk after IP literal in host"))?),
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or(bad("junk after IP literal in host"))?,
+            ),
         };
         ("", port)
     } else {
@@ -270,7 +288,11 @@ pub fn check_host(host: &str) -> Result<(), BadTarget> {
         }
     };
     // reg-name = *( unreserved / pct-encoded / sub-delims ); an IPv4 address is one too.
-    check_chars(name, |b| is_unreserved(b) || is_sub_delim(b), "bad character in host")?;
+    check_chars(
+        name,
+        |b| is_unreserved(b) || is_sub_delim(b),
+        "bad character in host",
+    )?;
     if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
         return Err(bad("port is not a number"));
     }
@@ -330,7 +352,10 @@ mod tests {
         // An empty path is `/`.
         assert_eq!(path_of("http://h").unwrap(), "/");
         assert_eq!(path_of("http://h?x").unwrap(), "/");
-        assert_eq!(parse_target("http://h?x", "GET").unwrap().query.as_deref(), Some("x"));
+        assert_eq!(
+            parse_target("http://h?x", "GET").unwrap().query.as_deref(),
+            Some("x")
+        );
         // Reserved escapes stay escaped, upper-cased.
         assert_eq!(path_of("/room/a%2fb").unwrap(), "/room/a%2Fb");
         assert_eq!(path_of("/").unwrap(), "/");
@@ -385,10 +410,22 @@ mod tests {
 
     #[test]
     fn host_values() {
-        for ok in ["", "h", "h:80", "h:", "127.0.0.1:9", "[::1]", "[::1]:80", "a-b.c_d~e", "%41"] {
+        for ok in [
+            "",
+            "h",
+            "h:80",
+            "h:",
+            "127.0.0.1:9",
+            "[::1]",
+            "[::1]:80",
+            "a-b.c_d~e",
+            "%41",
+        ] {
             assert!(check_host(ok).is_ok(), "{ok}");
         }
-        for bad in ["h h", "h/x", "h:8o", "[::1", "[]", "[::1]x", "a@b", "h:1:2", "%4"] {
+        for bad in [
+            "h h", "h/x", "h:8o", "[::1", "[]", "[::1]x", "a@b", "h:1:2", "%4",
+        ] {
             assert!(check_host(bad).is_err(), "{bad}");
         }
     }
