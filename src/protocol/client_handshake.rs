@@ -7,6 +7,7 @@
 //! the input the response head took, so frames sent right behind it are kept.
 
 use super::handshake::accept_key;
+use super::head_scan::{HeadScanner, Scan, Work};
 use super::header_list;
 use std::fmt;
 
@@ -61,24 +62,74 @@ pub struct Accepted {
     pub consumed: usize,
 }
 
-/// Check the server's response to a request made with `key` and `offered` protocols.
-/// `Ok(None)`: incomplete so far.
+/// Check the server's response to a request made with `key` and `offered` protocols, in
+/// one go (a fresh `ResponseParser`: the answer is the same as feeding the bytes in any
+/// pieces). `Ok(None)`: incomplete so far. Errors: `TooLarge` when the first `max_bytes`
+/// bytes hold no complete head, `Malformed` for a head that is not HTTP, `Status` for
+/// another status than 101, `BadHeader` for a 101 that breaks RFC 6455 §4.1's rules.
 pub fn parse_response(
     buf: &[u8],
     key: &str,
     offered: &[&str],
     max_bytes: usize,
 ) -> Result<Option<Accepted>, ResponseError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let consumed = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() >= max_bytes => {
-            return Err(ResponseError::TooLarge);
+    ResponseParser::default().parse(buf, key, offered, max_bytes)
+}
+
+/// An incremental check of the server's response: it remembers how far it has looked for
+/// the end of the head, so a response trickled in many reads costs time linear in its
+/// length, and it decides on the first `max_bytes` bytes only, so the answer does not
+/// depend on how the bytes were cut (a head longer than the limit is `TooLarge` even when
+/// it arrives in one read).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResponseParser {
+    scan: HeadScanner,
+}
+
+impl ResponseParser {
+    /// Check the response at the start of `buf`, which holds everything received so far:
+    /// the same buffer on every call, grown by appends. Returns as `parse_response`.
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        key: &str,
+        offered: &[&str],
+        max_bytes: usize,
+    ) -> Result<Option<Accepted>, ResponseError> {
+        let scan = self.scan.scan(buf, max_bytes);
+        let bytes = match scan {
+            Scan::Incomplete => return Ok(None),
+            Scan::Check(n) | Scan::Over(n) | Scan::Complete(n) => &buf[..n],
+        };
+        self.scan.count_parse(bytes.len());
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        match (resp.parse(bytes), scan) {
+            (Ok(httparse::Status::Complete(n)), Scan::Complete(_)) => check(&resp, key, offered)
+                .map(|protocol| {
+                    Some(Accepted {
+                        protocol,
+                        consumed: n,
+                    })
+                }),
+            (Err(_), _) | (Ok(_), Scan::Complete(_)) => Err(ResponseError::Malformed),
+            (Ok(_), Scan::Over(_)) => Err(ResponseError::TooLarge),
+            (Ok(_), _) => Ok(None),
         }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(ResponseError::Malformed),
-    };
+    }
+
+    /// The work done so far: bytes scanned, parser calls, bytes parsed.
+    pub fn work(&self) -> Work {
+        self.scan.work()
+    }
+}
+
+/// RFC 6455 §4.1's checks of a complete response head; the selected subprotocol.
+fn check(
+    resp: &httparse::Response<'_, '_>,
+    key: &str,
+    offered: &[&str],
+) -> Result<Option<String>, ResponseError> {
     if resp.code != Some(101) {
         return Err(ResponseError::Status(resp.code.unwrap_or(0)));
     }
@@ -130,7 +181,7 @@ pub fn parse_response(
             "an extension that was not offered",
         ));
     }
-    Ok(Some(Accepted { protocol, consumed }))
+    Ok(protocol)
 }
 
 #[cfg(test)]
@@ -166,6 +217,41 @@ mod tests {
                 consumed: head
             }
         );
+    }
+
+    #[test]
+    fn the_limit_holds_in_every_chunking() {
+        let good = switching_protocols(&accept_key(KEY.as_bytes()), None);
+        let n = good.len();
+        // A head one byte over the limit is too large even when it arrives in one read.
+        assert_eq!(
+            parse_response(&good, KEY, &[], n - 1),
+            Err(ResponseError::TooLarge)
+        );
+        assert!(parse_response(&good, KEY, &[], n).unwrap().is_some());
+        let forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        for (stream, max) in [
+            (&good[..], n - 1),
+            (&good[..], n),
+            (&forbidden[..], 20),
+            (&forbidden[..], 100),
+        ] {
+            let whole = parse_response(stream, KEY, &[], max);
+            for size in [1, 2, 5, 17, 64] {
+                let mut parser = ResponseParser::default();
+                let mut buf = Vec::new();
+                let mut answer = Ok(None);
+                for piece in stream.chunks(size) {
+                    buf.extend_from_slice(piece);
+                    answer = parser.parse(&buf, KEY, &[], max);
+                    if !matches!(answer, Ok(None)) {
+                        break;
+                    }
+                }
+                assert_eq!(answer, whole, "max {max}, pieces of {size}");
+                assert!(parser.work().scanned as usize <= stream.len());
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! many bytes the request took so that a frame pipelined behind it is kept. It does not
 //! touch sockets, time, or any configuration beyond the limits passed in.
 
+use super::head_scan::{HeadScanner, Scan, Work};
 use super::header_list;
 use super::target::{TargetForm, check_host, parse_target};
 use base64::Engine;
@@ -274,41 +275,72 @@ pub enum Head {
     Http(HttpRequest),
 }
 
-/// Parse a request head from the bytes received so far.
+/// Parse a request head from the bytes received so far, in one go (a fresh
+/// `HeadParser`: the answer is the same as feeding the bytes in any pieces).
 ///
 /// `Ok(None)`: the head is not complete yet (and is still within `max_bytes`).
-/// `Ok(Some((head, n)))`: the head took the first `n` bytes; anything after them is the
-/// client's first frames (or an HTTP body, which the server ignores).
+/// `Ok(Some((head, n)))`: the head took the first `n` bytes (at most `max_bytes`); what
+/// follows is the request's body (`Body`) or, after an upgrade, the client's first frames.
+/// Errors: 431 when the first `max_bytes` bytes hold no complete head (or more than 64
+/// header lines), 400 for a malformed head, the answers of the upgrade rules otherwise.
 pub fn parse_head(buf: &[u8], max_bytes: usize) -> Result<Option<(Head, usize)>, Rejection> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    let consumed = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() >= max_bytes {
-                Err(Rejection::new(
-                    Status::HeadersTooLarge,
-                    "request headers too large",
-                ))
-            } else {
-                Ok(None)
-            };
-        }
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(Rejection::new(
+    HeadParser::default().parse(buf, max_bytes)
+}
+
+/// An incremental request-head parser: it remembers how far it has looked for the end of
+/// the head, so a head that arrives in many small reads costs time linear in its length
+/// (re-parsing from the start on every read would be quadratic), and its answer depends
+/// only on the bytes, never on how they were cut.
+///
+/// The head is parsed once its end (the blank line) is within the limit; a partial head is
+/// also parsed whenever it has doubled since the last look, to refuse garbage early. Only
+/// the first `max_bytes` bytes count: a head longer than that is 431 unless those bytes are
+/// already malformed (400), however they arrived.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeadParser {
+    scan: HeadScanner,
+}
+
+impl HeadParser {
+    /// Parse the head at the start of `buf`, which holds everything received on the
+    /// connection so far: the same buffer on every call, grown by appends. Returns as
+    /// `parse_head`. After it returns `Some` or an error, the parser is done.
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        max_bytes: usize,
+    ) -> Result<Option<(Head, usize)>, Rejection> {
+        let scan = self.scan.scan(buf, max_bytes);
+        let bytes = match scan {
+            Scan::Incomplete => return Ok(None),
+            Scan::Check(n) | Scan::Over(n) | Scan::Complete(n) => &buf[..n],
+        };
+        self.scan.count_parse(bytes.len());
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        match (req.parse(bytes), scan) {
+            (Ok(httparse::Status::Complete(n)), Scan::Complete(_)) => {
+                validate(&req).map(|head| Some((head, n)))
+            }
+            (Err(httparse::Error::TooManyHeaders), _) => Err(Rejection::new(
                 Status::HeadersTooLarge,
                 "too many request headers",
-            ));
+            )),
+            (Err(_), _) => Err(bad("malformed HTTP request")),
+            // The scan found the end of the head but httparse did not.
+            (Ok(_), Scan::Complete(_)) => Err(bad("malformed HTTP request")),
+            (Ok(_), Scan::Over(_)) => Err(Rejection::new(
+                Status::HeadersTooLarge,
+                "request headers too large",
+            )),
+            (Ok(_), _) => Ok(None),
         }
-        Err(_) => return Err(Rejection::new(Status::BadRequest, "malformed HTTP request")),
-    };
-    if consumed > max_bytes {
-        return Err(Rejection::new(
-            Status::HeadersTooLarge,
-            "request headers too large",
-        ));
     }
-    validate(&req).map(|head| Some((head, consumed)))
+
+    /// The work done so far: bytes scanned, parser calls, bytes parsed.
+    pub fn work(&self) -> Work {
+        self.scan.work()
+    }
 }
 
 /// Parse an upgrade request: as `parse_head`, with a plain HTTP request refused (400).
@@ -966,6 +998,96 @@ mod tests {
         // accepted.
         assert_eq!(status("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
         assert_eq!(status("GET / HTTP/1.1\nHost: a\n\n"), 0);
+    }
+
+    /// Feed `stream` as the server reads it: pieces of `size` bytes, never more than
+    /// `max + 1` in all, until the parser decides.
+    fn fed(stream: &[u8], size: usize, max: usize) -> Result<Option<(Head, usize)>, Rejection> {
+        let mut parser = HeadParser::default();
+        let mut buf = Vec::new();
+        while buf.len() < stream.len().min(max + 1) {
+            let end = (buf.len() + size).min(stream.len()).min(max + 1);
+            buf.extend_from_slice(&stream[buf.len()..end]);
+            if let Some(done) = parser.parse(&buf, max).transpose() {
+                return done.map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    #[test]
+    fn the_limit_gets_the_same_answer_in_every_chunking() {
+        // A 65-byte head under a 64-byte limit: 431 whether a read ends at byte 64 or the
+        // head arrives at once, valid or not past the limit.
+        let valid = "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(valid.len(), 65);
+        let broken_at_65 = format!("{}X", &valid[..64]);
+        let broken_early = valid.replace("GET /", "GET  ");
+        for (stream, want) in [
+            (valid.to_string(), 431),
+            (broken_at_65, 431),
+            (broken_early, 400),
+        ] {
+            for size in [1, 2, 3, 7, 63, 64, 65, 1000] {
+                let got = fed(stream.as_bytes(), size, 64).map_err(|r| r.status.code());
+                assert_eq!(got, Err(want), "{stream:?} in pieces of {size}");
+            }
+            assert_eq!(
+                parse_head(stream.as_bytes(), 64).map_err(|r| r.status.code()),
+                Err(want)
+            );
+        }
+        // At exactly the limit the head is accepted, in every chunking.
+        for size in [1, 5, 65] {
+            assert!(matches!(
+                fed(valid.as_bytes(), size, 65),
+                Ok(Some((Head::Http(_), 65)))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_trickled_head_costs_linear_work() {
+        // 1 MiB of header lines in 1 KiB reads: each byte is scanned once, and the parser
+        // runs on at most twice the bytes (early checks at powers of two, and the end).
+        let mut head = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+        while head.len() < 1 << 20 {
+            head.extend_from_slice(format!("X-Pad: {}\r\n", "p".repeat(1000)).as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        let max = 2 << 20;
+        let mut parser = HeadParser::default();
+        let mut buf = Vec::new();
+        let mut answer = Ok(None);
+        for piece in head.chunks(1024) {
+            buf.extend_from_slice(piece);
+            answer = parser.parse(&buf, max);
+            if !matches!(answer, Ok(None)) {
+                break;
+            }
+        }
+        // 64 header lines at most: the verdict is 431, reached at the first check past them.
+        assert_eq!(answer.unwrap_err().status, Status::HeadersTooLarge);
+        let work = parser.work();
+        assert!(work.scanned as usize <= buf.len(), "{work:?}");
+        assert!(work.parsed as usize <= 2 * buf.len(), "{work:?}");
+        // With few, long lines the head completes: scanned once, parsed at most ~3 times
+        // its length in all.
+        let mut head = b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: ".to_vec();
+        head.resize(8 << 20, b'v');
+        head.extend_from_slice(b"\r\n\r\n");
+        let mut parser = HeadParser::default();
+        let mut buf = Vec::new();
+        let mut answer = Ok(None);
+        for piece in head.chunks(1024) {
+            buf.extend_from_slice(piece);
+            answer = parser.parse(&buf, 16 << 20);
+        }
+        assert!(matches!(answer, Ok(Some((Head::Http(_), n))) if n == head.len()));
+        let work = parser.work();
+        assert_eq!(work.scanned as usize, head.len());
+        assert!(work.parsed as usize <= 3 * head.len(), "{work:?}");
+        assert!(work.parses <= 25, "{work:?}");
     }
 
     #[test]

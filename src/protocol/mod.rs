@@ -15,6 +15,7 @@ pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod head_scan;
 pub mod header_list;
 pub mod mask;
 pub mod message;
