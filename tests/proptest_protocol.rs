@@ -542,8 +542,11 @@ fn check_parse_head(buf: &[u8], max: usize, sizes: &[usize]) -> Result<(), TestC
             max
         );
     }
-    for sizes in [sizes, &[1], &[usize::MAX]] {
-        prop_assert_eq!(&fed_head(buf, sizes, max), &whole, "pieces of {:?}", sizes);
+    // The server parses only after a read that brought bytes.
+    if !buf.is_empty() {
+        for sizes in [sizes, &[1], &[usize::MAX]] {
+            prop_assert_eq!(&fed_head(buf, sizes, max), &whole, "pieces of {:?}", sizes);
+        }
     }
     for cut in 0..buf.len() {
         match parse_head(&buf[..cut], max) {
