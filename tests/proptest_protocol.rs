@@ -3,9 +3,11 @@
 //! validation, masking, frame headers) agree with their obvious definitions.
 
 use herald::protocol::assembler::{Assembler, Event, Step};
-use herald::protocol::client_handshake::{self, parse_response};
+use herald::protocol::client_handshake::{self, ResponseParser, parse_response};
 use herald::protocol::frame::{MAX_HEADER_LEN, decode_header, encode_header};
-use herald::protocol::handshake::{self, Head, accept_key, parse_head, switching_protocols};
+use herald::protocol::handshake::{
+    self, Head, HeadParser, Rejection, accept_key, parse_head, switching_protocols,
+};
 use herald::protocol::mask::apply_mask;
 use herald::protocol::utf8::Utf8Validator;
 use herald::protocol::{ClosePayload, Message, OpCode, ProtocolError};
@@ -500,11 +502,36 @@ fn upgrade_request() -> impl Strategy<Value = (Vec<u8>, String)> {
         })
 }
 
-/// `parse_head` on every prefix of `buf` up to its full length, plus on `buf` itself.
-/// Checks: no panic; a complete head takes no more than the buffer and the limit; once a
-/// prefix holds a complete head, longer buffers give the same head and length; a prefix
-/// shorter than a complete head is "need more" or the same error as the whole.
-fn check_parse_head(buf: &[u8], max: usize) -> Result<(), TestCaseError> {
+/// Feed `stream` to a `HeadParser` as the server reads it: reads of the given sizes
+/// (cycled; 0 counts as 1), each at most what keeps the buffer within `max + 1` bytes
+/// (the server's rule while handshaking), until the parser decides or the stream ends.
+fn fed_head(
+    stream: &[u8],
+    sizes: &[usize],
+    max: usize,
+) -> Result<Option<(Head, usize)>, Rejection> {
+    let mut parser = HeadParser::default();
+    let mut buf = Vec::new();
+    let mut sizes = sizes.iter().cycle();
+    let total = stream.len().min(max + 1);
+    while buf.len() < total {
+        let size = sizes.next().map_or(total, |&s| s.max(1));
+        let end = (buf.len() + size).min(total);
+        buf.extend_from_slice(&stream[buf.len()..end]);
+        if let Some(done) = parser.parse(&buf, max).transpose() {
+            let work = parser.work();
+            assert!(work.scanned as usize <= buf.len(), "{work:?}");
+            assert!(work.parsed as usize <= 3 * buf.len() + 3, "{work:?}");
+            return done.map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The head parser's answer does not depend on how the bytes were cut: fed in any reads,
+/// the answer is `parse_head` of the whole stream; a complete head takes no more than the
+/// buffer and the limit; every prefix is "need more" or that same answer.
+fn check_parse_head(buf: &[u8], max: usize, sizes: &[usize]) -> Result<(), TestCaseError> {
     let whole = parse_head(buf, max);
     if let Ok(Some((_, n))) = &whole {
         prop_assert!(
@@ -515,36 +542,43 @@ fn check_parse_head(buf: &[u8], max: usize) -> Result<(), TestCaseError> {
             max
         );
     }
+    // The server parses only after a read that brought bytes.
+    if !buf.is_empty() {
+        for sizes in [sizes, &[1], &[usize::MAX]] {
+            prop_assert_eq!(&fed_head(buf, sizes, max), &whole, "pieces of {:?}", sizes);
+        }
+    }
     for cut in 0..buf.len() {
         match parse_head(&buf[..cut], max) {
             Ok(None) => {}
-            Ok(Some(done)) => {
-                prop_assert!(done.1 <= cut);
-                prop_assert_eq!(&whole, &Ok(Some(done)), "complete at {}", cut);
-            }
-            Err(rejection) => {
-                // Something refused early must be refused with everything: the same
-                // answer, except that "too large" may win over a fault further on.
-                match &whole {
-                    Err(w) => prop_assert!(
-                        w.status == rejection.status || rejection.status.code() == 431,
-                        "prefix {} refused with {}, whole with {}",
-                        cut,
-                        rejection,
-                        w
-                    ),
-                    Ok(other) => prop_assert!(
-                        false,
-                        "prefix {} refused with {}, whole {:?}",
-                        cut,
-                        rejection,
-                        other
-                    ),
-                }
-            }
+            early => prop_assert_eq!(&early, &whole, "prefix of {}", cut),
         }
     }
     Ok(())
+}
+
+/// Feed a response to a `ResponseParser` in reads of the given sizes.
+fn fed_response(
+    stream: &[u8],
+    sizes: &[usize],
+    key: &str,
+    max: usize,
+) -> Result<Option<client_handshake::Accepted>, client_handshake::ResponseError> {
+    let mut parser = ResponseParser::default();
+    let mut buf = Vec::new();
+    let mut sizes = sizes.iter().cycle();
+    while buf.len() < stream.len() {
+        let size = sizes.next().map_or(stream.len(), |&s| s.max(1));
+        let end = (buf.len() + size).min(stream.len());
+        buf.extend_from_slice(&stream[buf.len()..end]);
+        if let Some(done) = parser.parse(&buf, key, &[], max).transpose() {
+            let work = parser.work();
+            assert!(work.scanned as usize <= buf.len(), "{work:?}");
+            assert!(work.parsed as usize <= 3 * buf.len() + 3, "{work:?}");
+            return done.map(Some);
+        }
+    }
+    Ok(None)
 }
 
 proptest! {
@@ -553,7 +587,11 @@ proptest! {
     /// A valid request parses to an upgrade with the right accept key, in any prefix
     /// order, and a frame behind it is not part of it.
     #[test]
-    fn valid_requests_parse_and_round_trip((req, key) in upgrade_request(), tail in prop::collection::vec(any::<u8>(), 0..20)) {
+    fn valid_requests_parse_and_round_trip(
+        (req, key) in upgrade_request(),
+        tail in prop::collection::vec(any::<u8>(), 0..20),
+        sizes in chunk_sizes(),
+    ) {
         let mut buf = req.clone();
         buf.extend_from_slice(&tail);
         let parsed = parse_head(&buf, 8192);
@@ -562,7 +600,7 @@ proptest! {
         };
         prop_assert_eq!(n, req.len());
         prop_assert_eq!(&request.accept, &accept_key(key.as_bytes()));
-        check_parse_head(&buf, 8192)?;
+        check_parse_head(&buf, 8192, &sizes)?;
         // The server's answer satisfies the client's checks.
         let protocols: Vec<String> = request.offered_protocols.clone();
         let offered: Vec<&str> = protocols.iter().map(String::as_str).collect();
@@ -581,16 +619,31 @@ proptest! {
         (req, _key) in upgrade_request(),
         mutations in prop::collection::vec(mutation(), 1..8),
         max in prop_oneof![Just(8192usize), 16usize..300],
+        sizes in chunk_sizes(),
     ) {
-        check_parse_head(&mutate(req, &mutations), max)?;
+        check_parse_head(&mutate(req, &mutations), max, &sizes)?;
+    }
+
+    /// Requests near the limit: every size around the head's own length, in any reads.
+    #[test]
+    fn limits_are_chunking_invariant(
+        (req, _key) in upgrade_request(),
+        mutations in prop::collection::vec(mutation(), 0..3),
+        slack in -3isize..=3,
+        sizes in chunk_sizes(),
+    ) {
+        let req = mutate(req, &mutations);
+        let max = (req.len() as isize + slack).max(0) as usize;
+        check_parse_head(&req, max, &sizes)?;
     }
 
     #[test]
     fn arbitrary_request_bytes_never_panic(
         bytes in prop::collection::vec(any::<u8>(), 0..600),
         max in prop_oneof![Just(8192usize), 1usize..300],
+        sizes in chunk_sizes(),
     ) {
-        check_parse_head(&bytes, max)?;
+        check_parse_head(&bytes, max, &sizes)?;
     }
 
     /// The client's check of a response: arbitrary and damaged responses never panic, a
@@ -602,19 +655,26 @@ proptest! {
         mutations in prop::collection::vec(mutation(), 0..8),
         junk in prop::collection::vec(any::<u8>(), 0..300),
         use_junk in any::<bool>(),
+        sizes in chunk_sizes(),
     ) {
         let Ok(Some((Head::Upgrade(request), _))) = handshake::parse_head(&req, 8192) else {
             return Err(TestCaseError::fail("the generated request is not valid"));
         };
         let good = switching_protocols(&request.accept, None);
         let buf = if use_junk { junk } else { mutate(good.clone(), &mutations) };
-        let whole = parse_response(&buf, &key, &[], 4096);
-        if let Ok(Some(a)) = &whole {
-            prop_assert!(a.consumed <= buf.len());
-        }
-        for cut in 0..buf.len() {
-            if let Ok(Some(a)) = parse_response(&buf[..cut], &key, &[], 4096) {
-                prop_assert_eq!(&whole, &Ok(Some(a)), "complete at {}", cut);
+        for max in [4096, good.len() - 1, good.len(), good.len() / 2] {
+            let whole = parse_response(&buf, &key, &[], max);
+            if let Ok(Some(a)) = &whole {
+                prop_assert!(a.consumed <= buf.len() && a.consumed <= max);
+            }
+            for sizes in [&sizes[..], &[1]] {
+                prop_assert_eq!(&fed_response(&buf, sizes, &key, max), &whole, "max {}", max);
+            }
+            for cut in 0..buf.len() {
+                match parse_response(&buf[..cut], &key, &[], max) {
+                    Ok(None) => {}
+                    early => prop_assert_eq!(&early, &whole, "prefix of {}", cut),
+                }
             }
         }
         for cut in 0..good.len() {
@@ -827,6 +887,155 @@ mod deflate {
                 prop_assert!(response.starts_with("permessage-deflate"), "{}", response);
                 prop_assert!(response.contains("server_no_context_takeover"), "{}", response);
                 prop_assert!(response.contains("client_no_context_takeover"), "{}", response);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// List-valued headers (RFC 9110 §5.6.1, §5.6.4, §5.6.6)
+// ---------------------------------------------------------------------------------------
+
+mod header_lists {
+    use super::*;
+    use herald::protocol::header_list::{self, Value};
+
+    /// A parameter value: a token, or any quoted text (commas, semicolons, quotes,
+    /// backslashes, `permessage-deflate` included).
+    #[derive(Clone, Debug)]
+    enum PValue {
+        Token(String),
+        Quoted(String),
+    }
+
+    type Elem = (String, Vec<(String, Option<PValue>)>);
+
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9_-]{0,12}",
+            Just("permessage-deflate".to_string()),
+            "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,6}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = PValue> {
+        prop_oneof![
+            token().prop_map(PValue::Token),
+            prop_oneof![
+                "[ -~\t]{0,20}",
+                Just("a,permessage-deflate,b".to_string()),
+                Just("x; permessage-deflate".to_string()),
+            ]
+            .prop_map(PValue::Quoted),
+        ]
+    }
+
+    fn element() -> impl Strategy<Value = Elem> {
+        (
+            token(),
+            prop::collection::vec((token(), prop::option::of(value())), 0..4),
+        )
+    }
+
+    /// Optional whitespace.
+    fn ows() -> impl Strategy<Value = &'static str> {
+        prop_oneof![Just(""), Just(" "), Just("\t"), Just("  \t")]
+    }
+
+    /// Write `elems` as header lines: random OWS, empty elements, and a random split into
+    /// several lines.
+    fn serialize(
+        elems: &[Elem],
+        spaces: &[&str],
+        empties: &[bool],
+        splits: &[bool],
+    ) -> Vec<String> {
+        let mut sp = spaces.iter().cycle();
+        let mut lines = vec![String::new()];
+        for (i, (name, params)) in elems.iter().enumerate() {
+            let line = lines.last_mut().unwrap();
+            if !line.is_empty() {
+                line.push_str(sp.next().unwrap());
+                line.push(',');
+                if empties.get(i).copied().unwrap_or(false) {
+                    line.push_str(" ,");
+                }
+                line.push_str(sp.next().unwrap());
+            }
+            line.push_str(name);
+            for (pname, pvalue) in params {
+                line.push_str(sp.next().unwrap());
+                line.push(';');
+                line.push_str(sp.next().unwrap());
+                line.push_str(pname);
+                match pvalue {
+                    None => {}
+                    Some(PValue::Token(t)) => {
+                        line.push('=');
+                        line.push_str(t);
+                    }
+                    Some(PValue::Quoted(q)) => {
+                        line.push_str("=\"");
+                        for c in q.chars() {
+                            if c == '"' || c == '\\' {
+                                line.push('\\');
+                            }
+                            line.push(c);
+                        }
+                        line.push('"');
+                    }
+                }
+            }
+            if splits.get(i).copied().unwrap_or(false) {
+                lines.push(String::new());
+            }
+        }
+        lines
+    }
+
+    proptest! {
+        #![proptest_config(cases(512))]
+
+        /// Whatever the quoting, whitespace, empty elements and line splits, the parsed list
+        /// is the list that was written.
+        #[test]
+        fn lists_round_trip(
+            elems in prop::collection::vec(element(), 0..5),
+            spaces in prop::collection::vec(ows(), 1..8),
+            empties in prop::collection::vec(any::<bool>(), 0..5),
+            splits in prop::collection::vec(any::<bool>(), 0..5),
+        ) {
+            let lines = serialize(&elems, &spaces, &empties, &splits);
+            let parsed = header_list::elements(lines.iter().map(|l| l.as_bytes()))
+                .map_err(|e| TestCaseError::fail(format!("{e} in {lines:?}")))?;
+            prop_assert_eq!(parsed.len(), elems.len(), "{:?}", lines);
+            for (got, (name, params)) in parsed.iter().zip(&elems) {
+                prop_assert_eq!(got.name, name.as_str());
+                prop_assert_eq!(got.params.len(), params.len());
+                for (gp, (pname, pvalue)) in got.params.iter().zip(params) {
+                    prop_assert_eq!(gp.name, pname.as_str());
+                    match (&gp.value, pvalue) {
+                        (None, None) => {}
+                        (Some(Value::Token(a)), Some(PValue::Token(b))) => prop_assert_eq!(*a, b.as_str()),
+                        (Some(Value::Quoted(a)), Some(PValue::Quoted(b))) => prop_assert_eq!(a.as_ref(), b.as_str()),
+                        (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+                    }
+                }
+            }
+        }
+
+        /// permessage-deflate is negotiated only when an element is named so, never from
+        /// text inside a quoted value.
+        #[test]
+        fn deflate_only_from_an_element_named_so(
+            elems in prop::collection::vec(element(), 0..5),
+            spaces in prop::collection::vec(ows(), 1..8),
+            splits in prop::collection::vec(any::<bool>(), 0..5),
+        ) {
+            let lines = serialize(&elems, &spaces, &[], &splits);
+            let named = elems.iter().any(|(n, _)| n == "permessage-deflate");
+            if herald::protocol::deflate::negotiate(&lines).is_some() {
+                prop_assert!(named, "{:?}", lines);
             }
         }
     }

@@ -7,6 +7,8 @@
 //! the input the response head took, so frames sent right behind it are kept.
 
 use super::handshake::accept_key;
+use super::head_scan::{HeadScanner, Scan, Work};
+use super::header_list;
 use std::fmt;
 
 /// The most headers a response may carry.
@@ -87,20 +89,18 @@ pub struct Accepted {
     pub consumed: usize,
 }
 
-/// Check the server's response to a request made with `key` and `offered` protocols.
-/// `Ok(None)`: incomplete so far.
+/// Check the server's response to a request made with `key` and `offered` protocols, in
+/// one go (a fresh `ResponseParser`: the answer is the same as feeding the bytes in any
+/// pieces). `Ok(None)`: incomplete so far. Errors: `TooLarge` when the first `max_bytes`
+/// bytes hold no complete head, `Malformed` for a head that is not HTTP, `Status` for
+/// another status than 101, `BadHeader` for a 101 that breaks RFC 6455 §4.1's rules.
 pub fn parse_response(
     buf: &[u8],
     key: &str,
     offered: &[&str],
     max_bytes: usize,
 ) -> Result<Option<Accepted>, ResponseError> {
-    match parse_response_with_extensions(buf, key, offered, max_bytes)? {
-        Some((_, extensions)) if !extensions.is_empty() => Err(ResponseError::BadHeader(
-            "an extension that was not offered",
-        )),
-        done => Ok(done.map(|(accepted, _)| accepted)),
-    }
+    ResponseParser::default().parse(buf, key, offered, max_bytes)
 }
 
 /// [`parse_response`] for a client that offered extensions: the same checks, except that the
@@ -113,31 +113,106 @@ pub fn parse_response_with_extensions(
     offered: &[&str],
     max_bytes: usize,
 ) -> Result<Option<(Accepted, Vec<String>)>, ResponseError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let consumed = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() >= max_bytes => {
-            return Err(ResponseError::TooLarge);
+    ResponseParser::default().parse_with_extensions(buf, key, offered, max_bytes)
+}
+
+/// An incremental check of the server's response: it remembers how far it has looked for
+/// the end of the head, so a response trickled in many reads costs time linear in its
+/// length, and it decides on the first `max_bytes` bytes only, so the answer does not
+/// depend on how the bytes were cut (a head longer than the limit is `TooLarge` even when
+/// it arrives in one read).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResponseParser {
+    scan: HeadScanner,
+}
+
+impl ResponseParser {
+    /// Check the response at the start of `buf`, which holds everything received so far:
+    /// the same buffer on every call, grown by appends. Returns as `parse_response`: an
+    /// extension in the answer is refused (none was offered).
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        key: &str,
+        offered: &[&str],
+        max_bytes: usize,
+    ) -> Result<Option<Accepted>, ResponseError> {
+        match self.parse_with_extensions(buf, key, offered, max_bytes)? {
+            Some((_, extensions)) if !extensions.is_empty() => Err(ResponseError::BadHeader(
+                "an extension that was not offered",
+            )),
+            done => Ok(done.map(|(accepted, _)| accepted)),
         }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(ResponseError::Malformed),
-    };
+    }
+
+    /// As `parse`, returning the values of the `Sec-WebSocket-Extensions` fields for a
+    /// client that offered some (see `parse_response_with_extensions`).
+    pub fn parse_with_extensions(
+        &mut self,
+        buf: &[u8],
+        key: &str,
+        offered: &[&str],
+        max_bytes: usize,
+    ) -> Result<Option<(Accepted, Vec<String>)>, ResponseError> {
+        let scan = self.scan.scan(buf, max_bytes);
+        let bytes = match scan {
+            Scan::Incomplete => return Ok(None),
+            Scan::Check(n) | Scan::Over(n) | Scan::Complete(n) => &buf[..n],
+        };
+        self.scan.count_parse(bytes.len());
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        match (resp.parse(bytes), scan) {
+            (Ok(httparse::Status::Complete(n)), Scan::Complete(_)) => check(&resp, key, offered)
+                .map(|(protocol, extensions)| {
+                    Some((
+                        Accepted {
+                            protocol,
+                            consumed: n,
+                        },
+                        extensions,
+                    ))
+                }),
+            (Err(_), _) | (Ok(_), Scan::Complete(_)) => Err(ResponseError::Malformed),
+            (Ok(_), Scan::Over(_)) => Err(ResponseError::TooLarge),
+            (Ok(_), _) => Ok(None),
+        }
+    }
+
+    /// The work done so far: bytes scanned, parser calls, bytes parsed.
+    pub fn work(&self) -> Work {
+        self.scan.work()
+    }
+}
+
+/// RFC 6455 §4.1's checks of a complete response head; the selected subprotocol and the
+/// values of the `Sec-WebSocket-Extensions` fields.
+fn check(
+    resp: &httparse::Response<'_, '_>,
+    key: &str,
+    offered: &[&str],
+) -> Result<(Option<String>, Vec<String>), ResponseError> {
     if resp.code != Some(101) {
         return Err(ResponseError::Status(resp.code.unwrap_or(0)));
     }
-    let has_token = |name: &str, token: &str| {
-        resp.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case(name)
-                && h.value
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-        })
+    // RFC 9110 list grammar: every line of the field, quoted strings kept whole.
+    let lines = |name: &'static str| {
+        resp.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     };
-    if !has_token("upgrade", "websocket") {
+    let upgrade = header_list::protocols(lines("upgrade"))
+        .map_err(|_| ResponseError::BadHeader("malformed Upgrade"))?;
+    if !upgrade
+        .iter()
+        .any(|(name, version)| name.eq_ignore_ascii_case("websocket") && version.is_none())
+    {
         return Err(ResponseError::BadHeader("Upgrade is not websocket"));
     }
-    if !has_token("connection", "upgrade") {
+    let connection = header_list::tokens(lines("connection"))
+        .map_err(|_| ResponseError::BadHeader("malformed Connection"))?;
+    if !connection.iter().any(|t| t.eq_ignore_ascii_case("upgrade")) {
         return Err(ResponseError::BadHeader("Connection is not upgrade"));
     }
     let header = |name: &str| {
@@ -151,16 +226,17 @@ pub fn parse_response_with_extensions(
             "Sec-WebSocket-Accept does not match",
         ));
     }
-    let protocol = match header("sec-websocket-protocol") {
-        None => None,
-        Some(p) => match std::str::from_utf8(p) {
-            Ok(p) if offered.contains(&p) => Some(p.to_string()),
-            _ => {
-                return Err(ResponseError::BadHeader(
-                    "a subprotocol that was not offered",
-                ));
-            }
-        },
+    // RFC 6455 §4.1: at most one protocol, one the client offered.
+    let protocols = header_list::tokens(lines("sec-websocket-protocol"))
+        .map_err(|_| ResponseError::BadHeader("malformed Sec-WebSocket-Protocol"))?;
+    let protocol = match protocols.as_slice() {
+        [] => None,
+        [p] if offered.contains(p) => Some(p.to_string()),
+        _ => {
+            return Err(ResponseError::BadHeader(
+                "a subprotocol that was not offered",
+            ));
+        }
     };
     let mut extensions = Vec::new();
     for h in resp.headers.iter() {
@@ -170,7 +246,7 @@ pub fn parse_response_with_extensions(
             extensions.push(value.to_string());
         }
     }
-    Ok(Some((Accepted { protocol, consumed }, extensions)))
+    Ok((protocol, extensions))
 }
 
 /// What a server's permessage-deflate answer (RFC 7692 §7.1) leaves the client with.
@@ -343,6 +419,41 @@ mod tests {
         assert!(check(&[&format!("{herald}, x-other")]).is_err());
         let v = vec![herald.to_string()];
         assert!(deflate_response(&v, false).is_err(), "not offered");
+    }
+
+    #[test]
+    fn the_limit_holds_in_every_chunking() {
+        let good = switching_protocols(&accept_key(KEY.as_bytes()), None);
+        let n = good.len();
+        // A head one byte over the limit is too large even when it arrives in one read.
+        assert_eq!(
+            parse_response(&good, KEY, &[], n - 1),
+            Err(ResponseError::TooLarge)
+        );
+        assert!(parse_response(&good, KEY, &[], n).unwrap().is_some());
+        let forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        for (stream, max) in [
+            (&good[..], n - 1),
+            (&good[..], n),
+            (&forbidden[..], 20),
+            (&forbidden[..], 100),
+        ] {
+            let whole = parse_response(stream, KEY, &[], max);
+            for size in [1, 2, 5, 17, 64] {
+                let mut parser = ResponseParser::default();
+                let mut buf = Vec::new();
+                let mut answer = Ok(None);
+                for piece in stream.chunks(size) {
+                    buf.extend_from_slice(piece);
+                    answer = parser.parse(&buf, KEY, &[], max);
+                    if !matches!(answer, Ok(None)) {
+                        break;
+                    }
+                }
+                assert_eq!(answer, whole, "max {max}, pieces of {size}");
+                assert!(parser.work().scanned as usize <= stream.len());
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! sockets, time or threads.
 //!
 //! The server feeds these functions the bytes it read and sends the bytes they produce.
-//! `handshake` turns an HTTP request into a 101 or an error status; `frame` encodes and
+//! `handshake` turns an HTTP request into a 101 or an error status (`header_list` holds the
+//! grammar of its list-valued headers); `frame` encodes and
 //! decodes headers; `mask` unmasks payloads; `utf8` validates text incrementally;
 //! `assembler` applies the framing rules and yields messages and control events; `session`
 //! is one connection's life after the upgrade (close handshake, pings, inflate, deadlines);
@@ -15,9 +16,12 @@ pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod head_scan;
+pub mod header_list;
 pub mod mask;
 pub mod message;
 pub mod session;
+pub mod target;
 pub mod utf8;
 
 pub use assembler::{Assembler, Event, Step};

@@ -165,10 +165,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str) -> Option<(u16, String)> {
-        let req = HttpRequest {
-            method: "GET".into(),
-            target: path.into(),
-        };
+        let req = HttpRequest::new("GET", path).unwrap();
         let g = Gauges {
             open: 2,
             connections: 3,
@@ -194,10 +191,7 @@ mod tests {
         assert_eq!(status, 200);
         assert!(metrics.contains("herald_peers_open 2"));
         assert_eq!(get("/"), None, "the handler's to answer");
-        let post = HttpRequest {
-            method: "POST".into(),
-            target: "/".into(),
-        };
+        let post = HttpRequest::new("POST", "/").unwrap();
         let g = Gauges::default();
         assert_eq!(
             builtin(&post, &Metrics::default(), &g).unwrap().status(),
