@@ -85,7 +85,9 @@ pub use ids::{PeerError, PeerId, RoomId, TimerId};
 pub use protocol::handshake::{HttpRequest, Rejection, Request, Status};
 pub use protocol::{CloseCode, Message, OwnedMessage};
 pub use relay::{Relay, RelayStatus};
-pub use server::{Context, Handler, PeerInfo, Response, RoomKey, RoomRef, Server};
+pub use server::{
+    Context, Handler, PeerInfo, Response, RoomKey, RoomRef, Server, only_get_and_head,
+};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};
 

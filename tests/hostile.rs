@@ -803,7 +803,7 @@ fn request(addr: SocketAddr, method: &str, path: &str) -> HttpResponse {
 }
 
 #[test]
-fn http_endpoints_answer_and_close() {
+fn http_endpoints_answer() {
     let _serial = serial();
     let addr = chat(config());
     let page = request(addr, "GET", "/");

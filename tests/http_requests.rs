@@ -47,10 +47,23 @@ fn exchange_until(addr: SocketAddr, bytes: &[u8], done: impl Fn(&[u8]) -> bool) 
     out
 }
 
-/// Until the response head is complete (an error response is followed by EOF anyway).
+/// Until the response is complete: a 101's head, or a head and its `Content-Length`
+/// bytes (an error response is followed by EOF anyway; a 200 keeps the connection).
 fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     exchange_until(addr, bytes, |out| {
-        out.starts_with(b"HTTP/1.1 101") && out.windows(4).any(|w| w == b"\r\n\r\n")
+        let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        if out.starts_with(b"HTTP/1.1 101") {
+            return true;
+        }
+        let head = String::from_utf8_lossy(&out[..end]);
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        out.len() >= end + 4 + length
     })
 }
 

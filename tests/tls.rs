@@ -83,7 +83,7 @@ fn clients_chat_over_wss() {
     assert_eq!(b.read().unwrap(), Message::binary(big));
     // The ALPN the server offers is http/1.1.
     let mut raw = tls_connect(addr, &cert);
-    raw.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    raw.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut body = String::new();
     let _ = raw.read_to_string(&mut body);
@@ -114,7 +114,7 @@ fn garbage_and_plain_text_on_the_tls_port_are_survived() {
     good.send(Message::text("still here")).unwrap();
     assert_eq!(other.read().unwrap(), Message::text("still here"));
     let mut raw = tls_connect(addr, &cert);
-    raw.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    raw.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut body = String::new();
     let _ = raw.read_to_string(&mut body);

@@ -13,7 +13,7 @@
 use crate::ids::{PeerId, RoomId};
 use crate::protocol::handshake::{HttpRequest, Rejection, Request, Status};
 use crate::protocol::{CloseCode, Message};
-use crate::server::{Context, Handler, Response};
+use crate::server::{Context, Handler, Response, only_get_and_head};
 use std::collections::HashMap;
 
 /// The chat page: one file, inline JS and CSS, no external assets.
@@ -127,9 +127,19 @@ impl Handler for ChatRoom {
         }
     }
 
-    fn on_http(&mut self, _ctx: &mut Context<'_>, req: &HttpRequest) -> Option<Response> {
+    fn on_http(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        req: &HttpRequest,
+        _content: &[u8],
+    ) -> Option<Response> {
         let path = req.path();
-        if path == "/favicon.ico" || path == "/favicon.svg" {
+        let page = room_for_path(path).is_some();
+        let icon = path == "/favicon.ico" || path == "/favicon.svg";
+        if (page || icon) && req.method != "GET" && req.method != "HEAD" {
+            return Some(only_get_and_head());
+        }
+        if icon {
             return Some(
                 Response::new(200, "image/svg+xml", FAVICON.as_bytes())
                     .header("Cache-Control", "max-age=86400"),

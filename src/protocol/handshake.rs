@@ -34,6 +34,12 @@ pub enum Status {
     NotFound,
     /// 405: the method is not GET.
     MethodNotAllowed,
+    /// 411: a request with content gave no length (HTTP/1.0 without `Content-Length`).
+    LengthRequired,
+    /// 413: the request's content is larger than the server takes.
+    ContentTooLarge,
+    /// 415: the request's content type is not one the route takes.
+    UnsupportedMediaType,
     /// 426: the WebSocket version is not 13.
     UpgradeRequired,
     /// 429: this address has too many connections.
@@ -55,6 +61,9 @@ impl Status {
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::LengthRequired => 411,
+            Status::ContentTooLarge => 413,
+            Status::UnsupportedMediaType => 415,
             Status::UpgradeRequired => 426,
             Status::TooManyRequests => 429,
             Status::HeadersTooLarge => 431,
@@ -71,6 +80,9 @@ impl Status {
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
+            Status::LengthRequired => "Length Required",
+            Status::ContentTooLarge => "Content Too Large",
+            Status::UnsupportedMediaType => "Unsupported Media Type",
             Status::UpgradeRequired => "Upgrade Required",
             Status::TooManyRequests => "Too Many Requests",
             Status::HeadersTooLarge => "Request Header Fields Too Large",
@@ -236,6 +248,11 @@ pub struct HttpRequest {
     pub body: Body,
     path: String,
     query: Option<String>,
+    /// The header lines, names and values as sent (values trimmed; bytes that are not
+    /// UTF-8 replaced).
+    headers: Vec<(String, String)>,
+    /// The connection may carry another request after this one (RFC 9112 §9.3).
+    keep_alive: bool,
 }
 
 impl HttpRequest {
@@ -253,7 +270,35 @@ impl HttpRequest {
             body: Body::None,
             path: t.path,
             query: t.query,
+            headers: Vec::new(),
+            keep_alive: true,
         })
+    }
+
+    /// The same request with a header line added (for tests and for handlers that build
+    /// requests).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The value of the first header line named `name` (compared without regard to case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every header line, name and value, in the order sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Whether the connection may carry another request after this one's response (RFC
+    /// 9112 §9.3): HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
+    /// `Connection: keep-alive`.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
     }
 
     /// The normalised path routing uses, as for `Request::path`; empty for the asterisk
@@ -480,8 +525,9 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         .map_err(|_| bad("malformed Upgrade header"))?
         .iter()
         .any(|(name, version)| name.eq_ignore_ascii_case("websocket") && version.is_none());
-    let connection_upgrade = header_list::tokens(connection_lines)
-        .map_err(|_| bad("malformed Connection header"))?
+    let connection_tokens =
+        header_list::tokens(connection_lines).map_err(|_| bad("malformed Connection header"))?;
+    let connection_upgrade = connection_tokens
         .iter()
         .any(|t| t.eq_ignore_ascii_case("upgrade"));
     let http_version = req.version.unwrap_or(1);
@@ -498,6 +544,24 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     // Without any WebSocket header this is a plain HTTP request; with some but not all,
     // it is a broken upgrade (400 below).
     if !upgrade && key.is_none() && version.is_none() {
+        let keep_alive = match http_version {
+            1 => !connection_tokens
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("close")),
+            _ => connection_tokens
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("keep-alive")),
+        };
+        let headers = req
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value.trim_ascii()).into_owned(),
+                )
+            })
+            .collect();
         return Ok(Head::Http(HttpRequest {
             method: method.to_string(),
             target,
@@ -507,6 +571,8 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
             body,
             path: parsed.path,
             query: parsed.query,
+            headers,
+            keep_alive,
         }));
     }
     if req.method != Some("GET") {

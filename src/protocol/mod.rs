@@ -18,6 +18,7 @@ pub mod frame;
 pub mod handshake;
 pub mod head_scan;
 pub mod header_list;
+pub mod http_body;
 pub mod mask;
 pub mod message;
 pub mod session;

@@ -9,22 +9,55 @@
 use super::outbox::{Frame, Outbox, Spares};
 use super::rooms::RoomSet;
 use super::transport::Transport;
+use crate::protocol::handshake::{HeadParser, HttpRequest};
+use crate::protocol::http_body::BodyReader;
 use crate::protocol::session::{Session, Tick};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-/// Where a connection is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a connection is in its life, with the state that phase needs.
+#[derive(Debug)]
 pub enum Phase {
-    /// Reading an HTTP request head (an upgrade, or a plain request).
-    Request,
+    /// Reading an HTTP request head (an upgrade, or a plain request); `served` plain
+    /// requests came before it on this connection (keep-alive).
+    Request {
+        /// The incremental parse of the head so far.
+        head: HeadParser,
+        /// Plain requests already answered on this connection.
+        served: u32,
+    },
+    /// Reading a plain request's content (boxed: rare, and large).
+    Body(Box<Incoming>),
     /// Upgraded: the session decides what the bytes mean, and when it is closed the last
     /// queued bytes go out and the write side is shut.
-    WebSocket,
+    WebSocket(Session),
     /// An HTTP answer (or the last frames) is queued; once written, the write side is shut.
     Finishing,
     /// Our side is shut down; input is discarded until the peer closes TCP or time is up.
     Draining,
+}
+
+impl Phase {
+    /// A request head is due (the first, or the next on a kept-alive connection).
+    pub fn request(served: u32) -> Phase {
+        Phase::Request {
+            head: HeadParser::default(),
+            served,
+        }
+    }
+}
+
+/// A plain request whose content is arriving.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The request's head.
+    pub request: HttpRequest,
+    /// Where its content stands.
+    pub reader: BodyReader,
+    /// The content so far.
+    pub content: Vec<u8>,
+    /// Plain requests answered on this connection before this one.
+    pub served: u32,
 }
 
 /// One connection's state.
@@ -36,10 +69,9 @@ pub struct Conn {
     pub addr: PeerAddr,
     /// Distinguishes this connection from earlier ones in the same slot.
     pub generation: u32,
-    /// Where it is in its life.
+    /// Where it is in its life, and that phase's state (the request head's parse, the
+    /// WebSocket session).
     pub phase: Phase,
-    /// The WebSocket protocol state (a default, unused one before the upgrade).
-    pub session: Session,
     /// Bytes of an unfinished request or frame. Empty (and unallocated) between messages.
     pub rbuf: Vec<u8>,
     /// Frames waiting to be written.
@@ -126,8 +158,7 @@ impl Conn {
             transport,
             addr: PeerAddr::from(addr),
             generation,
-            phase: Phase::Request,
-            session: Session::default(),
+            phase: Phase::request(0),
             rbuf: Vec::new(),
             outbox: Outbox::default(),
             deadline: 0,
@@ -141,28 +172,54 @@ impl Conn {
         }
     }
 
-    /// Whether this connection takes messages (upgraded, and no close frame either way).
-    pub fn is_open(&self) -> bool {
-        self.phase == Phase::WebSocket && self.session.is_open()
+    /// The WebSocket session, once upgraded.
+    pub fn session(&self) -> Option<&Session> {
+        match &self.phase {
+            Phase::WebSocket(session) => Some(session),
+            _ => None,
+        }
     }
 
-    /// Whether incoming bytes still mean something: a request head, or frames the session
-    /// reads (to deliver them, or to find the peer's answer to our close).
+    /// The WebSocket session, mutably, once upgraded.
+    pub fn session_mut(&mut self) -> Option<&mut Session> {
+        match &mut self.phase {
+            Phase::WebSocket(session) => Some(session),
+            _ => None,
+        }
+    }
+
+    /// Whether this connection takes messages (upgraded, and no close frame either way).
+    pub fn is_open(&self) -> bool {
+        self.session().is_some_and(Session::is_open)
+    }
+
+    /// The deflate window this peer accepts from us (0: send it uncompressed).
+    pub fn deflate_bits(&self) -> u8 {
+        self.session().map_or(0, Session::deflate_bits)
+    }
+
+    /// Whether incoming bytes still mean something: a request head or content, or frames
+    /// the session reads (to deliver them, or to find the peer's answer to our close).
     pub fn reads(&self) -> bool {
-        match self.phase {
-            Phase::Request => true,
-            Phase::WebSocket => self.session.reads(),
+        match &self.phase {
+            Phase::Request { .. } | Phase::Body(_) => true,
+            Phase::WebSocket(session) => session.reads(),
             Phase::Finishing | Phase::Draining => false,
         }
+    }
+
+    /// Whether incoming bytes are an HTTP request's (head or content).
+    pub fn in_http(&self) -> bool {
+        matches!(self.phase, Phase::Request { .. } | Phase::Body(_))
     }
 
     /// Whether the write side may be shut once the outbox is empty: an HTTP answer is out,
     /// or the session has closed.
     pub fn done_writing(&self) -> bool {
-        match self.phase {
+        match &self.phase {
             Phase::Finishing => true,
-            Phase::WebSocket => !self.session.reads(),
-            Phase::Request | Phase::Draining => false,
+            Phase::WebSocket(session) => !session.reads(),
+            Phase::Request { .. } | Phase::Body(_) | Phase::Draining => false,
         }
     }
 

@@ -129,7 +129,7 @@ impl Fanout {
             (&mut self.spares, &mut self.deflater, &mut self.compressed);
         let (threshold, max_backlog) = (self.threshold, self.max_backlog);
         let (taken, over) = registry.deliver(targets, except, |conn: &mut Conn| {
-            let bits = conn.session.deflate_bits();
+            let bits = conn.deflate_bits();
             let frame = match bits {
                 0 => out.plain(spares),
                 _ if msg.len() < threshold => out.plain(spares),

@@ -66,11 +66,17 @@ pub trait Handler {
     }
 
     /// A plain HTTP request (no upgrade) for a path the server does not answer itself
-    /// (`/healthz` and `/metrics` are the server's when `Config::http` is on). Return a
-    /// response to serve it; `None` (the default) answers 404. The connection closes after
-    /// the response.
-    fn on_http(&mut self, ctx: &mut Context<'_>, req: &HttpRequest) -> Option<Response> {
-        let _ = (ctx, req);
+    /// (`/healthz` and `/metrics` are the server's when `Config::http` is on), with its
+    /// content (`Content-Length` or chunked, at most `Config::max_message_size` bytes;
+    /// empty for a request without). Return a response to serve it; `None` (the default)
+    /// answers 404. The connection is kept for the next request when the client allows it.
+    fn on_http(
+        &mut self,
+        ctx: &mut Context<'_>,
+        req: &HttpRequest,
+        content: &[u8],
+    ) -> Option<Response> {
+        let _ = (ctx, req, content);
         None
     }
 }

@@ -7,7 +7,7 @@
 //! sockets and does not know what a handler serves.
 
 use super::metrics::{Gauges, Metrics};
-use crate::protocol::handshake::{HttpRequest, http_response};
+use crate::protocol::handshake::HttpRequest;
 use std::borrow::Cow;
 
 /// An HTTP response a handler serves for a plain request (`Handler::on_http`).
@@ -58,16 +58,23 @@ impl Response {
         self.status
     }
 
-    /// The bytes on the wire, without the body for a HEAD request.
-    pub(crate) fn to_bytes(&self, with_body: bool) -> Vec<u8> {
-        http_response(
+    /// The bytes on the wire, without the body for a HEAD request; with `keep_alive`, the
+    /// connection stays open for the next request (RFC 9112 §9.3), else it closes.
+    pub(crate) fn to_bytes(&self, with_body: bool, keep_alive: bool) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n{}Content-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
             self.status,
             reason_phrase(self.status),
-            &self.headers,
+            self.headers,
             self.content_type,
-            &self.body,
-            with_body,
+            self.body.len(),
+            if keep_alive { "keep-alive" } else { "close" },
         )
+        .into_bytes();
+        if with_body {
+            out.extend_from_slice(&self.body);
+        }
+        out
     }
 }
 
@@ -106,18 +113,24 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// The answer to a plain request on a route the server owns (`/healthz`, `/metrics`), or
-/// to a method no route takes; `None` for the handler (and then 404) to decide.
+/// 405 for a method a read-only route does not take (RFC 9110 §15.5.6: with `Allow`).
+pub fn only_get_and_head() -> Response {
+    Response::new(
+        405,
+        "text/plain; charset=utf-8",
+        &b"only GET and HEAD\n"[..],
+    )
+    .header("Allow", "GET, HEAD")
+}
+
+/// The answer to a plain request on a route the server owns (`/healthz`, `/metrics`);
+/// `None` for the handler (and then 404) to decide.
 pub fn builtin(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> Option<Response> {
+    if !matches!(req.path(), "/healthz" | "/metrics") {
+        return None;
+    }
     if req.method != "GET" && req.method != "HEAD" {
-        return Some(
-            Response::new(
-                405,
-                "text/plain; charset=utf-8",
-                &b"only GET and HEAD\n"[..],
-            )
-            .header("Allow", "GET, HEAD"),
-        );
+        return Some(only_get_and_head());
     }
     match req.path() {
         "/healthz" => {
@@ -176,7 +189,7 @@ mod tests {
         let response = builtin(&req, &Metrics::default(), &g)?;
         Some((
             response.status(),
-            String::from_utf8(response.to_bytes(true)).unwrap(),
+            String::from_utf8(response.to_bytes(true, false)).unwrap(),
         ))
     }
 
@@ -191,13 +204,13 @@ mod tests {
         assert_eq!(status, 200);
         assert!(metrics.contains("herald_peers_open 2"));
         assert_eq!(get("/"), None, "the handler's to answer");
-        let post = HttpRequest::new("POST", "/").unwrap();
+        let post = HttpRequest::new("POST", "/healthz").unwrap();
         let g = Gauges::default();
         assert_eq!(
             builtin(&post, &Metrics::default(), &g).unwrap().status(),
             405
         );
-        let bytes = not_found().to_bytes(false);
+        let bytes = not_found().to_bytes(false, false);
         assert!(bytes.starts_with(b"HTTP/1.1 404 Not Found\r\n"));
         assert!(bytes.ends_with(b"\r\n\r\n"), "HEAD has no body");
     }
@@ -207,7 +220,8 @@ mod tests {
         let r = Response::new(200, "text/plain", &b""[..])
             .header("X-Ok", "1")
             .header("X-Bad", "a\r\nInjected: yes");
-        let text = String::from_utf8(r.to_bytes(true)).unwrap();
+        let text = String::from_utf8(r.to_bytes(true, true)).unwrap();
+        assert!(text.contains("\r\nConnection: keep-alive\r\n"));
         assert!(text.contains("X-Ok: 1\r\n"));
         assert!(!text.contains("Injected"));
     }

@@ -41,9 +41,9 @@ impl<H: Handler> Server<H> {
             let Some(conn) = self.registry.get_mut(peer).filter(|c| !c.eof) else {
                 return;
             };
-            let buffered = conn.phase == Phase::Request || !conn.rbuf.is_empty();
+            let buffered = conn.in_http() || !conn.rbuf.is_empty();
             let result = if buffered {
-                let limit = if conn.phase == Phase::Request {
+                let limit = if matches!(conn.phase, Phase::Request { .. }) {
                     // One byte past the limit is enough to know the request is too large.
                     (self.config.max_request_bytes + 1).saturating_sub(conn.rbuf.len())
                 } else {
@@ -66,8 +66,9 @@ impl<H: Handler> Server<H> {
             match result {
                 Read::Bytes(n) => {
                     let now = self.registry.now();
-                    if let Some(conn) = self.registry.get_mut(peer) {
-                        conn.session.heard(now);
+                    if let Some(session) = self.registry.get_mut(peer).and_then(|c| c.session_mut())
+                    {
+                        session.heard(now);
                     }
                     self.metrics.bytes_in += n as u64;
                     let landed = if buffered {
@@ -104,9 +105,10 @@ impl<H: Handler> Server<H> {
         let Some(conn) = self.registry.get_mut(peer) else {
             return;
         };
-        match conn.phase {
-            Phase::Request => self.request(peer),
-            Phase::WebSocket if conn.session.reads() => self.decode(peer, landed),
+        match &conn.phase {
+            Phase::Request { .. } => self.request(peer),
+            Phase::Body(_) => self.content(peer),
+            Phase::WebSocket(session) if session.reads() => self.decode(peer, landed),
             _ => conn.rbuf = Vec::new(),
         }
     }
@@ -152,7 +154,9 @@ impl<H: Handler> Server<H> {
         let Some(conn) = self.registry.get_mut(peer) else {
             return;
         };
-        let mut decoder = conn.session.take_decoder();
+        let Some(mut decoder) = conn.session_mut().map(|s| s.take_decoder()) else {
+            return;
+        };
         let mut own = std::mem::take(&mut conn.rbuf);
         // Out of `self` while the handler runs (it is put back below).
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -162,10 +166,8 @@ impl<H: Handler> Server<H> {
         };
         let mut used = 0;
         // The session is looked up at each step: the handler may close this very peer.
-        while let Some(conn) = self.registry.get_mut(peer) {
-            let step = conn
-                .session
-                .next(&mut decoder, &mut buf[used..], &mut self.inflate);
+        while let Some(session) = self.registry.get_mut(peer).and_then(|c| c.session_mut()) {
+            let step = session.next(&mut decoder, &mut buf[used..], &mut self.inflate);
             let (n, event) = match step {
                 Step::NeedMore => break,
                 Step::Consumed(n) => (n, None),
@@ -211,7 +213,9 @@ impl<H: Handler> Server<H> {
             self.settle();
         }
         if let Some(conn) = self.registry.get_mut(peer) {
-            conn.session.restore_decoder(decoder);
+            if let Some(session) = conn.session_mut() {
+                session.restore_decoder(decoder);
+            }
             if conn.reads() {
                 match landed {
                     Landed::Scratch(n) => conn.rbuf.extend_from_slice(&scratch[used..n]),

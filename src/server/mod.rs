@@ -20,6 +20,7 @@ pub(crate) mod metrics;
 mod outbound;
 pub(crate) mod outbox;
 mod registry;
+mod requests;
 mod rooms;
 mod shutdown;
 pub(crate) mod timers;
@@ -28,7 +29,7 @@ mod upgrade;
 
 pub use context::{Context, PeerInfo, RoomKey, RoomRef};
 pub use handler::Handler;
-pub use http::Response;
+pub use http::{Response, only_get_and_head};
 
 use crate::config::Config;
 use crate::handle::{Command, Handle};

@@ -236,14 +236,16 @@ impl Registry {
 
     /// Whether every connection has finished its close handshake (and only drains).
     pub fn all_draining(&self) -> bool {
-        self.conns.iter().all(|(_, c)| c.phase == Phase::Draining)
+        self.conns
+            .iter()
+            .all(|(_, c)| matches!(c.phase, Phase::Draining))
     }
 
     /// Connections that have not finished closing.
     pub fn not_draining(&self) -> usize {
         self.conns
             .iter()
-            .filter(|(_, c)| c.phase != Phase::Draining)
+            .filter(|(_, c)| !matches!(c.phase, Phase::Draining))
             .count()
     }
 
@@ -322,8 +324,7 @@ impl Registry {
         let Some(conn) = self.get_mut(peer) else {
             return;
         };
-        conn.phase = Phase::WebSocket;
-        conn.session = session;
+        conn.phase = Phase::WebSocket(session);
         conn.announced = true;
         conn.upgraded = true;
         conn.deadline = 0;
@@ -433,8 +434,8 @@ impl Registry {
         error: Option<PeerError>,
     ) -> Option<CloseFrame> {
         let (now, timing) = (self.now, self.timing);
-        let conn = self.get_mut(peer).filter(|c| c.phase == Phase::WebSocket)?;
-        let frame = conn.session.close(code, reason, now, &timing)?;
+        let session = self.get_mut(peer)?.session_mut()?;
+        let frame = session.close(code, reason, now, &timing)?;
         self.rearm(peer);
         self.depart(peer, code, reason, error);
         Some(frame)
@@ -465,14 +466,24 @@ impl Registry {
         self.finish(peer);
     }
 
+    /// Answer a plain request with `response` and keep the connection for the next one,
+    /// the `served + 1`th, whose head is due within the handshake timeout.
+    pub fn respond(&mut self, peer: PeerId, response: Frame, served: u32, spares: &mut Spares) {
+        let Some(conn) = self.get_mut(peer) else {
+            return;
+        };
+        conn.phase = Phase::request(served);
+        self.queue(peer, response, None, spares);
+        self.set_deadline(peer, self.request_ticks);
+    }
+
     /// The peer stopped sending (FIN) while output is queued: it leaves the open set
     /// (1006) and the connection only finishes writing, within the close timeout.
     pub fn abandon(&mut self, peer: PeerId) {
         let Some(conn) = self.get_mut(peer) else {
             return;
         };
-        conn.session.abandon();
-        if conn.phase != Phase::Draining {
+        if !matches!(conn.phase, Phase::Draining) {
             conn.phase = Phase::Finishing;
         }
         self.depart(peer, CloseCode::ABNORMAL, "", None);
@@ -498,7 +509,7 @@ impl Registry {
     /// queued (our close frame was answered, or the session was failed).
     pub fn finish(&mut self, peer: PeerId) {
         if let Some(conn) = self.get_mut(peer) {
-            if conn.phase == Phase::WebSocket && !conn.session.reads() {
+            if conn.session().is_some_and(|s| !s.reads()) {
                 conn.phase = Phase::Finishing;
             }
             self.dirty.push(peer);
@@ -633,8 +644,8 @@ impl Registry {
         let Some(conn) = self.get_mut(peer) else {
             return;
         };
-        let due = match conn.phase {
-            Phase::WebSocket => conn.session.deadline(&timing),
+        let due = match &conn.phase {
+            Phase::WebSocket(session) => session.deadline(&timing),
             _ => conn.deadline,
         };
         self.arm(peer, due);
@@ -681,8 +692,8 @@ impl Registry {
             return Expired::Nothing; // a stale entry: another one is live
         }
         conn.armed = 0;
-        let (what, next) = match conn.phase {
-            Phase::WebSocket => match conn.session.timeout(now, &timing) {
+        let (what, next) = match &mut conn.phase {
+            Phase::WebSocket(session) => match session.timeout(now, &timing) {
                 Timeout::Wait(next) => (Expired::Nothing, next),
                 Timeout::Ping(next) => (Expired::Ping, next),
                 Timeout::Unresponsive => (Expired::Unresponsive, 0),
@@ -690,7 +701,7 @@ impl Registry {
             },
             _ if conn.deadline == 0 => (Expired::Nothing, 0),
             _ if now < conn.deadline => (Expired::Nothing, conn.deadline),
-            Phase::Request => (Expired::Request, 0),
+            Phase::Request { .. } | Phase::Body(_) => (Expired::Request, 0),
             _ => (Expired::Close, 0),
         };
         self.arm(peer, next);

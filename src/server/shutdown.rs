@@ -5,7 +5,6 @@
 //! each step is due. Connections that finished their close handshake (draining) never
 //! hold the exit up.
 
-use super::conn::Phase;
 use super::{Handler, Server, ctx};
 use crate::protocol::CloseCode;
 use log::{debug, info};
@@ -27,13 +26,14 @@ impl<H: Handler> Server<H> {
             debug!("deregister listener: {e}");
         }
         for peer in self.registry.all() {
-            let phase = self.registry.get(peer).map(|c| c.phase);
-            match phase {
-                Some(Phase::WebSocket) => {
-                    ctx!(self).close(peer, CloseCode::GOING_AWAY, "server shutting down")
-                }
-                Some(Phase::Request) => self.registry.remove(peer, None),
-                _ => {}
+            let Some(conn) = self.registry.get(peer) else {
+                continue;
+            };
+            let (upgraded, in_http) = (conn.session().is_some(), conn.in_http());
+            if upgraded {
+                ctx!(self).close(peer, CloseCode::GOING_AWAY, "server shutting down");
+            } else if in_http {
+                self.registry.remove(peer, None);
             }
         }
         self.settle();

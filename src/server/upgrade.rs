@@ -1,44 +1,61 @@
 //! The request head: turn it into a WebSocket session (RFC 6455 section 4.2.2) or an HTTP
 //! answer.
 //!
-//! Owns what happens between the first byte of a connection and its 101 or HTTP status:
-//! parsing the head as it arrives, the built-in and the handler's plain HTTP answers, the
-//! origin allow-list, the handler's `on_upgrade` veto, subprotocol and permessage-deflate
-//! negotiation, the 101 itself, and opening the session (then `on_open`, and decoding any
-//! frames sent right behind the request). The rules for the bytes themselves are
-//! `crate::protocol::handshake`'s.
+//! Owns what happens between the first byte of a request and its 101: parsing the head as
+//! it arrives (incrementally: a head trickled in many reads costs time linear in its
+//! length), handing a plain request to `requests.rs`, the WebSocket connection limits and
+//! the origin allow-list, the handler's `on_upgrade` veto, subprotocol and
+//! permessage-deflate negotiation, the 101 itself, and opening the session (then
+//! `on_open`, and decoding any frames sent right behind the request). The rules for the
+//! bytes themselves are `crate::protocol::handshake`'s.
 
-use super::http;
-use super::outbox::Frame;
+use super::conn::{Conn, Phase};
 use super::{Handler, Server, ctx, inbound::Landed};
 use crate::ids::PeerId;
 use crate::protocol::deflate;
-use crate::protocol::handshake::{self, Head, HttpRequest, Rejection, Request, Status};
+use crate::protocol::handshake::{self, Head, Rejection, Request, Status};
 use crate::protocol::session::Session;
 use log::debug;
 
 impl<H: Handler> Server<H> {
-    /// Parse the request head buffered so far and act on it once complete.
+    /// Parse the request head buffered so far and act on it once complete; on a kept-alive
+    /// connection, go on with the requests pipelined behind it.
     pub(super) fn request(&mut self, peer: PeerId) {
-        let Some(conn) = self.registry.get_mut(peer) else {
-            return;
-        };
-        let (head, consumed) =
-            match handshake::parse_head(&conn.rbuf, self.config.max_request_bytes) {
+        loop {
+            let Some(conn) = self.registry.get_mut(peer) else {
+                return;
+            };
+            let Conn { phase, rbuf, .. } = conn;
+            let Phase::Request { head, served } = phase else {
+                return;
+            };
+            let served = *served;
+            let (head, consumed) = match head.parse(rbuf, self.config.max_request_bytes) {
                 Ok(None) => return,
                 Ok(Some(done)) => done,
                 // A head that does not parse may have been meant as either.
                 Err(rejection) => return self.refuse(peer, rejection, false),
             };
-        conn.rbuf.drain(..consumed);
-        match head {
-            Head::Upgrade(request) => self.upgrade(peer, request),
-            Head::Http(req) if self.config.http => self.answer_http(peer, &req),
-            Head::Http(_) => self.refuse(
-                peer,
-                Rejection::new(Status::BadRequest, "missing Upgrade: websocket"),
-                false,
-            ),
+            rbuf.drain(..consumed);
+            match head {
+                Head::Upgrade(request) => return self.upgrade(peer, request),
+                Head::Http(req) if self.config.http => self.plain_request(peer, req, served),
+                Head::Http(_) => {
+                    return self.refuse(
+                        peer,
+                        Rejection::new(Status::BadRequest, "missing Upgrade: websocket"),
+                        false,
+                    );
+                }
+            }
+            // Answered and kept alive with bytes waiting: the next request is there.
+            let next = self
+                .registry
+                .get(peer)
+                .is_some_and(|c| matches!(c.phase, Phase::Request { .. }) && !c.rbuf.is_empty());
+            if !next {
+                return;
+            }
         }
     }
 
@@ -97,22 +114,6 @@ impl<H: Handler> Server<H> {
         false
     }
 
-    /// A plain HTTP request: the server's own routes, then the handler's, then 404.
-    fn answer_http(&mut self, peer: PeerId, req: &HttpRequest) {
-        let gauges = self.gauges();
-        let response = http::builtin(req, &self.metrics, &gauges)
-            .or_else(|| self.handler.on_http(ctx!(self), req))
-            .unwrap_or_else(http::not_found);
-        let status = response.status();
-        if let Some(conn) = self.registry.get(peer) {
-            debug!("{}: {} {} -> {status}", conn.addr, req.method, req.target);
-        }
-        *self.metrics.http_requests.entry(status).or_default() += 1;
-        let bytes = Frame::raw(response.to_bytes(req.method != "HEAD"));
-        self.registry.answer(peer, bytes, self.fanout.spares());
-        self.settle();
-    }
-
     /// A valid upgrade request: check it against the limits, the configuration and the
     /// handler, then answer 101 and open the session.
     fn upgrade(&mut self, peer: PeerId, request: Request) {
@@ -153,7 +154,7 @@ impl<H: Handler> Server<H> {
         if let Some(conn) = self.registry.get_mut(peer) {
             if conn.rbuf.is_empty() {
                 conn.rbuf = Vec::new();
-            } else if conn.session.reads() {
+            } else if conn.reads() {
                 self.decode(peer, Landed::Buffered);
             }
         }

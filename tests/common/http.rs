@@ -140,7 +140,48 @@ pub fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
 pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> HttpResponse {
     let mut stream = tcp(addr);
     stream.write_all(request).expect("write request");
-    http_response_to_eof(&mut stream)
+    let (response, rest) = read_response(&mut stream, Vec::new(), request.starts_with(b"HEAD "));
+    if response.header("Connection") == Some("close") {
+        let after = read_to_eof(&mut stream);
+        assert!(
+            rest.is_empty() && after.is_empty(),
+            "bytes after a closing response: {:?}",
+            String::from_utf8_lossy(&after)
+        );
+    } else {
+        assert_eq!(response.header("Connection"), Some("keep-alive"));
+    }
+    response
+}
+
+/// Read one response (head, then `Content-Length` bytes of body, none for a response to
+/// HEAD) from `stream`, after the bytes already read (`buf`); returns it and what followed.
+pub fn read_response(
+    stream: &mut TcpStream,
+    mut buf: Vec<u8>,
+    to_head: bool,
+) -> (HttpResponse, Vec<u8>) {
+    let end = loop {
+        if let Some(end) = head_end(&buf) {
+            break end;
+        }
+        read_some(stream, &mut buf, "an HTTP response head");
+    };
+    let mut rest = buf.split_off(end);
+    let head = HttpResponse::parse(&buf, Vec::new());
+    let length: usize = match to_head {
+        true => 0,
+        false => head
+            .header("Content-Length")
+            .expect("a Content-Length")
+            .parse()
+            .expect("a numeric Content-Length"),
+    };
+    while rest.len() < length {
+        read_some(stream, &mut rest, "an HTTP response body");
+    }
+    let after = rest.split_off(length);
+    (HttpResponse { body: rest, ..head }, after)
 }
 
 /// Read an HTTP response and then EOF; the body is everything after the head.
