@@ -3,7 +3,7 @@
 //! Owns the rules, not the sockets: room names ([`room_name`]), room grants with `*`
 //! patterns ([`grants`]), per-connection rate limits ([`rate`]), the API's request and
 //! response bodies and its router ([`api`], cargo feature `push`), API keys ([`keys`],
-//! feature `push`). Nothing here reads a
+//! feature `push`) and JWT client tokens ([`token`], feature `jwt`). Nothing here reads a
 //! socket or a clock: every function that needs the time takes `now` as an argument. The
 //! server (`src/server/`) calls into these; they must not reach into it.
 //!
@@ -16,7 +16,11 @@ pub mod grants;
 #[cfg(feature = "push")]
 pub mod keys;
 pub mod rate;
+#[cfg(feature = "jwt")]
+mod ring_provider;
 pub mod room_name;
+#[cfg(feature = "jwt")]
+pub mod token;
 
 use crate::protocol::CloseCode;
 
