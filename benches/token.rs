@@ -2,20 +2,21 @@
 //! server CPU per handshake): `TokenVerifier::authorize` on a query string carrying an
 //! HS256, RS256 or ES256 token with a `rooms` claim, as the server will call it. Tokens are
 //! minted here with ring from the test fixtures. Measured in the benchmark thread's CPU time
-//! (`/proc/thread-self/schedstat`, Linux), not wall time: on a shared machine wall time
-//! counts the other processes' turns too. Criterion's slope removes the per-sample cost of
-//! reading that file.
+//! (`CLOCK_THREAD_CPUTIME_ID`, through the `cpu-time` crate), not wall time: on a shared
+//! machine wall time counts the other processes' turns too.
 //!
 //! Run: `cargo bench --bench token`.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use herald::push::token::{TokenConfig, TokenVerifier};
 use ring::rand::SystemRandom;
 use ring::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
 };
 use std::hint::black_box;
 
@@ -55,25 +56,17 @@ fn verifier(secret: Option<&[u8]>, pem: Option<&str>) -> TokenVerifier {
     .expect("bench config")
 }
 
-/// The calling thread's CPU time in nanoseconds (the first field of its schedstat).
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .expect("/proc/thread-self/schedstat (Linux) gives the thread's CPU time")
-}
-
 /// Criterion measurement: CPU time of the benchmark thread.
 struct ThreadCpu;
 
 impl Measurement for ThreadCpu {
-    type Intermediate = u64;
+    type Intermediate = ThreadTime;
     type Value = u64;
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
     }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns() - start
+    fn end(&self, start: ThreadTime) -> u64 {
+        start.elapsed().as_nanos() as u64
     }
     fn add(&self, a: &u64, b: &u64) -> u64 {
         a + b
@@ -147,6 +140,43 @@ fn tokens(c: &mut Criterion<ThreadCpu>) {
         group.bench_function(format!("authorize {name}"), |b| {
             b.iter(|| verifier.authorize(black_box(Some(&query)), None, Some("team-7"), NOW))
         });
+    }
+    // The floor: ring's signature check alone, on the same signing input.
+    for (name, _, token) in &cases {
+        let (message, signature) = token.rsplit_once('.').expect("JWS");
+        let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+        let (message, signature) = (message.as_bytes(), signature.as_slice());
+        let check: Box<dyn Fn() -> bool> = match *name {
+            "HS256" => {
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET);
+                Box::new(move || ring::hmac::verify(&key, message, signature).is_ok())
+            }
+            "RS256" => {
+                let pair = RsaKeyPair::from_pkcs8(&der(RSA_PRIVATE)).expect("rsa fixture");
+                let public = pair.public().as_ref().to_vec();
+                Box::new(move || {
+                    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &public)
+                        .verify(message, signature)
+                        .is_ok()
+                })
+            }
+            _ => {
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &der(EC_PRIVATE),
+                    &rng,
+                )
+                .expect("ec fixture");
+                let public = pair.public_key().as_ref().to_vec();
+                Box::new(move || {
+                    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &public)
+                        .verify(message, signature)
+                        .is_ok()
+                })
+            }
+        };
+        assert!(check());
+        group.bench_function(format!("ring signature only {name}"), |b| b.iter(&check));
     }
     // A refused token costs no signature check when its algorithm is not configured.
     let (_, hs_verifier, _) = &cases[0];

@@ -62,6 +62,8 @@ pub struct TokenVerifier {
     hs256: Option<DecodingKey>,
     /// The public key and the one algorithm it verifies (RS256 or ES256).
     public: Option<(Algorithm, DecodingKey)>,
+    /// jsonwebtoken's settings for each algorithm (built once: they allocate).
+    validations: [Validation; 3],
     audience: Option<String>,
     issuer: Option<String>,
     leeway_secs: u64,
@@ -104,6 +106,7 @@ impl TokenVerifier {
         Ok(Self {
             hs256,
             public,
+            validations: [Algorithm::HS256, Algorithm::RS256, Algorithm::ES256].map(validation),
             audience: config.audience,
             issuer: config.issuer,
             leeway_secs: config.leeway_secs,
@@ -132,15 +135,8 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed("token too long"));
         }
-        let (algorithm, key) = self.key_for(header_alg(token)?)?;
-        let mut validation = Validation::new(algorithm);
-        // herald checks the time and audience claims itself, against the caller's `now`.
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let (index, key) = self.key_for(header_alg(token)?)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validations[index])
             .map_err(|e| TokenError::from_jwt(e.kind()))?
             .claims;
         self.check_claims(claims, now)
@@ -163,12 +159,13 @@ impl TokenVerifier {
         Ok(grant)
     }
 
-    /// The configured key for a header's `alg`, if that algorithm is accepted.
-    fn key_for(&self, alg: &str) -> Result<(Algorithm, &DecodingKey), TokenError> {
+    /// The configured key for a header's `alg` (with the index of its validation), if
+    /// that algorithm is accepted.
+    fn key_for(&self, alg: &str) -> Result<(usize, &DecodingKey), TokenError> {
         match (alg, &self.hs256, &self.public) {
-            ("HS256", Some(key), _) => Ok((Algorithm::HS256, key)),
-            ("RS256", _, Some((Algorithm::RS256, key))) => Ok((Algorithm::RS256, key)),
-            ("ES256", _, Some((Algorithm::ES256, key))) => Ok((Algorithm::ES256, key)),
+            ("HS256", Some(key), _) => Ok((0, key)),
+            ("RS256", _, Some((Algorithm::RS256, key))) => Ok((1, key)),
+            ("ES256", _, Some((Algorithm::ES256, key))) => Ok((2, key)),
             _ => Err(TokenError::Algorithm),
         }
     }
@@ -213,6 +210,18 @@ impl TokenVerifier {
             expires_at,
         })
     }
+}
+
+/// jsonwebtoken's settings for one algorithm: the signature only. herald checks the time
+/// and audience claims itself, against the caller's `now`.
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    validation
 }
 
 /// The `alg` of a token's JOSE header, read before anything else so that an algorithm

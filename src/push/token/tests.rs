@@ -551,6 +551,13 @@ fn key_files() {
 }
 
 #[test]
+fn shareable_between_workers() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<TokenVerifier>();
+    send_sync::<Grant>();
+}
+
+#[test]
 fn der_lengths() {
     assert_eq!(rsa_modulus_bits(&[0x30, 0x03, 0x02, 0x01, 0x01]), Some(1));
     assert_eq!(
