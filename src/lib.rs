@@ -55,8 +55,8 @@
 #![warn(missing_docs)]
 
 // Each public name has one path: the modules below are private and their public items are
-// re-exported here; `protocol` (the sans-IO core) and `cluster` (the relays) are
-// namespaces of their own.
+// re-exported here; `protocol` (the sans-IO core), `cluster` (the relays) and `push` (the
+// backend push API's and client tokens' rules) are namespaces of their own.
 mod apps;
 #[cfg(feature = "client")]
 mod client;
@@ -65,6 +65,7 @@ mod config;
 mod handle;
 mod ids;
 pub mod protocol;
+pub mod push;
 #[cfg(feature = "pusher")]
 pub mod pusher;
 mod relay;
