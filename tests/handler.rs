@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use herald::{ChatRoom, CloseCode, Config, Context, Handler, Message, PeerId};
+use herald::{ChatRoom, CloseCode, Config, Context, Handler, Message, PeerId, Server};
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -205,4 +205,49 @@ fn slow_consumer_is_closed_with_1008() {
     // The others are unaffected.
     send_text(&mut listener, "still fine");
     assert_eq!(recv_text(&mut fast), "still fine");
+}
+
+/// Relays the text of every message it gets to the control room "ctl", and sends what
+/// arrives on "ctl" from the other loops to its own peers.
+struct Controller;
+
+impl Handler for Controller {
+    fn on_open(&mut self, ctx: &mut Context<'_>, _peer: PeerId, _req: &herald::Request) {
+        ctx.listen("ctl");
+    }
+    fn on_message(&mut self, ctx: &mut Context<'_>, _peer: PeerId, msg: Message<'_>) {
+        ctx.publish("ctl", msg);
+    }
+    fn on_relayed(&mut self, ctx: &mut Context<'_>, room: &str, msg: Message<'_>) {
+        if let Message::Text(text) = msg {
+            ctx.broadcast(Message::Text(&format!("{room}: {text}")));
+        }
+    }
+}
+
+#[test]
+fn a_handler_reads_the_rooms_it_listens_to_from_other_loops() {
+    use herald::Hub;
+    let hub = Hub::new(2);
+    let mut addrs = Vec::new();
+    for i in 0..2 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let hub = hub.clone();
+        std::thread::spawn(move || {
+            let mut server = Server::bind(config(), Controller).expect("bind");
+            let relay = hub.relay(i, server.handle()).expect("relay");
+            server.set_relay(Box::new(relay));
+            tx.send(server.local_addr()).unwrap();
+            let _ = server.run();
+        });
+        addrs.push(rx.recv().unwrap());
+    }
+    // Each loop listens from its peer's on_open, which runs before the 101 is written: once
+    // both clients are in, the hub knows both loops want "ctl".
+    let mut a = ws_connect(addrs[0]);
+    let mut b = ws_connect(addrs[1]);
+    send_text(&mut a, "hello");
+    assert_eq!(recv_text(&mut b), "ctl: hello");
+    send_text(&mut b, "back");
+    assert_eq!(recv_text(&mut a), "ctl: back");
 }

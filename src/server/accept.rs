@@ -20,14 +20,15 @@ use std::io;
 use std::net::SocketAddr;
 
 impl<H: Handler> Server<H> {
-    /// Accept every connection waiting on the listener.
-    pub(super) fn accept_all(&mut self) {
+    /// Accept every connection waiting on listener `index`.
+    pub(super) fn accept_all(&mut self, index: usize) {
         loop {
-            let Some(listener) = &self.listener else {
+            let Some(listener) = self.listeners.get(index) else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, addr)) => self.admit(stream, addr),
+            let http_only = listener.http_only;
+            match listener.socket.accept() {
+                Ok((stream, addr)) => self.admit(stream, addr, http_only),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -38,7 +39,7 @@ impl<H: Handler> Server<H> {
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, addr: SocketAddr) {
+    fn admit(&mut self, stream: TcpStream, addr: SocketAddr, http_only: bool) {
         let pending = self.registry.pending();
         if pending >= self.max_pending() {
             warn!("{addr}: dropped, {pending} connections have not upgraded yet");
@@ -74,6 +75,9 @@ impl<H: Handler> Server<H> {
             }
         };
         self.metrics.connections_total += 1;
+        if let Some(conn) = self.registry.get_mut(peer) {
+            conn.http_only = http_only;
+        }
         let from_ip = self.registry.count_ip(addr.ip());
         if self
             .config

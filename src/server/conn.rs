@@ -89,6 +89,8 @@ pub struct Conn {
     pub announced: bool,
     /// The connection upgraded to WebSocket (it no longer counts as a pending request).
     pub upgraded: bool,
+    /// It came in on an HTTP-only listener: upgrades are refused.
+    pub http_only: bool,
     /// The rooms this peer is in.
     pub rooms: RoomSet,
     /// Request details worth keeping; `None` for the plain case (path `/`, no
@@ -167,6 +169,7 @@ impl Conn {
             eof: false,
             announced: false,
             upgraded: false,
+            http_only: false,
             rooms: RoomSet::None,
             meta: None,
         }

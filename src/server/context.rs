@@ -12,14 +12,18 @@ use super::timers::UserTimers;
 use crate::ids::{PeerId, RoomId, TimerId};
 use crate::protocol::{CloseCode, Message};
 use crate::relay::Relay;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// What the handler can ask of the loop itself, beside its peers: timers and shutdown.
+/// What the handler can ask of the loop itself, beside its peers: timers, shutdown, and
+/// the relayed rooms it reads itself.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
     pub(crate) timers: UserTimers,
     pub(crate) shutdown: bool,
+    /// Rooms whose relayed messages go to `Handler::on_relayed`, not to members.
+    pub(crate) listened: HashSet<Box<str>>,
 }
 
 /// What is known of a peer.
@@ -106,6 +110,13 @@ impl Context<'_> {
             .deliver(self.registry, Targets::One(peer), None, msg);
     }
 
+    /// Send a message to each of `peers` (each once; unknown or closing ones are skipped),
+    /// encoded once and shared. Returns how many took it.
+    pub fn send_many(&mut self, peers: &[PeerId], msg: Message<'_>) -> usize {
+        self.fanout
+            .deliver(self.registry, Targets::Peers(peers), None, msg)
+    }
+
     /// Send a message to every open peer of this loop. The frame is encoded once and
     /// shared.
     pub fn broadcast(&mut self, msg: Message<'_>) {
@@ -142,14 +153,43 @@ impl Context<'_> {
     }
 
     /// Send a message to every member of a room (encoded once), here and, through the
-    /// relay if one is set, on every other loop that shares the room.
-    pub fn publish(&mut self, room: impl RoomRef, msg: Message<'_>) {
-        self.publish_from(&room, None, msg);
+    /// relay if one is set, on every other loop that shares the room. Returns how many
+    /// members of this loop took it.
+    pub fn publish(&mut self, room: impl RoomRef, msg: Message<'_>) -> usize {
+        self.publish_from(&room, None, msg)
     }
 
-    /// Send a message to every member of a room but one.
-    pub fn publish_except(&mut self, room: impl RoomRef, except: PeerId, msg: Message<'_>) {
-        self.publish_from(&room, Some(except), msg);
+    /// Send a message to every member of a room but one; returns as `publish`.
+    pub fn publish_except(
+        &mut self,
+        room: impl RoomRef,
+        except: PeerId,
+        msg: Message<'_>,
+    ) -> usize {
+        self.publish_from(&room, Some(except), msg)
+    }
+
+    /// Read a room's relayed messages in the handler (`Handler::on_relayed`) instead of
+    /// delivering them to members: a channel between the loops that share rooms (other
+    /// workers, other instances through Redis) for what the handler itself keeps, such as
+    /// presence. What the handler publishes to it reaches the other loops' handlers (and
+    /// any local members). Listening twice is listening once.
+    pub fn listen(&mut self, room: &str) {
+        if self.control.listened.insert(room.into())
+            && let Some(relay) = self.relay.as_deref_mut()
+        {
+            relay.room_opened(room);
+        }
+    }
+
+    /// Stop reading a room's relayed messages (see `listen`).
+    pub fn unlisten(&mut self, room: &str) {
+        if self.control.listened.remove(room)
+            && self.registry.find_room(room).is_none()
+            && let Some(relay) = self.relay.as_deref_mut()
+        {
+            relay.room_closed(room);
+        }
     }
 
     /// Publish locally, then hand the message to the relay for the members elsewhere:
@@ -208,8 +248,14 @@ impl Context<'_> {
         };
         for change in changes {
             match change {
-                RoomChange::Opened(name) => relay.room_opened(&name),
-                RoomChange::Closed(name) => relay.room_closed(&name),
+                // A room the handler listens to stays wanted whatever its members do.
+                RoomChange::Opened(name) if !self.control.listened.contains(&name) => {
+                    relay.room_opened(&name)
+                }
+                RoomChange::Closed(name) if !self.control.listened.contains(&name) => {
+                    relay.room_closed(&name)
+                }
+                _ => {}
             }
         }
         if let Some(open) = open {

@@ -116,7 +116,7 @@ impl Fanout {
     pub fn deliver(
         &mut self,
         registry: &mut Registry,
-        targets: Targets,
+        targets: Targets<'_>,
         except: Option<PeerId>,
         msg: Message<'_>,
     ) -> usize {

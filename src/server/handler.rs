@@ -60,6 +60,12 @@ pub trait Handler {
         let _ = (ctx, peer, code, reason);
     }
 
+    /// A message came from another loop (a worker, another instance) for a room this
+    /// handler listens to (`Context::listen`); it is not delivered to members.
+    fn on_relayed(&mut self, ctx: &mut Context<'_>, room: &str, msg: Message<'_>) {
+        let _ = (ctx, room, msg);
+    }
+
     /// A timer set with `Context::set_timer` fired.
     fn on_timer(&mut self, ctx: &mut Context<'_>, timer: TimerId) {
         let _ = (ctx, timer);

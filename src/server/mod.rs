@@ -49,8 +49,19 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
-const LISTENER: Token = Token(usize::MAX);
-const WAKER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX);
+
+/// The token of listener `i` (0: the main one); connections use the slab's keys, far below.
+fn listener_token(i: usize) -> Token {
+    Token(usize::MAX - 1 - i)
+}
+
+/// A listening socket and what its connections may do.
+struct Listener {
+    socket: TcpListener,
+    /// Plain HTTP only (an internal API address): upgrades are refused.
+    http_only: bool,
+}
 
 /// Handle commands applied per turn before others get a go.
 const COMMANDS_PER_TURN: usize = 1024;
@@ -74,8 +85,9 @@ const COMMANDS_PER_TURN: usize = 1024;
 /// ```
 pub struct Server<H: Handler> {
     poll: Poll,
-    /// `None` once shutdown has begun: new connections are refused by the kernel.
-    listener: Option<TcpListener>,
+    /// The main listener first; empty once shutdown has begun (new connections are then
+    /// refused by the kernel).
+    listeners: Vec<Listener>,
     local_addr: SocketAddr,
     config: Config,
     handler: H,
@@ -132,12 +144,15 @@ impl<H: Handler> Server<H> {
         };
         let local_addr = listener.local_addr()?;
         poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+            .register(&mut listener, listener_token(0), Interest::READABLE)?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (command_tx, commands) = mpsc::sync_channel(config.command_queue.max(1));
         Ok(Server {
             poll,
-            listener: Some(listener),
+            listeners: vec![Listener {
+                socket: listener,
+                http_only: false,
+            }],
             local_addr,
             registry: Registry::new(&config),
             fanout: Fanout::new(&config),
@@ -165,6 +180,24 @@ impl<H: Handler> Server<H> {
             tx: self.command_tx.clone(),
             waker: self.waker.clone(),
         }
+    }
+
+    /// Listen on a second address whose connections get plain HTTP only (the server's
+    /// endpoints and the handler's `on_http`; an upgrade is refused with 404): an API kept
+    /// on an internal address while WebSocket is public. Returns the bound address (port
+    /// 0 picks one). Fails if the address cannot be bound.
+    pub fn add_http_listener(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let mut socket = TcpListener::bind(addr)?;
+        let local = socket.local_addr()?;
+        let token = listener_token(self.listeners.len());
+        self.poll
+            .registry()
+            .register(&mut socket, token, Interest::READABLE)?;
+        self.listeners.push(Listener {
+            socket,
+            http_only: true,
+        });
+        Ok(local)
     }
 
     /// Share rooms with other loops through `relay` (see `crate::relay`).
@@ -232,8 +265,10 @@ impl<H: Handler> Server<H> {
             let mut again = std::mem::take(&mut self.unfinished_reads);
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_all(),
                     WAKER => self.commands_pending = true,
+                    token if token.0 >= listener_token(self.listeners.len()).0 + 1 => {
+                        self.accept_all(usize::MAX - 1 - token.0);
+                    }
                     token => {
                         let Some(peer) = self.registry.peer_at(token) else {
                             continue;
@@ -313,16 +348,20 @@ impl<H: Handler> Server<H> {
                 Ok(command) => command,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
             };
-            let ctx = ctx!(self);
             match command {
-                Command::Send(peer, msg) => ctx.send(peer, msg.as_message()),
-                Command::Broadcast(msg) => ctx.broadcast(msg.as_message()),
+                Command::Send(peer, msg) => ctx!(self).send(peer, msg.as_message()),
+                Command::Broadcast(msg) => ctx!(self).broadcast(msg.as_message()),
                 Command::Publish(room, msg) => {
-                    ctx.publish_from(&room, None, msg.as_message());
+                    ctx!(self).publish_from(&room, None, msg.as_message());
                 }
-                Command::Relayed(room, msg) => ctx.publish_relayed(&room, msg.as_message()),
-                Command::Close(peer, code, reason) => ctx.close(peer, code, &reason),
-                Command::Shutdown => ctx.shutdown(),
+                Command::Relayed(room, msg) if self.control.listened.contains(room.as_str()) => {
+                    self.handler.on_relayed(ctx!(self), &room, msg.as_message());
+                }
+                Command::Relayed(room, msg) => {
+                    ctx!(self).publish_relayed(&room, msg.as_message());
+                }
+                Command::Close(peer, code, reason) => ctx!(self).close(peer, code, &reason),
+                Command::Shutdown => ctx!(self).shutdown(),
                 Command::Reload(config) => match self.reconfigure(*config) {
                     Ok(()) => log::info!("settings reloaded (for new connections)"),
                     Err(e) => log::warn!("reload refused, settings unchanged: {e}"),

@@ -60,9 +60,11 @@ pub struct IpCount {
 
 /// Who a delivery goes to.
 #[derive(Clone, Copy, Debug)]
-pub enum Targets {
+pub enum Targets<'a> {
     /// One peer.
     One(PeerId),
+    /// Some peers (each once: the caller makes sure of that).
+    Peers(&'a [PeerId]),
     /// Every open peer.
     All,
     /// The members of a room.
@@ -364,7 +366,7 @@ impl Registry {
     /// connection. Returns how many took it, and the peers over their backlog.
     pub fn deliver(
         &mut self,
-        targets: Targets,
+        targets: Targets<'_>,
         except: Option<PeerId>,
         mut deliver: impl FnMut(&mut Conn) -> Enqueued,
     ) -> (usize, Vec<PeerId>) {
@@ -388,6 +390,15 @@ impl Registry {
                     && conn.generation == peer.generation
                 {
                     offer(peer.slot(), conn, &mut self.dirty);
+                }
+            }
+            Targets::Peers(peers) => {
+                for &peer in peers {
+                    if let Some(conn) = self.conns.get_mut(peer.slot())
+                        && conn.generation == peer.generation
+                    {
+                        offer(peer.slot(), conn, &mut self.dirty);
+                    }
                 }
             }
             Targets::All => {

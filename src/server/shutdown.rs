@@ -20,10 +20,10 @@ impl<H: Handler> Server<H> {
             if open == 1 { "" } else { "s" }
         );
         self.stop_by = Some(Instant::now() + self.config.shutdown_timeout);
-        if let Some(mut listener) = self.listener.take()
-            && let Err(e) = self.poll.registry().deregister(&mut listener)
-        {
-            debug!("deregister listener: {e}");
+        for mut listener in self.listeners.drain(..) {
+            if let Err(e) = self.poll.registry().deregister(&mut listener.socket) {
+                debug!("deregister listener: {e}");
+            }
         }
         for peer in self.registry.all() {
             let Some(conn) = self.registry.get(peer) else {

@@ -62,6 +62,12 @@ impl<H: Handler> Server<H> {
     /// The server's own rules for an upgrade: the WebSocket connection limits (in all, and
     /// from one address) and the origin allow-list.
     fn admissible(&self, peer: PeerId, request: &Request) -> Result<(), Rejection> {
+        if self.registry.get(peer).is_some_and(|c| c.http_only) {
+            return Err(Rejection::new(
+                Status::NotFound,
+                "no WebSocket on this address (it serves HTTP only)",
+            ));
+        }
         if self.registry.open_count() >= self.config.max_connections {
             return Err(Rejection::new(
                 Status::Unavailable,
