@@ -23,15 +23,13 @@ fn server() -> SocketAddr {
     *ADDR.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let config = Config {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                http: true,
-                deflate: true,
-                max_message_size: 1 << 16,
-                max_request_bytes: 4096,
-                handshake_timeout: Duration::from_secs(2),
-                ..Config::default()
-            };
+            let mut config = Config::default();
+            config.listen = "127.0.0.1:0".parse().unwrap();
+            config.http = true;
+            config.deflate = true;
+            config.max_message_size = 1 << 16;
+            config.max_request_bytes = 4096;
+            config.handshake_timeout = Duration::from_secs(2);
             let mut server = Server::bind(config, Echo).expect("bind");
             tx.send(server.local_addr()).unwrap();
             server.run().expect("the server loop failed");
