@@ -266,7 +266,7 @@ impl<H: Handler> Server<H> {
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.commands_pending = true,
-                    token if token.0 >= listener_token(self.listeners.len()).0 + 1 => {
+                    token if token.0 > listener_token(self.listeners.len()).0 => {
                         self.accept_all(usize::MAX - 1 - token.0);
                     }
                     token => {
