@@ -194,8 +194,10 @@ impl Client {
         let request = client_handshake::request(&authority, &target, &key, &offered);
         client.stream.write_all(&request)?;
         let mut chunk = [0u8; 4096];
+        // One parser for the whole head: a response trickled in many reads costs linear time.
+        let mut parser = client_handshake::ResponseParser::default();
         loop {
-            match client_handshake::parse_response(&client.rbuf, &key, &offered, 16 << 10) {
+            match parser.parse(&client.rbuf, &key, &offered, 16 << 10) {
                 Ok(Some(accepted)) => {
                     client.rbuf.drain(..accepted.consumed);
                     client.protocol = accepted.protocol;
