@@ -380,3 +380,59 @@ fn herald_client_talks_to_an_independent_server() {
     assert_eq!(seen.get(&false), Some(&1));
     assert_eq!(code, Some(3000));
 }
+
+/// The example host (examples/host.rs), built by `cargo test` beside the test binaries.
+fn host_example() -> std::path::PathBuf {
+    let mut path = std::env::current_exe().expect("the test binary's path");
+    path.pop(); // deps/
+    path.pop();
+    path.push("examples");
+    path.push(if cfg!(windows) { "host.exe" } else { "host" });
+    path
+}
+
+#[test]
+fn the_host_example_greets_its_clients_and_closes_them_with_1001_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let path = host_example();
+    if !path.exists() {
+        eprintln!(
+            "SKIPPED: {} is not built (cargo test builds it)",
+            path.display()
+        );
+        return;
+    }
+    let mut child = Command::new(&path)
+        .arg("127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the host example");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr: SocketAddr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split_once("serving ws://")
+                .and_then(|(_, a)| a.trim_end_matches('/').parse().ok())
+        })
+        .expect("the host never said where it serves");
+    let mut c = client(addr, "/");
+    assert_eq!(text(&mut c), "welcome to / (1 here)");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    match c.recv() {
+        Err(ClientError::Closed { code, .. }) => assert_eq!(code, CloseCode::GOING_AWAY),
+        other => panic!("expected close 1001, got {other:?}"),
+    }
+    let exit = child.wait().unwrap();
+    assert_eq!(
+        exit.code(),
+        Some(0),
+        "the host exits 0 after a graceful shutdown"
+    );
+}
