@@ -9,7 +9,10 @@
 #
 # Passes (exit 0) when no message was lost, reordered or stalled, no client saw an error,
 # and RSS is flat after warm-up: the last sample is at most 1.1 x the warm-up sample plus
-# a small absolute slack. Exits 1 otherwise, 2 on a usage error.
+# a small absolute slack, and the trend over the second half of the run (the
+# least-squares slope of RSS against time, from at least 6 samples) is at most
+# 0.05 KiB/s (3 KiB a minute: a page or two of sampling noise over a few minutes; a steady
+# leak of 0.6 KiB/s fails). Exits 1 otherwise, 2 on a usage error.
 #
 # Usage: scripts/soak.sh [--duration SECS] [--clients N] [--senders S] [--size BYTES]
 #                        [--window W] [--sample SECS] [-- HERALD_ARGS...]
@@ -161,6 +164,14 @@ rss_first=$(awk 'NR == 1 { print $2 }' "$work/rss")
 rss_warm=$(awk -v t="$warm_at" '$1 >= t { print $2; exit }' "$work/rss")
 rss_last=$(awk 'END { print $2 }' "$work/rss")
 slack_kib=2048
+# The trend over the second half: slope in KiB/s (x1000, an integer for the shell) and the
+# number of samples it rests on.
+read -r slope_milli slope_n < <(awk -v half=$((duration / 2)) '
+    $1 >= half { n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
+    END {
+        d = n * sxx - sx * sx
+        printf "%d %d\n", (n > 1 && d != 0) ? 1000 * (n * sxy - sx * sy) / d : 0, n
+    }' "$work/rss")
 
 fail=()
 [ "$bench_rc" -eq 0 ] || fail+=("herald-bench exited $bench_rc")
@@ -174,13 +185,18 @@ if [ -z "$rss_warm" ] || [ -z "$rss_last" ]; then
 elif [ $((rss_last * 10)) -gt $((rss_warm * 11 + slack_kib * 10)) ]; then
     fail+=("RSS grew after warm-up: ${rss_warm} KiB at ${warm_at} s -> ${rss_last} KiB")
 fi
+if [ "$slope_n" -lt 6 ]; then
+    fail+=("too few RSS samples in the second half to judge its trend ($slope_n)")
+elif [ "$slope_milli" -gt 50 ]; then
+    fail+=("RSS still climbs in the second half: $((slope_milli / 1000)).$(printf '%03d' $((slope_milli % 1000))) KiB/s")
+fi
 if ! kill -0 "$server_pid" 2>/dev/null; then
     fail+=("the server died")
 fi
 
 verdict=PASS
 [ ${#fail[@]} -eq 0 ] || verdict="FAIL (${fail[*]})"
-echo "soak: clients=$clients duration=${duration}s deliveries=${deliveries:-?} lost=${lost:-?} reordered=${reordered:-?} stalled=${stalled:-?} errors=${errors:-?} rss_start=${rss_first:-?}KiB rss_warm=${rss_warm:-?}KiB rss_end=${rss_last:-?}KiB $verdict"
+echo "soak: clients=$clients duration=${duration}s deliveries=${deliveries:-?} lost=${lost:-?} reordered=${reordered:-?} stalled=${stalled:-?} errors=${errors:-?} rss_start=${rss_first:-?}KiB rss_warm=${rss_warm:-?}KiB rss_end=${rss_last:-?}KiB trend=${slope_milli}e-3KiB/s $verdict"
 if [ ${#fail[@]} -ne 0 ]; then
     echo "soak: last server log lines:" >&2
     tail -n 20 "$work/server.log" >&2
