@@ -113,12 +113,12 @@ pub struct Registry {
 impl Registry {
     /// An empty registry with the limits and timeouts of `config`.
     pub fn new(config: &Config) -> Registry {
-        Registry {
+        let mut registry = Registry {
             conns: Slab::new(),
             next_generation: 0,
             open: 0,
             closing: 0,
-            per_ip: config.max_connections_per_ip.map(|_| HashMap::new()),
+            per_ip: None,
             rooms: Rooms::default(),
             room_changes: Vec::new(),
             open_changed: false,
@@ -127,13 +127,15 @@ impl Registry {
             wheel: Wheel::default(),
             now: 1,
             timing: Timing {
-                idle: config.idle_timeout.map(Wheel::ticks),
-                pong: Wheel::ticks(config.pong_timeout),
-                close: Wheel::ticks(config.close_timeout),
+                idle: None,
+                pong: 0,
+                close: 0,
             },
-            request_ticks: Wheel::ticks(config.handshake_timeout),
-            close_ticks: Wheel::ticks(config.close_timeout),
-        }
+            request_ticks: 0,
+            close_ticks: 0,
+        };
+        registry.reconfigure(config);
+        registry
     }
 
     /// Take new timeouts (for deadlines set from now on) and per-IP counting (on, off, or
@@ -159,6 +161,7 @@ impl Registry {
                         count.pending += 1;
                     }
                 }
+                map.retain(|_, count| *count != IpCount::default());
                 self.per_ip = Some(map);
             }
         }
