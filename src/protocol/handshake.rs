@@ -7,6 +7,7 @@
 //! many bytes the request took so that a frame pipelined behind it is kept. It does not
 //! touch sockets, time, or any configuration beyond the limits passed in.
 
+use super::headers::Headers;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
@@ -161,6 +162,17 @@ pub struct Request {
     pub extensions: Vec<String>,
     /// `Sec-WebSocket-Accept` for this request's key.
     pub accept: String,
+    pub(crate) headers: Headers,
+}
+
+impl Head {
+    /// The header fields of either kind of request.
+    pub fn headers(&self) -> &Headers {
+        match self {
+            Head::Upgrade(r) => &r.headers,
+            Head::Http(r) => &r.headers,
+        }
+    }
 }
 
 impl Request {
@@ -172,6 +184,17 @@ impl Request {
     /// The query part of the target (after the first `?`), if any.
     pub fn query(&self) -> Option<&str> {
         self.target.split_once('?').map(|(_, q)| q)
+    }
+
+    /// The value of the first header field named `name` (any case), e.g.
+    /// `req.header("authorization")`; see `Headers` for every field and repeated names.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// Every header field of the request, in order.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
     }
 
     /// The first subprotocol the client offered that is in `supported`.
@@ -190,9 +213,20 @@ pub struct HttpRequest {
     pub method: String,
     /// The request target: path and query.
     pub target: String,
+    pub(crate) headers: Headers,
 }
 
 impl HttpRequest {
+    /// The value of the first header field named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// Every header field of the request, in order.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
     /// The path part of the target.
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
@@ -323,7 +357,12 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     // it is a broken upgrade (400 below).
     if !upgrade && key.is_none() && version.is_none() {
         let method = req.method.unwrap_or("GET").to_string();
-        return Ok(Head::Http(HttpRequest { method, target }));
+        let headers = Headers::from_fields(req.headers);
+        return Ok(Head::Http(HttpRequest {
+            method,
+            target,
+            headers,
+        }));
     }
     if req.method != Some("GET") {
         return Err(Rejection::new(
@@ -360,6 +399,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         offered_protocols,
         extensions,
         accept: accept_key(key),
+        headers: Headers::from_fields(req.headers),
     }))
 }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod forwarded;
 pub mod frame;
 pub mod handshake;
+pub mod headers;
 pub mod ip_net;
 pub mod mask;
 pub mod message;

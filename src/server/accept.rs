@@ -51,7 +51,8 @@ impl<H: Handler> Server<H> {
         if let Err(e) = stream.set_nodelay(true) {
             debug!("{addr}: set_nodelay: {e}");
         }
-        let transport = match self.wrap(stream) {
+        // With the PROXY protocol, TLS starts after the header (`proxied.rs`).
+        let transport = match self.wrap(stream, !self.config.proxy_protocol) {
             Ok(transport) => transport,
             Err(e) => {
                 warn!("{addr}: TLS setup failed: {e}");
@@ -75,6 +76,10 @@ impl<H: Handler> Server<H> {
         };
         self.metrics.connections_total += 1;
         let from_ip = self.registry.count_ip(addr.ip());
+        // A proxy speaks for many clients: their own addresses are counted once known.
+        if self.proxied_at_accept(peer) {
+            return;
+        }
         if self
             .config
             .max_connections_per_ip
@@ -97,10 +102,14 @@ impl<H: Handler> Server<H> {
         (self.config.max_connections / 16).max(64)
     }
 
-    /// The connection's transport: TLS if configured, else the plain socket.
-    fn wrap(&self, stream: TcpStream) -> Result<Transport, String> {
+    /// The connection's transport: TLS if configured (and `tls_now`), else the plain socket.
+    fn wrap(&self, stream: TcpStream, tls_now: bool) -> Result<Transport, String> {
+        #[cfg(not(feature = "tls"))]
+        let _ = tls_now;
         #[cfg(feature = "tls")]
-        if let Some(tls) = &self.config.tls {
+        if let Some(tls) = &self.config.tls
+            && tls_now
+        {
             return Transport::tls(stream, tls.0.clone()).map_err(|e| e.to_string());
         }
         Ok(Transport::plain(stream))

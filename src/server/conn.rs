@@ -16,6 +16,8 @@ use std::net::{IpAddr, SocketAddr};
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    /// Reading the PROXY protocol header (`Config::proxy_protocol`), before anything else.
+    ProxyHeader,
     /// Reading an HTTP request head (an upgrade, or a plain request).
     Request,
     /// Upgraded: the session decides what the bytes mean, and when it is closed the last
@@ -57,6 +59,9 @@ pub struct Conn {
     pub announced: bool,
     /// The connection upgraded to WebSocket (it no longer counts as a pending request).
     pub upgraded: bool,
+    /// It comes from a trusted proxy (`Config::trusted_proxies`): its requests'
+    /// forwarding header names the client.
+    pub via_trusted_proxy: bool,
     /// The rooms this peer is in.
     pub rooms: RoomSet,
     /// Request details worth keeping; `None` for the plain case (path `/`, no
@@ -90,6 +95,12 @@ impl PeerAddr {
     /// The IP address.
     pub fn ip(self) -> IpAddr {
         self.ip
+    }
+
+    /// The IP address, `None` for a peer on a Unix socket (as `TrustedProxy::matches`
+    /// takes it).
+    pub fn ip_or_unix(self) -> Option<IpAddr> {
+        Some(self.ip)
     }
 }
 
@@ -136,6 +147,7 @@ impl Conn {
             eof: false,
             announced: false,
             upgraded: false,
+            via_trusted_proxy: false,
             rooms: RoomSet::None,
             meta: None,
         }
@@ -150,7 +162,7 @@ impl Conn {
     /// reads (to deliver them, or to find the peer's answer to our close).
     pub fn reads(&self) -> bool {
         match self.phase {
-            Phase::Request => true,
+            Phase::ProxyHeader | Phase::Request => true,
             Phase::WebSocket => self.session.reads(),
             Phase::Finishing | Phase::Draining => false,
         }
@@ -162,7 +174,7 @@ impl Conn {
         match self.phase {
             Phase::Finishing => true,
             Phase::WebSocket => !self.session.reads(),
-            Phase::Request | Phase::Draining => false,
+            Phase::ProxyHeader | Phase::Request | Phase::Draining => false,
         }
     }
 

@@ -168,6 +168,7 @@ mod tests {
         let req = HttpRequest {
             method: "GET".into(),
             target: path.into(),
+            headers: Default::default(),
         };
         let g = Gauges {
             open: 2,
@@ -197,6 +198,7 @@ mod tests {
         let post = HttpRequest {
             method: "POST".into(),
             target: "/".into(),
+            headers: Default::default(),
         };
         let g = Gauges::default();
         assert_eq!(

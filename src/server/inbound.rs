@@ -41,14 +41,16 @@ impl<H: Handler> Server<H> {
             let Some(conn) = self.registry.get_mut(peer).filter(|c| !c.eof) else {
                 return;
             };
-            let buffered = conn.phase == Phase::Request || !conn.rbuf.is_empty();
+            let head = matches!(conn.phase, Phase::Request | Phase::ProxyHeader);
+            let buffered = head || !conn.rbuf.is_empty();
             let result = if buffered {
-                let limit = if conn.phase == Phase::Request {
+                let limit = match conn.phase {
                     // One byte past the limit is enough to know the request is too large.
-                    (self.config.max_request_bytes + 1).saturating_sub(conn.rbuf.len())
-                } else {
-                    READ_CHUNK
-                };
+                    Phase::Request => self.config.max_request_bytes + 1,
+                    Phase::ProxyHeader => crate::protocol::proxy_header::MAX_LEN + 1,
+                    _ => usize::MAX,
+                }
+                .saturating_sub(conn.rbuf.len());
                 let start = conn.rbuf.len();
                 conn.rbuf.resize(start + limit.clamp(1, READ_CHUNK), 0);
                 let result = conn.transport.read(&mut conn.rbuf[start..]);
@@ -105,6 +107,7 @@ impl<H: Handler> Server<H> {
             return;
         };
         match conn.phase {
+            Phase::ProxyHeader => self.proxy_header(peer),
             Phase::Request => self.request(peer),
             Phase::WebSocket if conn.session.reads() => self.decode(peer, landed),
             _ => conn.rbuf = Vec::new(),

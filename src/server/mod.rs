@@ -19,6 +19,7 @@ mod inbound;
 pub(crate) mod metrics;
 mod outbound;
 pub(crate) mod outbox;
+mod proxied;
 mod registry;
 mod rooms;
 mod shutdown;
@@ -174,14 +175,15 @@ impl<H: Handler> Server<H> {
     /// Change the settings of the running server: what applies to new connections and new
     /// handshakes (the limits, the timeouts for phases that start from now on, origins,
     /// subprotocols, deflate, the HTTP endpoints, the TLS certificate and key) takes the
-    /// values of `config`; open connections stay. The listening address, `reuse_port` and
-    /// `command_queue` cannot change on a bound server and keep their values. Fails, changing
+    /// values of `config`; open connections stay. The listening address, `reuse_port`,
+    /// `proxy_protocol` and `command_queue` cannot change on a bound server and keep their values. Fails, changing
     /// nothing, if `config` does not validate.
     pub fn reconfigure(&mut self, mut config: Config) -> Result<(), crate::ConfigError> {
         config.validate()?;
         config.listen = self.config.listen;
         config.reuse_port = self.config.reuse_port;
         config.command_queue = self.config.command_queue;
+        config.proxy_protocol = self.config.proxy_protocol;
         self.registry.reconfigure(&config);
         self.fanout.reconfigure(&config);
         self.config = config;

@@ -32,7 +32,7 @@ impl<H: Handler> Server<H> {
                 Some(Phase::WebSocket) => {
                     ctx!(self).close(peer, CloseCode::GOING_AWAY, "server shutting down")
                 }
-                Some(Phase::Request) => self.registry.remove(peer, None),
+                Some(Phase::ProxyHeader | Phase::Request) => self.registry.remove(peer, None),
                 _ => {}
             }
         }

@@ -64,6 +64,33 @@ impl Transport {
         })
     }
 
+    /// Start TLS on a connection that began in plain text (after a PROXY protocol header),
+    /// as a server with `config`; `received` are the bytes already read past that header,
+    /// the start of the client's TLS stream.
+    ///
+    /// Errors: `InvalidData` if those bytes are not valid TLS.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(
+        &mut self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        mut received: &[u8],
+    ) -> io::Result<()> {
+        let invalid = |e| io::Error::new(io::ErrorKind::InvalidData, e);
+        let mut conn = rustls::ServerConnection::new(config).map_err(invalid)?;
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        while !received.is_empty() {
+            // Reading from a slice moves it on; rustls takes what fits its buffer.
+            if conn.read_tls(&mut received)? == 0 {
+                return Err(invalid(rustls::Error::General(
+                    "TLS input over the buffer".into(),
+                )));
+            }
+            conn.process_new_packets().map_err(invalid)?;
+        }
+        self.tls = Some(Box::new(conn));
+        Ok(())
+    }
+
     /// Whether encrypted bytes wait to go out (a handshake message, or records the socket
     /// did not take).
     pub fn wants_write(&self) -> bool {

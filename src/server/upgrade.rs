@@ -31,6 +31,9 @@ impl<H: Handler> Server<H> {
                 Err(rejection) => return self.refuse(peer, rejection, false),
             };
         conn.rbuf.drain(..consumed);
+        if !self.forwarded_client(peer, head.headers()) {
+            return;
+        }
         match head {
             Head::Upgrade(request) => self.upgrade(peer, request),
             Head::Http(req) if self.config.http => self.answer_http(peer, &req),
