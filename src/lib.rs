@@ -87,7 +87,7 @@ pub use protocol::handshake::{HttpRequest, Rejection, Request, Status};
 pub use protocol::ip_net::IpNet;
 pub use protocol::{CloseCode, Message, OwnedMessage};
 pub use relay::{Relay, RelayStatus};
-pub use server::{Context, Handler, PeerInfo, Response, RoomKey, RoomRef, Server};
+pub use server::{Context, Handler, PeerInfo, Response, RoomKey, RoomRef, Server, Turn};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};
 

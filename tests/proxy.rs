@@ -84,7 +84,9 @@ fn proxy_protocol_v1_and_v2_name_the_client_in_any_chunking() {
     assert_eq!(http_response_to_eof(&mut s).status, 200);
     let metrics = http_get_proxied(addr, "/metrics");
     assert!(
-        metrics.lines().any(|l| l == "herald_proxied_clients_total 11"),
+        metrics
+            .lines()
+            .any(|l| l == "herald_proxied_clients_total 11"),
         "{metrics}"
     );
 }

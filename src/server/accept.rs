@@ -9,13 +9,15 @@
 //! address (more are told 429). It also binds a listener that shares its port
 //! (`SO_REUSEPORT`) for workers. What the connection then sends is `inbound.rs`'s business.
 
+use super::conn::PeerAddr;
+use super::listener::Stream;
 use super::transport::Transport;
 use super::{Handler, Server};
 use crate::ids::PeerId;
 use crate::protocol::handshake::{Rejection, Status};
 use log::{debug, info, warn};
 use mio::Interest;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use std::io;
 use std::net::SocketAddr;
 
@@ -38,7 +40,7 @@ impl<H: Handler> Server<H> {
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, addr: SocketAddr) {
+    fn admit(&mut self, stream: Stream, addr: PeerAddr) {
         let pending = self.registry.pending();
         if pending >= self.max_pending() {
             warn!("{addr}: dropped, {pending} connections have not upgraded yet");
@@ -48,7 +50,7 @@ impl<H: Handler> Server<H> {
         if self.stop_by.is_some() {
             return;
         }
-        if let Err(e) = stream.set_nodelay(true) {
+        if let Err(e) = stream.set_nodelay() {
             debug!("{addr}: set_nodelay: {e}");
         }
         // With the PROXY protocol, TLS starts after the header (`proxied.rs`).
@@ -103,7 +105,7 @@ impl<H: Handler> Server<H> {
     }
 
     /// The connection's transport: TLS if configured (and `tls_now`), else the plain socket.
-    fn wrap(&self, stream: TcpStream, tls_now: bool) -> Result<Transport, String> {
+    fn wrap(&self, stream: Stream, tls_now: bool) -> Result<Transport, String> {
         #[cfg(not(feature = "tls"))]
         let _ = tls_now;
         #[cfg(feature = "tls")]

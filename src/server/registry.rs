@@ -22,7 +22,7 @@ use mio::Token;
 use slab::Slab;
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 /// A peer that left the open set; the handler hears of it through `on_error` and
@@ -182,7 +182,7 @@ impl Registry {
     pub fn admit(
         &mut self,
         mut transport: Transport,
-        addr: SocketAddr,
+        addr: PeerAddr,
         register: impl FnOnce(&mut Transport, Token) -> io::Result<()>,
     ) -> io::Result<PeerId> {
         let entry = self.conns.vacant_entry();
