@@ -7,6 +7,9 @@
 #                                         matrix, same run), then herald's ratio to each
 #   scripts/bench.sh --server 'CMD'       also any other server; CMD gets its port from
 #                                         {port}, e.g. --server './my-server --port {port}'
+#   scripts/bench.sh size                 the size job only: the smallest build's stripped
+#                                         size and its memory idle and with 1,000
+#                                         connections (scripts/size.sh)
 #
 # Each test gets a fresh server on a free loopback port, pinned to CPU 0, with the load
 # generator pinned to CPU 1 (when taskset and two CPUs are there). The matrix:
@@ -26,7 +29,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 
 Options:
@@ -46,6 +49,10 @@ EOF
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${1:-}" = size ]; then
+    shift
+    exec "$ROOT/scripts/size.sh" "$@"
+fi
 DURATION=""
 QUICK=0
 COMPARE=0

@@ -3,6 +3,7 @@
 //! One struct, plain data. It does not parse the command line (that is the daemon's) and
 //! holds no behaviour beyond its defaults and a consistency check (`validate`).
 
+use crate::protocol::forwarded::{RealIpHeader, TrustedProxy};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -97,6 +98,29 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Commands a `Handle` may queue before its sending thread waits. Default 1024.
     pub command_queue: usize,
+    /// Every connection starts with HAProxy's PROXY protocol header (version 1 or 2, before
+    /// TLS), which names the client: what per-IP limits, logs, `PeerInfo` and metrics see.
+    /// A connection whose header is malformed, or does not come within
+    /// `handshake_timeout`, is closed (logged with the TCP peer, counted in
+    /// `herald_proxy_header_failures_total`). Only for a listener that nothing but the proxy
+    /// can reach. Cannot change on a bound server. Default off.
+    pub proxy_protocol: bool,
+    /// Proxies whose forwarding header (`real_ip_header`) is believed: when a request comes
+    /// from one of these (its TCP peer, or the PROXY header's client), the client is the
+    /// rightmost address in the header that is not a trusted proxy (see
+    /// `protocol::forwarded`), for upgrades and plain HTTP requests alike. Default none:
+    /// forwarding headers are ignored.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// The header that names the client behind `trusted_proxies`: `X-Forwarded-For` or
+    /// `Forwarded` (RFC 7239). Only one is read, the one your proxy writes: a proxy that
+    /// writes one passes the other through from the client unchanged. Default
+    /// `X-Forwarded-For`.
+    pub real_ip_header: RealIpHeader,
+    /// On shutdown, how long to keep serving open connections after the listener is closed
+    /// and before they are sent close 1001: time for a successor process on the same port
+    /// (`reuse_port`) to take over new connections, and for half-done handshakes here to
+    /// finish. Zero closes at once. Default 0.
+    pub drain_delay: Duration,
 }
 
 impl Default for Config {
@@ -123,6 +147,10 @@ impl Default for Config {
             pong_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             command_queue: 1024,
+            proxy_protocol: false,
+            trusted_proxies: Vec::new(),
+            real_ip_header: RealIpHeader::XForwardedFor,
+            drain_delay: Duration::ZERO,
         }
     }
 }

@@ -83,11 +83,13 @@ pub use cluster::workers::{Hub, WorkerRelay};
 pub use config::{Config, ConfigError, SlowPolicy, check_origin};
 pub use handle::{Handle, ServerGone};
 pub use ids::{PeerError, PeerId, RoomId, TimerId};
+pub use protocol::forwarded::{RealIpHeader, TrustedProxy};
 pub use protocol::handshake::{HttpRequest, Rejection, Request, Status};
+pub use protocol::ip_net::IpNet;
 pub use protocol::{CloseCode, Message, OwnedMessage};
 pub use relay::{Relay, RelayStatus};
 pub use server::{
-    Context, Handler, PeerInfo, Response, RoomKey, RoomRef, Server, only_get_and_head,
+    Context, Handler, PeerInfo, Response, RoomKey, RoomRef, Server, Turn, only_get_and_head,
 };
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};

@@ -9,6 +9,7 @@
 
 use super::head_scan::{HeadScanner, Scan, Work};
 use super::header_list;
+use super::headers::Headers;
 use super::target::{TargetForm, check_host, parse_target};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -204,6 +205,17 @@ pub struct Request {
     pub body: Body,
     path: String,
     query: Option<String>,
+    pub(crate) headers: Headers,
+}
+
+impl Head {
+    /// The header fields of either kind of request.
+    pub fn headers(&self) -> &Headers {
+        match self {
+            Head::Upgrade(r) => &r.headers,
+            Head::Http(r) => &r.headers,
+        }
+    }
 }
 
 impl Request {
@@ -218,6 +230,17 @@ impl Request {
     /// The query (after the first `?`) as sent, if any.
     pub fn query(&self) -> Option<&str> {
         self.query.as_deref()
+    }
+
+    /// The value of the first header field named `name` (any case), e.g.
+    /// `req.header("authorization")`; see `Headers` for every field and repeated names.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// Every header field of the request, in order.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
     }
 
     /// The first subprotocol the client offered that is in `supported`.
@@ -248,9 +271,7 @@ pub struct HttpRequest {
     pub body: Body,
     path: String,
     query: Option<String>,
-    /// The header lines, names and values as sent (values trimmed; bytes that are not
-    /// UTF-8 replaced).
-    headers: Vec<(String, String)>,
+    pub(crate) headers: Headers,
     /// The connection may carry another request after this one (RFC 9112 §9.3).
     keep_alive: bool,
 }
@@ -270,7 +291,7 @@ impl HttpRequest {
             body: Body::None,
             path: t.path,
             query: t.query,
-            headers: Vec::new(),
+            headers: Headers::default(),
             keep_alive: true,
         })
     }
@@ -278,20 +299,18 @@ impl HttpRequest {
     /// The same request with a header line added (for tests and for handlers that build
     /// requests).
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_string(), value.to_string()));
+        self.headers.push(name, value);
         self
     }
 
-    /// The value of the first header line named `name` (compared without regard to case).
+    /// The value of the first header field named `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.headers.get(name)
     }
 
-    /// Every header line, name and value, in the order sent.
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    /// Every header field of the request, in order.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
     }
 
     /// Whether the connection may carry another request after this one's response (RFC
@@ -552,16 +571,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case("keep-alive")),
         };
-        let headers = req
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value.trim_ascii()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = Headers::from_fields(req.headers);
         return Ok(Head::Http(HttpRequest {
             method: method.to_string(),
             target,
@@ -627,6 +637,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         body,
         path: parsed.path,
         query: parsed.query,
+        headers: Headers::from_fields(req.headers),
     }))
 }
 

@@ -9,13 +9,15 @@
 //! address (more are told 429). It also binds a listener that shares its port
 //! (`SO_REUSEPORT`) for workers. What the connection then sends is `inbound.rs`'s business.
 
+use super::conn::PeerAddr;
+use super::listener::Stream;
 use super::transport::Transport;
 use super::{Handler, Server};
 use crate::ids::PeerId;
 use crate::protocol::handshake::{Rejection, Status};
 use log::{debug, info, warn};
 use mio::Interest;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use std::io;
 use std::net::SocketAddr;
 
@@ -27,7 +29,7 @@ impl<H: Handler> Server<H> {
                 return;
             };
             let http_only = listener.http_only;
-            match listener.socket.accept() {
+            match listener.listener.accept() {
                 Ok((stream, addr)) => self.admit(stream, addr, http_only),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -39,7 +41,7 @@ impl<H: Handler> Server<H> {
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, addr: SocketAddr, http_only: bool) {
+    fn admit(&mut self, stream: Stream, addr: PeerAddr, http_only: bool) {
         let pending = self.registry.pending();
         if pending >= self.max_pending() {
             warn!("{addr}: dropped, {pending} connections have not upgraded yet");
@@ -49,10 +51,11 @@ impl<H: Handler> Server<H> {
         if self.stop_by.is_some() {
             return;
         }
-        if let Err(e) = stream.set_nodelay(true) {
+        if let Err(e) = stream.set_nodelay() {
             debug!("{addr}: set_nodelay: {e}");
         }
-        let transport = match self.wrap(stream) {
+        // With the PROXY protocol, TLS starts after the header (`proxied.rs`).
+        let transport = match self.wrap(stream, !self.config.proxy_protocol) {
             Ok(transport) => transport,
             Err(e) => {
                 warn!("{addr}: TLS setup failed: {e}");
@@ -79,6 +82,10 @@ impl<H: Handler> Server<H> {
             conn.http_only = http_only;
         }
         let from_ip = self.registry.count_ip(addr.ip());
+        // A proxy speaks for many clients: their own addresses are counted once known.
+        if self.proxied_at_accept(peer) {
+            return;
+        }
         if self
             .config
             .max_connections_per_ip
@@ -101,10 +108,14 @@ impl<H: Handler> Server<H> {
         (self.config.max_connections / 16).max(64)
     }
 
-    /// The connection's transport: TLS if configured, else the plain socket.
-    fn wrap(&self, stream: TcpStream) -> Result<Transport, String> {
+    /// The connection's transport: TLS if configured (and `tls_now`), else the plain socket.
+    fn wrap(&self, stream: Stream, tls_now: bool) -> Result<Transport, String> {
+        #[cfg(not(feature = "tls"))]
+        let _ = tls_now;
         #[cfg(feature = "tls")]
-        if let Some(tls) = &self.config.tls {
+        if let Some(tls) = &self.config.tls
+            && tls_now
+        {
             return Transport::tls(stream, tls.0.clone()).map_err(|e| e.to_string());
         }
         Ok(Transport::plain(stream))

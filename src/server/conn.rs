@@ -18,6 +18,8 @@ use std::net::{IpAddr, SocketAddr};
 /// Where a connection is in its life, with the state that phase needs.
 #[derive(Debug)]
 pub enum Phase {
+    /// Reading the PROXY protocol header (`Config::proxy_protocol`), before anything else.
+    ProxyHeader,
     /// Reading an HTTP request head (an upgrade, or a plain request); `served` plain
     /// requests came before it on this connection (keep-alive).
     Request {
@@ -91,6 +93,9 @@ pub struct Conn {
     pub upgraded: bool,
     /// It came in on an HTTP-only listener: upgrades are refused.
     pub http_only: bool,
+    /// It comes from a trusted proxy (`Config::trusted_proxies`): its requests'
+    /// forwarding header names the client.
+    pub via_trusted_proxy: bool,
     /// The rooms this peer is in.
     pub rooms: RoomSet,
     /// Request details worth keeping; `None` for the plain case (path `/`, no
@@ -99,37 +104,67 @@ pub struct Conn {
 }
 
 /// A peer's address in 20 bytes instead of `SocketAddr`'s 32 (an IPv6 flow label and scope
-/// id are not kept: nothing here needs them).
+/// id are not kept: nothing here needs them), or a peer on a Unix socket, which has none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerAddr {
-    ip: IpAddr,
-    port: u16,
+pub enum PeerAddr {
+    /// An IP peer.
+    Ip {
+        /// Its address.
+        ip: IpAddr,
+        /// Its port.
+        port: u16,
+    },
+    /// A peer on a Unix domain socket: it has no IP address. Per-IP counts, `PeerInfo` and
+    /// the metrics see `0.0.0.0:0` (the unspecified address), logs `unix`.
+    Unix,
 }
 
 impl From<SocketAddr> for PeerAddr {
     fn from(addr: SocketAddr) -> Self {
-        PeerAddr {
-            ip: addr.ip(),
+        PeerAddr::Ip {
+            ip: addr.ip().to_canonical(),
             port: addr.port(),
         }
     }
 }
 
 impl PeerAddr {
-    /// The address as a `SocketAddr`.
+    /// The address as a `SocketAddr` (`0.0.0.0:0` for a Unix peer).
     pub fn socket_addr(self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.port)
+        SocketAddr::new(self.ip(), self.port())
     }
 
-    /// The IP address.
+    /// The IP address (`0.0.0.0` for a Unix peer).
     pub fn ip(self) -> IpAddr {
-        self.ip
+        match self {
+            PeerAddr::Ip { ip, .. } => ip,
+            PeerAddr::Unix => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        }
+    }
+
+    fn port(self) -> u16 {
+        match self {
+            PeerAddr::Ip { port, .. } => port,
+            PeerAddr::Unix => 0,
+        }
+    }
+
+    /// The IP address, `None` for a peer on a Unix socket (as `TrustedProxy::matches`
+    /// takes it).
+    pub fn ip_or_unix(self) -> Option<IpAddr> {
+        match self {
+            PeerAddr::Ip { ip, .. } => Some(ip),
+            PeerAddr::Unix => None,
+        }
     }
 }
 
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.socket_addr().fmt(f)
+        match self {
+            PeerAddr::Ip { .. } => self.socket_addr().fmt(f),
+            PeerAddr::Unix => f.write_str("unix"),
+        }
     }
 }
 
@@ -155,10 +190,10 @@ pub enum Enqueued {
 
 impl Conn {
     /// A freshly accepted connection, waiting for its request head.
-    pub fn new(transport: Transport, addr: SocketAddr, generation: u32) -> Conn {
+    pub fn new(transport: Transport, addr: PeerAddr, generation: u32) -> Conn {
         Conn {
             transport,
-            addr: PeerAddr::from(addr),
+            addr,
             generation,
             phase: Phase::request(0),
             rbuf: Vec::new(),
@@ -170,6 +205,7 @@ impl Conn {
             announced: false,
             upgraded: false,
             http_only: false,
+            via_trusted_proxy: false,
             rooms: RoomSet::None,
             meta: None,
         }
@@ -205,7 +241,7 @@ impl Conn {
     /// the session reads (to deliver them, or to find the peer's answer to our close).
     pub fn reads(&self) -> bool {
         match &self.phase {
-            Phase::Request { .. } | Phase::Body(_) => true,
+            Phase::ProxyHeader | Phase::Request { .. } | Phase::Body(_) => true,
             Phase::WebSocket(session) => session.reads(),
             Phase::Finishing | Phase::Draining => false,
         }
@@ -222,7 +258,7 @@ impl Conn {
         match &self.phase {
             Phase::Finishing => true,
             Phase::WebSocket(session) => !session.reads(),
-            Phase::Request { .. } | Phase::Body(_) | Phase::Draining => false,
+            Phase::ProxyHeader | Phase::Request { .. } | Phase::Body(_) | Phase::Draining => false,
         }
     }
 

@@ -29,7 +29,10 @@ pub(crate) struct Control {
 /// What is known of a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerInfo<'a> {
-    /// The remote address.
+    /// The client's address: the TCP peer's, or the client that a PROXY protocol header
+    /// (`Config::proxy_protocol`) or a trusted proxy's forwarding header
+    /// (`Config::trusted_proxies`) names (port 0 when the header gives none). A peer on a
+    /// Unix socket (`Server::bind_unix`) without either is `0.0.0.0:0`.
     pub addr: SocketAddr,
     /// The path of the upgrade request.
     pub path: &'a str,

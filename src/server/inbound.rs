@@ -41,14 +41,16 @@ impl<H: Handler> Server<H> {
             let Some(conn) = self.registry.get_mut(peer).filter(|c| !c.eof) else {
                 return;
             };
-            let buffered = conn.in_http() || !conn.rbuf.is_empty();
+            let head = conn.in_http() || matches!(conn.phase, Phase::ProxyHeader);
+            let buffered = head || !conn.rbuf.is_empty();
             let result = if buffered {
-                let limit = if matches!(conn.phase, Phase::Request { .. }) {
+                let limit = match conn.phase {
                     // One byte past the limit is enough to know the request is too large.
-                    (self.config.max_request_bytes + 1).saturating_sub(conn.rbuf.len())
-                } else {
-                    READ_CHUNK
-                };
+                    Phase::Request { .. } => self.config.max_request_bytes + 1,
+                    Phase::ProxyHeader => crate::protocol::proxy_header::MAX_LEN + 1,
+                    _ => usize::MAX,
+                }
+                .saturating_sub(conn.rbuf.len());
                 let start = conn.rbuf.len();
                 conn.rbuf.resize(start + limit.clamp(1, READ_CHUNK), 0);
                 let result = conn.transport.read(&mut conn.rbuf[start..]);
@@ -106,6 +108,7 @@ impl<H: Handler> Server<H> {
             return;
         };
         match &conn.phase {
+            Phase::ProxyHeader => self.proxy_header(peer),
             Phase::Request { .. } => self.request(peer),
             Phase::Body(_) => self.content(peer),
             Phase::WebSocket(session) if session.reads() => self.decode(peer, landed),

@@ -40,6 +40,12 @@ pub struct Metrics {
     pub tls_failures: u64,
     /// Protocol errors, by the close code sent.
     pub protocol_errors: BTreeMap<u16, u64>,
+    /// Connections closed for a malformed PROXY protocol header, by what was wrong.
+    pub proxy_header_failures: BTreeMap<&'static str, u64>,
+    /// Connections whose client address came from a PROXY protocol header.
+    pub proxied_clients: u64,
+    /// Requests whose client address came from a trusted proxy's forwarding header.
+    pub forwarded_clients: u64,
     turn_counts: [u64; TURN_BUCKETS.len()],
     turn_seconds: f64,
 }
@@ -59,6 +65,9 @@ impl Default for Metrics {
             unresponsive: 0,
             tls_failures: 0,
             protocol_errors: BTreeMap::new(),
+            proxy_header_failures: BTreeMap::new(),
+            proxied_clients: 0,
+            forwarded_clients: 0,
             turn_counts: [0; TURN_BUCKETS.len()],
             turn_seconds: 0.0,
         }
@@ -245,6 +254,29 @@ impl Metrics {
             "counter",
             "Protocol errors by close code.",
             &errors,
+        );
+        let proxy: Vec<_> = self
+            .proxy_header_failures
+            .iter()
+            .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), n.to_string()))
+            .collect();
+        metric(
+            "proxy_header_failures_total",
+            "counter",
+            "Connections closed for a malformed PROXY protocol header, by reason.",
+            &proxy,
+        );
+        metric(
+            "proxied_clients_total",
+            "counter",
+            "Connections whose client address came from a PROXY protocol header.",
+            &one(self.proxied_clients),
+        );
+        metric(
+            "forwarded_clients_total",
+            "counter",
+            "Requests whose client address came from a trusted proxy's forwarding header.",
+            &one(self.forwarded_clients),
         );
         let mut turns = Vec::new();
         let mut cumulative = 0;

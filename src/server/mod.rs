@@ -16,15 +16,18 @@ pub(crate) mod fanout;
 mod handler;
 mod http;
 mod inbound;
+mod listener;
 pub(crate) mod metrics;
 mod outbound;
 pub(crate) mod outbox;
+mod proxied;
 mod registry;
 mod requests;
 mod rooms;
 mod shutdown;
 pub(crate) mod timers;
 pub(crate) mod transport;
+mod unix_socket;
 mod upgrade;
 
 pub use context::{Context, PeerInfo, RoomKey, RoomRef};
@@ -38,6 +41,7 @@ use crate::protocol::session::{Inflate, Tick};
 use crate::relay::Relay;
 use context::Control;
 use fanout::Fanout;
+use listener::Listener;
 use log::debug;
 use metrics::{Gauges, Metrics};
 use mio::net::TcpListener;
@@ -45,11 +49,11 @@ use mio::{Events, Interest, Poll, Token};
 use registry::{Expired, Registry};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
-
-const WAKER: Token = Token(usize::MAX);
 
 /// The token of listener `i` (0: the main one); connections use the slab's keys, far below.
 fn listener_token(i: usize) -> Token {
@@ -57,11 +61,12 @@ fn listener_token(i: usize) -> Token {
 }
 
 /// A listening socket and what its connections may do.
-struct Listener {
-    socket: TcpListener,
+struct Bound {
+    listener: Listener,
     /// Plain HTTP only (an internal API address): upgrades are refused.
     http_only: bool,
 }
+const WAKER: Token = Token(usize::MAX);
 
 /// Handle commands applied per turn before others get a go.
 const COMMANDS_PER_TURN: usize = 1024;
@@ -87,7 +92,7 @@ pub struct Server<H: Handler> {
     poll: Poll,
     /// The main listener first; empty once shutdown has begun (new connections are then
     /// refused by the kernel).
-    listeners: Vec<Listener>,
+    listeners: Vec<Bound>,
     local_addr: SocketAddr,
     config: Config,
     handler: H,
@@ -113,6 +118,53 @@ pub struct Server<H: Handler> {
     /// Reused lists of wheel entries that came due, and what they call for.
     due: Vec<(Tick, u32, u32)>,
     expired: Vec<(PeerId, Expired)>,
+    /// The readiness events of a turn (kept between turns, for their memory).
+    events: Events,
+    /// With `Config::drain_delay`: when the open connections are to be sent 1001.
+    drain_until: Option<Instant>,
+    /// The loop has finished its shutdown: `poll_once` only says so from now on.
+    stopped: bool,
+}
+
+/// What one turn of the loop (`Server::poll_once`) left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// The server runs: call `poll_once` again (within `Server::next_timeout`).
+    Running,
+    /// The shutdown is complete: every connection is gone and `Handle`s fail from now on.
+    Stopped,
+}
+
+/// `Config::validate`, as an I/O error for the constructors.
+fn validate(config: &Config) -> io::Result<()> {
+    config
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// The poll's own descriptor (an epoll instance on Linux), readable whenever a socket of the
+/// server is ready: what a host registers in its own event loop to know when to call
+/// `Server::poll_once`.
+///
+/// ```no_run
+/// use herald::{Config, Echo, Server, Turn};
+/// use std::os::fd::AsRawFd;
+/// use std::time::Duration;
+///
+/// let mut server = Server::bind(Config::default(), Echo)?;
+/// let fd = server.as_raw_fd();
+/// // ... add `fd` to the host's epoll for EPOLLIN; then, in the host's loop, when it is
+/// // readable or `server.next_timeout()` has passed:
+/// # let _ = fd;
+/// while server.poll_once(Some(Duration::ZERO))? == Turn::Running {
+/// #   break;
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+impl<H: Handler> AsRawFd for Server<H> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
 }
 
 /// A `Context` over the server's fields, leaving the handler free to borrow.
@@ -133,24 +185,99 @@ impl<H: Handler> Server<H> {
     /// `local_addr`). Fails with `InvalidInput` if the configuration does not validate
     /// (`Config::validate`), or if the address cannot be bound or the poll cannot be made.
     pub fn bind(config: Config, handler: H) -> io::Result<Self> {
-        config
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let poll = Poll::new()?;
-        let mut listener = if config.reuse_port {
+        validate(&config)?;
+        let listener = if config.reuse_port {
             accept::bind_reuse_port(config.listen)?
         } else {
             TcpListener::bind(config.listen)?
         };
-        let local_addr = listener.local_addr()?;
+        Self::with_listener(Listener::Tcp(listener), config, handler)
+    }
+
+    /// Serve on a TCP listener the host already has (one it bound itself, or one inherited
+    /// through systemd socket activation); `Config::listen` and `Config::reuse_port` are
+    /// not used. The listener is made non-blocking. Fails with `InvalidInput` if the
+    /// configuration does not validate, or if the poll cannot be made.
+    ///
+    /// ```no_run
+    /// use herald::{Config, Echo, Server};
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut server = Server::from_listener(listener, Config::default(), Echo)?;
+    /// println!("listening on {}", server.local_addr());
+    /// server.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        config: Config,
+        handler: H,
+    ) -> io::Result<Self> {
+        validate(&config)?;
+        listener.set_nonblocking(true)?;
+        Self::with_listener(
+            Listener::Tcp(TcpListener::from_std(listener)),
+            config,
+            handler,
+        )
+    }
+
+    /// Listen on a Unix domain socket at `path` (for a proxy on the same host), the socket
+    /// file made with `mode` (say `0o660`; `None`: what the umask gives). A stale file
+    /// from a process that is gone is replaced; a path where a process listens is refused
+    /// (`AddrInUse`), as is one that is not a socket (`AlreadyExists`). The file is removed
+    /// when the server stops listening (shutdown, or drop), unless another socket has taken
+    /// its place. A Unix peer has no address: `PeerInfo::addr` is `0.0.0.0:0` unless a
+    /// PROXY header or a trusted proxy (`TrustedProxy::Unix`) names the client.
+    ///
+    /// ```no_run
+    /// use herald::{Config, Echo, Server};
+    ///
+    /// let mut server = Server::bind_unix("/run/herald/herald.sock", Some(0o660), Config::default(), Echo)?;
+    /// server.run()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_unix(
+        path: impl AsRef<Path>,
+        mode: Option<u32>,
+        config: Config,
+        handler: H,
+    ) -> io::Result<Self> {
+        validate(&config)?;
+        let (listener, file) = unix_socket::bind(path.as_ref(), mode)?;
+        listener.set_nonblocking(true)?;
+        let listener = mio::net::UnixListener::from_std(listener);
+        Self::with_listener(Listener::Unix(listener, Some(file)), config, handler)
+    }
+
+    /// Serve on a Unix domain socket listener the host already has (systemd socket
+    /// activation of a `ListenStream=/path`); its file is left alone. As `bind_unix`
+    /// otherwise.
+    pub fn from_unix_listener(
+        listener: std::os::unix::net::UnixListener,
+        config: Config,
+        handler: H,
+    ) -> io::Result<Self> {
+        validate(&config)?;
+        listener.set_nonblocking(true)?;
+        let listener = mio::net::UnixListener::from_std(listener);
+        Self::with_listener(Listener::Unix(listener, None), config, handler)
+    }
+
+    fn with_listener(mut listener: Listener, config: Config, handler: H) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let local_addr = match &listener {
+            Listener::Tcp(l) => l.local_addr()?,
+            Listener::Unix(..) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
         poll.registry()
             .register(&mut listener, listener_token(0), Interest::READABLE)?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (command_tx, commands) = mpsc::sync_channel(config.command_queue.max(1));
         Ok(Server {
             poll,
-            listeners: vec![Listener {
-                socket: listener,
+            listeners: vec![Bound {
+                listener,
                 http_only: false,
             }],
             local_addr,
@@ -171,6 +298,9 @@ impl<H: Handler> Server<H> {
             stop_by: None,
             due: Vec::new(),
             expired: Vec::new(),
+            events: Events::with_capacity(1024),
+            drain_until: None,
+            stopped: false,
         })
     }
 
@@ -187,14 +317,14 @@ impl<H: Handler> Server<H> {
     /// on an internal address while WebSocket is public. Returns the bound address (port
     /// 0 picks one). Fails if the address cannot be bound.
     pub fn add_http_listener(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        let mut socket = TcpListener::bind(addr)?;
+        let mut socket = mio::net::TcpListener::bind(addr)?;
         let local = socket.local_addr()?;
         let token = listener_token(self.listeners.len());
         self.poll
             .registry()
             .register(&mut socket, token, Interest::READABLE)?;
-        self.listeners.push(Listener {
-            socket,
+        self.listeners.push(Bound {
+            listener: Listener::Tcp(socket),
             http_only: true,
         });
         Ok(local)
@@ -208,14 +338,15 @@ impl<H: Handler> Server<H> {
     /// Change the settings of the running server: what applies to new connections and new
     /// handshakes (the limits, the timeouts for phases that start from now on, origins,
     /// subprotocols, deflate, the HTTP endpoints, the TLS certificate and key) takes the
-    /// values of `config`; open connections stay. The listening address, `reuse_port` and
-    /// `command_queue` cannot change on a bound server and keep their values. Fails, changing
+    /// values of `config`; open connections stay. The listening address, `reuse_port`,
+    /// `proxy_protocol` and `command_queue` cannot change on a bound server and keep their values. Fails, changing
     /// nothing, if `config` does not validate.
     pub fn reconfigure(&mut self, mut config: Config) -> Result<(), crate::ConfigError> {
         config.validate()?;
         config.listen = self.config.listen;
         config.reuse_port = self.config.reuse_port;
         config.command_queue = self.config.command_queue;
+        config.proxy_protocol = self.config.proxy_protocol;
         self.registry.reconfigure(&config);
         self.fanout.reconfigure(&config);
         self.config = config;
@@ -232,68 +363,142 @@ impl<H: Handler> Server<H> {
         &mut self.handler
     }
 
-    /// The address the server listens on.
+    /// The address the server listens on (`0.0.0.0:0` on a Unix socket).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The socket file's path, while the server listens on a Unix socket it bound itself
+    /// (`bind_unix`).
+    pub fn unix_path(&self) -> Option<&Path> {
+        match self.listeners.first().map(|b| &b.listener) {
+            Some(Listener::Unix(_, Some(file))) => Some(file.path()),
+            _ => None,
+        }
     }
 
     /// Run the loop on the calling thread until shutdown (`Context::shutdown`,
     /// `Handle::shutdown`): then every peer is sent close 1001 and `run` returns once they
     /// are gone or `Config::shutdown_timeout` has passed. Returns an error only if polling
-    /// itself fails.
+    /// itself fails. It is `poll_once` in a loop.
     pub fn run(&mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            if self.control.shutdown && self.stop_by.is_none() {
-                self.begin_shutdown();
+        while self.poll_once(None)? == Turn::Running {}
+        Ok(())
+    }
+
+    /// One turn of the loop, for a host that drives its own (mongoose's `mg_mgr_poll`
+    /// model): wait for readiness at most `timeout` (`None`: until something happens or
+    /// the server's next deadline), then accept, read, apply `Handle` commands, act on
+    /// deadlines and timers, and flush, exactly as one turn of `run`. Returns
+    /// `Turn::Stopped` once the shutdown is complete (and from then on at once).
+    ///
+    /// To wait in the host's own `epoll`/`poll` instead, register `as_raw_fd()` (the
+    /// poll's own descriptor, readable when any socket of the server is ready) for reading,
+    /// and call `poll_once(Some(Duration::ZERO))` when it is readable or
+    /// `next_timeout()` has passed.
+    ///
+    /// ```no_run
+    /// use herald::{Config, Echo, Server, Turn};
+    /// use std::time::Duration;
+    ///
+    /// let mut server = Server::bind(Config::default(), Echo)?;
+    /// loop {
+    ///     // The host's own work between turns, at least every 50 ms.
+    ///     if server.poll_once(Some(Duration::from_millis(50)))? == Turn::Stopped {
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// Errors: polling itself failed (an interrupted wait is not an error: the turn just
+    /// does nothing).
+    pub fn poll_once(&mut self, timeout: Option<Duration>) -> io::Result<Turn> {
+        if self.stopped {
+            return Ok(Turn::Stopped);
+        }
+        if self.control.shutdown && self.stop_by.is_none() && self.drain_until.is_none() {
+            self.begin_shutdown();
+        }
+        if self
+            .drain_until
+            .is_some_and(|until| Instant::now() >= until)
+        {
+            self.close_all_going_away();
+        }
+        // Connections that finished their close handshake (draining) need not hold
+        // up the exit.
+        if let Some(stop_by) = self.stop_by
+            && (Instant::now() >= stop_by || self.registry.all_draining())
+        {
+            self.finish_shutdown();
+            self.stopped = true;
+            return Ok(Turn::Stopped);
+        }
+        let wait = match (timeout, self.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        let polled = self.poll.poll(&mut events, wait);
+        let result = match polled {
+            Ok(()) => {
+                self.turn(&events);
+                Ok(Turn::Running)
             }
-            // Connections that finished their close handshake (draining) need not hold
-            // up the exit.
-            if let Some(stop_by) = self.stop_by
-                && (Instant::now() >= stop_by || self.registry.all_draining())
-            {
-                self.finish_shutdown();
-                return Ok(());
-            }
-            match self.poll.poll(&mut events, self.poll_timeout()) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            let turn_start = Instant::now();
-            self.registry.tick(turn_start);
-            let mut again = std::mem::take(&mut self.unfinished_reads);
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => self.commands_pending = true,
-                    token if token.0 > listener_token(self.listeners.len()).0 => {
-                        self.accept_all(usize::MAX - 1 - token.0);
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Turn::Running),
+            Err(e) => Err(e),
+        };
+        self.events = events;
+        result
+    }
+
+    /// How long a host driving the loop with `poll_once` may wait before the next turn is
+    /// due even without readiness (a deadline, a timer, work left over from the last turn:
+    /// then zero). `None`: only readiness of `as_raw_fd()` calls for a turn.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        if self.stopped {
+            return Some(Duration::ZERO);
+        }
+        self.poll_timeout()
+    }
+
+    /// The rest of a turn, after the poll: every ready socket, then commands, deadlines,
+    /// timers, and the flush.
+    fn turn(&mut self, events: &Events) {
+        let turn_start = Instant::now();
+        self.registry.tick(turn_start);
+        let mut again = std::mem::take(&mut self.unfinished_reads);
+        for event in events.iter() {
+            match event.token() {
+                WAKER => self.commands_pending = true,
+                token if token.0 > listener_token(self.listeners.len()).0 => {
+                    self.accept_all(usize::MAX - 1 - token.0);
+                }
+                token => {
+                    let Some(peer) = self.registry.peer_at(token) else {
+                        continue;
+                    };
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        again.retain(|&p| p != peer);
+                        self.read_ready(peer);
                     }
-                    token => {
-                        let Some(peer) = self.registry.peer_at(token) else {
-                            continue;
-                        };
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            again.retain(|&p| p != peer);
-                            self.read_ready(peer);
-                        }
-                        if event.is_writable() {
-                            self.flush(peer);
-                        }
+                    if event.is_writable() {
+                        self.flush(peer);
                     }
                 }
             }
-            for peer in again {
-                self.read_ready(peer);
-            }
-            if self.commands_pending {
-                self.apply_commands();
-            }
-            self.fire_deadlines();
-            self.fire_timers();
-            self.flush_dirty();
-            self.metrics.turn(turn_start.elapsed());
         }
+        for peer in again {
+            self.read_ready(peer);
+        }
+        if self.commands_pending {
+            self.apply_commands();
+        }
+        self.fire_deadlines();
+        self.fire_timers();
+        self.flush_dirty();
+        self.metrics.turn(turn_start.elapsed());
     }
 
     /// Until the next deadline of any kind; zero if work is left over from this turn.
@@ -301,10 +506,14 @@ impl<H: Handler> Server<H> {
         if !self.unfinished_reads.is_empty() || self.commands_pending {
             return Some(Duration::ZERO);
         }
+        if self.control.shutdown && self.stop_by.is_none() && self.drain_until.is_none() {
+            return Some(Duration::ZERO);
+        }
         let next = [
             self.registry.next_due(),
             self.control.timers.next(),
             self.stop_by,
+            self.drain_until,
         ]
         .into_iter()
         .flatten()

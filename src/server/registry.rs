@@ -8,7 +8,7 @@
 //! that a peer leaves the open set, its rooms and the per-IP count in exactly one place. It
 //! never encodes a frame (the fan-out does) and never reads or writes a socket.
 
-use super::conn::{Conn, Enqueued, Phase};
+use super::conn::{Conn, Enqueued, PeerAddr, Phase};
 use super::outbox::{Frame, Spares};
 use super::rooms::Rooms;
 use super::timers::Wheel;
@@ -22,7 +22,7 @@ use mio::Token;
 use slab::Slab;
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 /// A peer that left the open set; the handler hears of it through `on_error` and
@@ -187,7 +187,7 @@ impl Registry {
     pub fn admit(
         &mut self,
         mut transport: Transport,
-        addr: SocketAddr,
+        addr: PeerAddr,
         register: impl FnOnce(&mut Transport, Token) -> io::Result<()>,
     ) -> io::Result<PeerId> {
         let entry = self.conns.vacant_entry();
@@ -315,6 +315,28 @@ impl Registry {
             if *count == IpCount::default() {
                 map.remove(&ip);
             }
+        }
+    }
+
+    /// The connection's client turned out to be `addr` (a PROXY header, a trusted proxy's
+    /// forwarding header): logs, `PeerInfo` and the per-IP counts see it from now on, the
+    /// count moving from the old address to the new one.
+    pub fn readdress(&mut self, peer: PeerId, addr: PeerAddr) {
+        let Some(conn) = self.get_mut(peer) else {
+            return;
+        };
+        let old = std::mem::replace(&mut conn.addr, addr).ip();
+        let (announced, upgraded) = (conn.announced, conn.upgraded);
+        if old == addr.ip() || (upgraded && !announced) {
+            return;
+        }
+        let moved = |c: &mut IpCount, n: i32| match announced {
+            true => c.open = c.open.saturating_add_signed(n),
+            false => c.pending = c.pending.saturating_add_signed(n),
+        };
+        self.recount_ip(old, |c| moved(c, -1));
+        if let Some(map) = &mut self.per_ip {
+            moved(map.entry(addr.ip()).or_default(), 1);
         }
     }
 
@@ -715,7 +737,7 @@ impl Registry {
             },
             _ if conn.deadline == 0 => (Expired::Nothing, 0),
             _ if now < conn.deadline => (Expired::Nothing, conn.deadline),
-            Phase::Request { .. } | Phase::Body(_) => (Expired::Request, 0),
+            Phase::ProxyHeader | Phase::Request { .. } | Phase::Body(_) => (Expired::Request, 0),
             _ => (Expired::Close, 0),
         };
         self.arm(peer, next);

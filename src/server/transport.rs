@@ -1,4 +1,4 @@
-//! A connection's byte pipe: plain TCP, or TLS over TCP (rustls, behind the `tls` feature).
+//! A connection's byte pipe: plain TCP (or Unix socket), or TLS over it (rustls, behind the `tls` feature).
 //!
 //! Owns the socket and, for wss://, the rustls `ServerConnection`, which is sans-IO: bytes
 //! from the socket go in with `read_tls` and come out decrypted from its reader; plaintext
@@ -8,7 +8,7 @@
 //! The TLS send buffer is bounded, so a peer that stops reading still hits the server's
 //! backlog limit.
 
-use mio::net::TcpStream;
+use super::listener::Stream;
 use std::io::{self, IoSlice, Read as _, Write};
 use std::net::Shutdown;
 
@@ -35,14 +35,14 @@ pub enum Read {
 #[derive(Debug)]
 pub struct Transport {
     /// The socket (registered with the poll).
-    pub stream: TcpStream,
+    pub stream: Stream,
     #[cfg(feature = "tls")]
     tls: Option<Box<rustls::ServerConnection>>,
 }
 
 impl Transport {
     /// Plain TCP.
-    pub fn plain(stream: TcpStream) -> Transport {
+    pub fn plain(stream: Stream) -> Transport {
         Transport {
             stream,
             #[cfg(feature = "tls")]
@@ -53,7 +53,7 @@ impl Transport {
     /// TLS over `stream`, as a server with `config`.
     #[cfg(feature = "tls")]
     pub fn tls(
-        stream: TcpStream,
+        stream: Stream,
         config: std::sync::Arc<rustls::ServerConfig>,
     ) -> Result<Transport, rustls::Error> {
         let mut conn = rustls::ServerConnection::new(config)?;
@@ -62,6 +62,33 @@ impl Transport {
             stream,
             tls: Some(Box::new(conn)),
         })
+    }
+
+    /// Start TLS on a connection that began in plain text (after a PROXY protocol header),
+    /// as a server with `config`; `received` are the bytes already read past that header,
+    /// the start of the client's TLS stream.
+    ///
+    /// Errors: `InvalidData` if those bytes are not valid TLS.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(
+        &mut self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        mut received: &[u8],
+    ) -> io::Result<()> {
+        let invalid = |e| io::Error::new(io::ErrorKind::InvalidData, e);
+        let mut conn = rustls::ServerConnection::new(config).map_err(invalid)?;
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        while !received.is_empty() {
+            // Reading from a slice moves it on; rustls takes what fits its buffer.
+            if conn.read_tls(&mut received)? == 0 {
+                return Err(invalid(rustls::Error::General(
+                    "TLS input over the buffer".into(),
+                )));
+            }
+            conn.process_new_packets().map_err(invalid)?;
+        }
+        self.tls = Some(Box::new(conn));
+        Ok(())
     }
 
     /// Whether encrypted bytes wait to go out (a handshake message, or records the socket

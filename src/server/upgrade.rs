@@ -37,6 +37,10 @@ impl<H: Handler> Server<H> {
                 Err(rejection) => return self.refuse(peer, rejection, false),
             };
             rbuf.drain(..consumed);
+            // Behind a trusted proxy, the client named in the forwarding header.
+            if !self.forwarded_client(peer, head.headers()) {
+                return;
+            }
             match head {
                 Head::Upgrade(request) => return self.upgrade(peer, request),
                 Head::Http(req) if self.config.http => self.plain_request(peer, req, served),

@@ -37,9 +37,16 @@ impl Daemon {
     /// Start the daemon on a free port (`--listen 127.0.0.1:0` first, then `args`) and
     /// wait for its "listening on ws://ADDR" line.
     pub fn start(args: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command.args(["--listen", "127.0.0.1:0"]).args(args);
+        Daemon::spawn(command, "listening on ws://")
+    }
+
+    /// Start `command` (the daemon, or a wrapper that execs it) with stderr piped and
+    /// `RUST_LOG=info`, and wait for a startup line containing `needle`; `addr` is the
+    /// address after `ws://` in it, if there is one.
+    pub fn spawn(mut command: Command, needle: &str) -> Daemon {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -64,15 +71,16 @@ impl Daemon {
             lines,
             log: Vec::new(),
         };
-        let line = d.wait_for_line("listening on ws://");
+        let line = d.wait_for_line(needle);
         d.banner = line.clone();
-        let (_, rest) = line.split_once("listening on ws://").unwrap();
-        d.addr = rest
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .expect("address in the log line");
+        if let Some((_, rest)) = line.split_once("listening on ws://") {
+            d.addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .expect("address in the log line");
+        }
         d
     }
 

@@ -56,8 +56,10 @@ Options:
                              and exit
   --listen ADDR              address to listen on [default: 127.0.0.1:8080]: IP:PORT,
                              [IPv6]:PORT, HOST:PORT (the first address of the name),
-                             :PORT (every IPv4 interface), PORT (127.0.0.1 only);
-                             port 0 picks a free port
+                             :PORT (every IPv4 interface), PORT (127.0.0.1 only),
+                             unix:PATH (a Unix socket); port 0 picks a free port.
+                             Under systemd socket activation (LISTEN_FDS) the socket
+                             systemd passes is used instead
   --mode chat|echo           chat: each message goes to every other client;
                              echo: each message goes back to its sender [default: chat]
   --include-sender           in chat mode, also deliver each message to its sender
@@ -100,12 +102,26 @@ Options:
   --node-id ID               this instance's id in Redis [default: random]
   --log-format text|json     log lines as text, or one JSON object per line (time,
                              level, target, message, peer) [default: text]
+  --proxy-protocol           every connection starts with a PROXY protocol v1/v2 header
+                             (HAProxy send-proxy, before TLS) naming the client; others
+                             are closed. Only where nothing but the proxy can connect
+  --trusted-proxy CIDR       believe the client address in the forwarding header of
+                             requests from this network or address (repeatable; unix:
+                             for peers on a Unix socket) [default: none]
+  --real-ip-header NAME      x-forwarded-for or forwarded (RFC 7239): the header the
+                             trusted proxies write [default: x-forwarded-for]
+  --drain-delay SECS         on SIGTERM/SIGINT, stop accepting, keep serving open
+                             connections this long, then close them with 1001 (for a
+                             restart with a second process on the port) [default: 0]
+  --unix-mode MODE           permission bits of the --listen unix:PATH socket file, in
+                             octal (e.g. 660) [default: from the umask]
   -h, --help                 print this help
   -V, --version              print the version
 
 Logging: RUST_LOG=debug|info|warn|error [default: info]
-Signals: SIGTERM/SIGINT shut down gracefully; SIGHUP reads --config again and logs
-what changed
+Signals: SIGTERM/SIGINT shut down gracefully (after --drain-delay); SIGHUP reads
+--config again and applies what can change without a restart
+systemd: socket activation (LISTEN_FDS) and Type=notify readiness (NOTIFY_SOCKET)
 ";
 
 /// A flag's value through its type's check (`values`), or a message naming the flag.
@@ -118,7 +134,8 @@ where
 }
 
 /// Flags that take no value.
-const SWITCHES: [&str; 5] = [
+const SWITCHES: [&str; 6] = [
+    "--proxy-protocol",
     "--include-sender",
     "--no-http",
     "--no-deflate",
@@ -180,6 +197,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             "--node-id" => redis(s).node_id = Some(value(&flag, val())?),
             "--reuse-port" => s.reuse_port = Some(true),
             "--log-format" => s.log_format = Some(value(&flag, val())?),
+            "--proxy-protocol" => s.proxy_protocol = Some(true),
+            "--trusted-proxy" => {
+                let proxy = value(&flag, val())?;
+                s.trusted_proxy.get_or_insert_with(Vec::new).push(proxy);
+            }
+            "--real-ip-header" => s.real_ip_header = Some(value(&flag, val())?),
+            "--drain-delay" => s.drain_delay = Some(value(&flag, val())?),
+            "--unix-mode" => s.unix_mode = Some(value(&flag, val())?),
             _ => return Err(UsageError(format!("unknown argument '{arg}'"))),
         }
     }

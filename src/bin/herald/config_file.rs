@@ -158,7 +158,9 @@ mod tests {
              `max_message_size`, `max_backlog`, `slow_policy`, `max_request_bytes`, \
              `handshake_timeout`, `close_timeout`, `idle_timeout`, `pong_timeout`, \
              `shutdown_timeout`, `allow_origin`, `http`, `deflate`, `deflate_threshold`, \
-             `protocol`, `workers`, `reuse_port`, `log_format`, `tls`, `redis` (in `x = 1`)"
+             `protocol`, `workers`, `reuse_port`, `log_format`, `proxy_protocol`, \
+             `trusted_proxy`, `real_ip_header`, `drain_delay`, `unix_mode`, `tls`, `redis` \
+             (in `x = 1`)"
         );
     }
 

@@ -21,7 +21,7 @@ pub enum Listen {
     Addr(SocketAddr),
     /// A host name and a port, resolved when the daemon starts (the first address is bound).
     Host(String, u16),
-    /// `unix:PATH`: a Unix domain socket (not served yet: the server listens on TCP only).
+    /// `unix:PATH`: a Unix domain socket (for a proxy on the same host).
     Unix(PathBuf),
 }
 
@@ -124,8 +124,8 @@ impl Listen {
     /// The address to bind. A host name is resolved now (the system resolver: /etc/hosts,
     /// DNS); when it has several addresses the first is bound and `note` says so.
     ///
-    /// Errors: the name does not resolve, or this is a `unix:` path (the server cannot
-    /// listen on a Unix domain socket yet).
+    /// Errors: the name does not resolve, or this is a `unix:` path (which has no IP
+    /// address: `main` binds it with `Server::bind_unix`).
     pub fn resolve(&self) -> Result<Resolved, String> {
         match self {
             Listen::Addr(addr) => Ok(Resolved {
@@ -156,8 +156,7 @@ impl Listen {
                 Ok(Resolved { addr: first, note })
             }
             Listen::Unix(path) => Err(format!(
-                "--listen unix:{}: Unix domain sockets are not supported yet (this version \
-                 listens on TCP only); put the proxy on 127.0.0.1:PORT instead",
+                "--listen unix:{} is a Unix socket, not an IP address",
                 path.display()
             )),
         }
@@ -238,6 +237,6 @@ mod tests {
         assert!(r.addr.ip().is_loopback(), "{r:?}");
         assert_eq!(r.addr.port(), 7);
         let e = Listen::Unix("/x".into()).resolve().unwrap_err();
-        assert!(e.contains("not supported yet"), "{e}");
+        assert!(e.contains("not an IP address"), "{e}");
     }
 }

@@ -11,6 +11,7 @@ mod logging;
 mod reload;
 mod settings;
 mod signals;
+mod systemd;
 mod values;
 
 use cli::{Command, Invocation};
@@ -18,17 +19,85 @@ use herald::{ChatRoom, Config, Echo, Handle, Handler, Server};
 use reload::Reloader;
 use settings::{Options, Scale, Settings};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use systemd::Activated;
 use values::Mode;
 
-fn serve<H: Handler>(config: Config, handler: H, mode: &str, reloader: Reloader) -> ExitCode {
+/// Where the server's listening socket comes from.
+enum Socket {
+    /// Bind `Config::listen` (TCP).
+    Bind,
+    /// A Unix socket at this path, with these permission bits.
+    Unix(PathBuf, Option<u32>),
+    /// The one systemd passed (socket activation).
+    Activated(Activated),
+}
+
+impl Socket {
+    /// A server on this socket (for `--workers`, each on a clone of an inherited one).
+    fn server<H: Handler>(&self, config: Config, handler: H) -> std::io::Result<Server<H>> {
+        match self {
+            Socket::Bind => Server::bind(config, handler),
+            Socket::Unix(path, mode) => Server::bind_unix(path, *mode, config, handler),
+            Socket::Activated(Activated::Tcp(l)) => {
+                Server::from_listener(l.try_clone()?, config, handler)
+            }
+            Socket::Activated(Activated::Unix(l)) => {
+                Server::from_unix_listener(l.try_clone()?, config, handler)
+            }
+        }
+    }
+
+    /// What the startup line says the daemon listens on, and whether the page's address
+    /// goes with it (TCP only).
+    fn describe(&self, scheme: Scheme, addr: SocketAddr) -> (String, bool) {
+        match self {
+            Socket::Bind => (scheme.ws(addr), true),
+            Socket::Unix(path, _) => (format!("unix:{}", path.display()), false),
+            Socket::Activated(Activated::Tcp(_)) => (scheme.ws(addr), true),
+            Socket::Activated(Activated::Unix(l)) => {
+                let path = l
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(PathBuf::from));
+                let path = path.map_or_else(|| "?".into(), |p| p.display().to_string());
+                (format!("unix:{path}"), false)
+            }
+        }
+    }
+
+    /// `, socket from systemd` for an inherited socket.
+    fn origin(&self) -> &'static str {
+        match self {
+            Socket::Activated(_) => ", socket from systemd",
+            _ => "",
+        }
+    }
+}
+
+fn serve<H: Handler>(
+    config: Config,
+    socket: &Socket,
+    handler: H,
+    mode: &str,
+    reloader: Reloader,
+) -> ExitCode {
     let listen = config.listen;
     let http = config.http;
     let scheme = Scheme::of(&config);
-    let mut server = match Server::bind(config, handler) {
+    let mut server = match socket.server(config, handler) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("herald: cannot listen on {listen}: {e}");
+            match socket {
+                Socket::Bind => eprintln!("herald: cannot listen on {listen}: {e}"),
+                Socket::Unix(path, _) => {
+                    eprintln!("herald: cannot listen on unix:{}: {e}", path.display())
+                }
+                Socket::Activated(_) => {
+                    eprintln!("herald: cannot use the socket from systemd: {e}")
+                }
+            }
             return ExitCode::from(1);
         }
     };
@@ -38,12 +107,18 @@ fn serve<H: Handler>(config: Config, handler: H, mode: &str, reloader: Reloader)
         eprintln!("herald: cannot install signal handlers: {e}");
         return ExitCode::from(1);
     }
+    let (on, page) = socket.describe(scheme, server.local_addr());
     log::info!(
-        "herald {} listening on {} ({mode} mode){}",
+        "herald {} listening on {on} ({mode} mode{}){}",
         env!("CARGO_PKG_VERSION"),
-        scheme.ws(server.local_addr()),
-        scheme.page(server.local_addr(), http),
+        socket.origin(),
+        if page {
+            scheme.page(server.local_addr(), http)
+        } else {
+            String::new()
+        },
     );
+    systemd::notify(&format!("READY=1\nSTATUS=listening on {on}"));
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -111,6 +186,8 @@ fn load(inv: &Invocation) -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
+    // Before anything else (and any thread): it reads and clears LISTEN_FDS/LISTEN_PID.
+    let activated = systemd::take_listener();
     let (inv, print) = match cli::parse(std::env::args().skip(1)) {
         Ok(Command::Run(inv)) => (inv, false),
         Ok(Command::PrintConfig(inv)) => (inv, true),
@@ -138,25 +215,37 @@ fn main() -> ExitCode {
         print!("{}", settings::to_toml(&opts));
         return ExitCode::SUCCESS;
     }
-    if let listen::Listen::Unix(_) = opts.listen
-        && let Err(e) = opts.listen.resolve()
-    {
-        eprintln!("herald: {e}");
-        return ExitCode::from(2);
-    }
     logging::init(opts.log_format);
-    match opts.listen.resolve() {
-        Ok(resolved) => {
-            if let Some(note) = resolved.note {
-                log::info!("{note}");
-            }
-            opts.config.listen = resolved.addr;
-        }
-        Err(e) => {
+    let socket = match (activated, &opts.listen) {
+        (Err(e), _) => {
             eprintln!("herald: {e}");
             return ExitCode::from(1);
         }
-    }
+        (Ok(Some(activated)), listen) => {
+            log::info!("listening on the socket systemd passed (--listen {listen} is not used)");
+            Socket::Activated(activated)
+        }
+        (Ok(None), listen::Listen::Unix(path)) => {
+            if !opts.scale.is_single() && opts.scale.workers > 1 {
+                eprintln!("herald: --listen unix: serves one loop; --workers needs a TCP port");
+                return ExitCode::from(2);
+            }
+            Socket::Unix(path.clone(), opts.unix_mode)
+        }
+        (Ok(None), listen) => match listen.resolve() {
+            Ok(resolved) => {
+                if let Some(note) = resolved.note {
+                    log::info!("{note}");
+                }
+                opts.config.listen = resolved.addr;
+                Socket::Bind
+            }
+            Err(e) => {
+                eprintln!("herald: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let reloader = Reloader::new(inv, opts.clone());
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut config = opts.config;
@@ -177,10 +266,10 @@ fn main() -> ExitCode {
     }
     let chat = ChatRoom::new(opts.include_sender);
     match (opts.mode, opts.scale.is_single()) {
-        (Mode::Chat, true) => serve(config, chat, "chat", reloader),
-        (Mode::Echo, true) => serve(config, Echo, "echo", reloader),
-        (Mode::Chat, false) => serve_scaled(config, &opts.scale, chat, "chat", reloader),
-        (Mode::Echo, false) => serve_scaled(config, &opts.scale, Echo, "echo", reloader),
+        (Mode::Chat, true) => serve(config, &socket, chat, "chat", reloader),
+        (Mode::Echo, true) => serve(config, &socket, Echo, "echo", reloader),
+        (Mode::Chat, false) => serve_scaled(config, socket, &opts.scale, chat, "chat", reloader),
+        (Mode::Echo, false) => serve_scaled(config, socket, &opts.scale, Echo, "echo", reloader),
     }
 }
 
@@ -192,6 +281,7 @@ fn main() -> ExitCode {
 /// once all have returned, 1 if a loop failed.
 fn serve_scaled<H: Handler + Clone + Send + 'static>(
     mut config: Config,
+    socket: Socket,
     scale: &Scale,
     handler: H,
     mode: &str,
@@ -229,6 +319,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
         None => None,
     };
     let hub = (redis.is_none()).then(|| Hub::new(workers));
+    let socket = std::sync::Arc::new(socket);
 
     /// Tells `serve_scaled` that a worker's loop ended (`ok` false: it failed or panicked).
     struct Finished {
@@ -247,6 +338,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
     for i in 0..workers {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(SocketAddr, Handle), String>>();
         let (worker_config, handler, hub) = (config.clone(), handler.clone(), hub.clone());
+        let socket = socket.clone();
         #[cfg(feature = "redis")]
         let redis = redis.clone().map(|r| {
             r.with_node_id(if workers > 1 {
@@ -260,7 +352,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
             .name(format!("herald-worker-{i}"))
             .spawn(move || {
                 let listen = worker_config.listen;
-                let mut server = match Server::bind(worker_config, handler) {
+                let mut server = match socket.server(worker_config, handler) {
                     Ok(server) => server,
                     Err(e) => {
                         let _ = ready_tx.send(Err(format!("cannot listen on {listen}: {e}")));
@@ -339,13 +431,19 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
         return ExitCode::from(1);
     }
     let scheme = Scheme::of(&config);
+    let (on, page) = socket.describe(scheme, config.listen);
     log::info!(
-        "herald {} listening on {} ({mode} mode, {workers} worker{}{redis_url}){}",
+        "herald {} listening on {on} ({mode} mode, {workers} worker{}{redis_url}{}){}",
         env!("CARGO_PKG_VERSION"),
-        scheme.ws(config.listen),
         if workers == 1 { "" } else { "s" },
-        scheme.page(config.listen, config.http),
+        socket.origin(),
+        if page {
+            scheme.page(config.listen, config.http)
+        } else {
+            String::new()
+        },
     );
+    systemd::notify(&format!("READY=1\nSTATUS=listening on {on}"));
     let mut failed = false;
     for ok in finished_rx {
         if !ok && !failed {

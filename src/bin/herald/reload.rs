@@ -12,11 +12,13 @@ use herald::Handle;
 use std::collections::BTreeMap;
 
 /// Keys that only a restart can change: the listening socket (`listen`, `workers`,
-/// `reuse_port`), the handler (`mode`, `include_sender`), the relay (`redis.*`), the
+/// `reuse_port`, `proxy_protocol`, `unix_mode`), the handler (`mode`, `include_sender`), the relay (`redis.*`), the
 /// logger (`log_format`), and TLS switched on or off (`tls`; a new certificate or key under
 /// the same `[tls]` is reloadable).
-pub const RESTART_ONLY: [&str; 9] = [
+pub const RESTART_ONLY: [&str; 11] = [
     "listen",
+    "proxy_protocol",
+    "unix_mode",
     "workers",
     "reuse_port",
     "mode",

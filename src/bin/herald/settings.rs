@@ -12,12 +12,13 @@
 //! `deflate = false`; the repeatable `--allow-origin` and `--protocol` are arrays
 //! (`allow_origin = ["https://a.example"]`); `--tls-cert`/`--tls-key` are `cert`/`key`
 //! under `[tls]`; `--redis`, `--redis-prefix` and `--node-id` are `url`, `prefix` and
-//! `node_id` under `[redis]`. A flag replaces its key's value, arrays included.
+//! `node_id` under `[redis]`; the repeatable `--trusted-proxy` is the array `trusted_proxy`.
+//! A flag replaces its key's value, arrays included.
 
 use crate::listen::Listen;
 use crate::values::{
-    Bytes, LogFormat, Mode, NodeId, Origin, Policy, Positive, Protocol, RedisUrl, Seconds,
-    SecondsOrOff, Workers,
+    Bytes, FileMode, LogFormat, Mode, NodeId, Origin, Policy, Positive, Protocol, Proxy, RealIp,
+    RedisUrl, Seconds, SecondsOrOff, Workers,
 };
 use herald::Config;
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,16 @@ pub struct Settings {
     pub reuse_port: Option<bool>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// `--proxy-protocol`.
+    pub proxy_protocol: Option<bool>,
+    /// `--trusted-proxy` (repeatable).
+    pub trusted_proxy: Option<Vec<Proxy>>,
+    /// `--real-ip-header`.
+    pub real_ip_header: Option<RealIp>,
+    /// `--drain-delay`, seconds (0: none).
+    pub drain_delay: Option<SecondsOrOff>,
+    /// `--unix-mode`, octal permission bits of a `unix:` socket file.
+    pub unix_mode: Option<FileMode>,
     /// `[tls]`: `--tls-cert`, `--tls-key`.
     pub tls: Option<TlsFiles>,
     /// `[redis]`: `--redis`, `--redis-prefix`, `--node-id`.
@@ -150,6 +161,8 @@ pub struct Options {
     pub tls_files: Option<(String, String)>,
     /// How log lines are written.
     pub log_format: LogFormat,
+    /// The permission bits of a `unix:` socket file (`None`: the umask's).
+    pub unix_mode: Option<u32>,
 }
 
 /// `a` where set, else `b`, field by field.
@@ -167,7 +180,8 @@ impl Settings {
         over!(self, b; listen, mode, include_sender, max_connections, max_connections_per_ip,
             max_message_size, max_backlog, slow_policy, max_request_bytes, handshake_timeout,
             close_timeout, idle_timeout, pong_timeout, shutdown_timeout, allow_origin, http,
-            deflate, deflate_threshold, protocol, workers, reuse_port, log_format);
+            deflate, deflate_threshold, protocol, workers, reuse_port, log_format,
+            proxy_protocol, trusted_proxy, real_ip_header, drain_delay, unix_mode);
         self.tls = match (self.tls.take(), b.tls) {
             (Some(mut a), Some(b)) => {
                 over!(a, b; cert, key);
@@ -214,6 +228,19 @@ impl Settings {
         c.deflate = self.deflate.unwrap_or(c.deflate);
         c.reuse_port = self.reuse_port.unwrap_or(c.reuse_port);
         c.http = self.http.unwrap_or(c.http);
+        c.proxy_protocol = self.proxy_protocol.unwrap_or(c.proxy_protocol);
+        if let Some(proxies) = self.trusted_proxy {
+            c.trusted_proxies = proxies.into_iter().map(|p| p.0).collect();
+        }
+        if let Some(header) = self.real_ip_header {
+            c.real_ip_header = header.0;
+        }
+        if let Some(delay) = self.drain_delay {
+            c.drain_delay = delay.0.unwrap_or_default();
+        }
+        if self.unix_mode.is_some() && !matches!(listen, Listen::Unix(_)) {
+            return Err("--unix-mode (unix_mode) is for a Unix socket: --listen unix:PATH".into());
+        }
         // What the library refuses at bind (a request limit under 256 bytes), refused now
         // with the key's name, before anything starts.
         c.validate().map_err(|e| format!("invalid settings: {e}"))?;
@@ -253,6 +280,7 @@ impl Settings {
             },
             tls_files,
             log_format: self.log_format.unwrap_or_default(),
+            unix_mode: self.unix_mode.map(|m| m.0),
         })
     }
 
@@ -284,6 +312,11 @@ impl Settings {
             workers: Some(Workers(opts.scale.workers)),
             reuse_port: Some(c.reuse_port),
             log_format: Some(opts.log_format),
+            proxy_protocol: Some(c.proxy_protocol),
+            trusted_proxy: Some(c.trusted_proxies.iter().copied().map(Proxy).collect()),
+            real_ip_header: Some(RealIp(c.real_ip_header)),
+            drain_delay: Some(SecondsOrOff(Some(c.drain_delay).filter(|d| !d.is_zero()))),
+            unix_mode: opts.unix_mode.map(FileMode),
             tls: opts.tls_files.as_ref().map(|(cert, key)| TlsFiles {
                 cert: Some(absolute(cert)),
                 key: Some(absolute(key)),

@@ -494,3 +494,98 @@ mod tests {
         assert!("has space".parse::<NodeId>().is_err());
     }
 }
+
+/// A proxy whose forwarding header is believed (`--trusted-proxy`): a network in CIDR
+/// notation, a bare address, or `unix:` (`herald::TrustedProxy`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proxy(pub herald::TrustedProxy);
+
+impl FromStr for Proxy {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Proxy, String> {
+        raw.parse()
+            .map(Proxy)
+            .map_err(|e| format!("invalid trusted proxy: {e} (or unix: for Unix-socket peers)"))
+    }
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+as_string!(Proxy);
+
+/// The header that names the client behind a trusted proxy (`--real-ip-header`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RealIp(pub herald::RealIpHeader);
+
+impl FromStr for RealIp {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<RealIp, String> {
+        raw.parse().map(RealIp).map_err(|e| e.to_string())
+    }
+}
+
+impl fmt::Display for RealIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+as_string!(RealIp);
+
+/// A Unix socket file's permission bits, in octal as chmod takes them (`660`, `0660`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMode(pub u32);
+
+impl FromStr for FileMode {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<FileMode, String> {
+        let digits = raw.strip_prefix("0o").unwrap_or(raw);
+        match u32::from_str_radix(digits, 8) {
+            Ok(mode) if !digits.is_empty() && digits.len() <= 4 && mode <= 0o777 => {
+                Ok(FileMode(mode))
+            }
+            _ => Err(format!(
+                "invalid file mode '{raw}': octal permission bits as chmod takes them, e.g. 660"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:03o}", self.0)
+    }
+}
+
+as_string!(FileMode);
+
+#[cfg(test)]
+mod proxy_value_tests {
+    use super::*;
+
+    #[test]
+    fn proxies_headers_and_modes() {
+        assert_eq!(
+            "10.0.0.0/8".parse::<Proxy>().unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!("unix:".parse::<Proxy>().unwrap().to_string(), "unix:");
+        let e = "10.0.0.1/8".parse::<Proxy>().unwrap_err();
+        assert!(e.contains("10.0.0.0/8"), "{e}");
+        assert_eq!(
+            "Forwarded".parse::<RealIp>().unwrap().to_string(),
+            "forwarded"
+        );
+        assert!("x-real-ip".parse::<RealIp>().is_err());
+        assert_eq!("660".parse::<FileMode>(), Ok(FileMode(0o660)));
+        assert_eq!("0600".parse::<FileMode>(), Ok(FileMode(0o600)));
+        assert_eq!(FileMode(0o660).to_string(), "660");
+        for bad in ["", "8", "1000", "rw", "-1", "0o"] {
+            assert!(bad.parse::<FileMode>().is_err(), "{bad}");
+        }
+    }
+}
