@@ -11,6 +11,7 @@
 
 use super::conn::Phase;
 use super::transport::Read;
+use super::turn::Phase as TurnPhase;
 use super::{Handler, Server, ctx};
 use crate::ids::{PeerError, PeerId};
 use crate::protocol::OpCode;
@@ -71,6 +72,7 @@ impl<H: Handler> Server<H> {
                         session.heard(now);
                     }
                     self.metrics.bytes_in += n as u64;
+                    self.metrics.reads += 1;
                     let landed = if buffered {
                         Landed::Buffered
                     } else {
@@ -165,6 +167,9 @@ impl<H: Handler> Server<H> {
             Landed::Buffered => &mut own,
         };
         let mut used = 0;
+        // The turn's clock goes to dispatch at the first message and back at the end: two
+        // readings per read, however many messages it carried.
+        let entered = self.metrics.clock.phase();
         // The session is looked up at each step: the handler may close this very peer.
         while let Some(session) = self.registry.get_mut(peer).and_then(|c| c.session_mut()) {
             let step = session.next(&mut decoder, &mut buf[used..], &mut self.inflate);
@@ -178,6 +183,7 @@ impl<H: Handler> Server<H> {
             match event {
                 Event::Message(msg) => {
                     self.metrics.messages_in += 1;
+                    self.metrics.clock.switch(TurnPhase::Dispatch);
                     self.handler.on_message(ctx!(self), peer, msg);
                 }
                 Event::Pong(payload) => {
@@ -212,6 +218,7 @@ impl<H: Handler> Server<H> {
             }
             self.settle();
         }
+        self.metrics.clock.switch(entered);
         if let Some(conn) = self.registry.get_mut(peer) {
             if let Some(session) = conn.session_mut() {
                 session.restore_decoder(decoder);
