@@ -186,6 +186,15 @@ impl<H: Handler> Server<H> {
                     self.metrics.clock.switch(TurnPhase::Dispatch);
                     self.handler.on_message(ctx!(self), peer, msg);
                 }
+                Event::Inflated { msg, deflated } => {
+                    self.metrics.messages_in += 1;
+                    self.metrics.clock.switch(TurnPhase::Dispatch);
+                    // While the handler has it, the fan-out may send the message on as it
+                    // came instead of compressing it again.
+                    self.fanout.arrived_deflated(msg, deflated);
+                    self.handler.on_message(ctx!(self), peer, msg);
+                    self.fanout.forget_arrived();
+                }
                 Event::Pong(payload) => {
                     self.fanout
                         .control(&mut self.registry, peer, OpCode::Pong, payload);
