@@ -3,8 +3,10 @@
 #
 #   scripts/bench.sh                      herald alone, 10 s per broadcast run
 #   scripts/bench.sh --quick              short runs, for a smoke test
-#   scripts/bench.sh --compare            also tokio-tungstenite and Node's ws (same
-#                                         matrix, same run), then herald's ratio to each
+#   scripts/bench.sh --compare            also tokio-tungstenite, Node's ws and the floor
+#                                         (a minimal mio fan-out with no validation,
+#                                         benches/reference/mio-floor), same matrix, same
+#                                         run, then herald's ratio to each
 #   scripts/bench.sh --server 'CMD'       also any other server; CMD gets its port from
 #                                         {port}, e.g. --server './my-server --port {port}'
 #   scripts/bench.sh size                 the size job only: the smallest build's stripped
@@ -29,7 +31,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 
 Options:
@@ -43,6 +45,8 @@ Options:
   --wait-quiet SECS before each test, wait up to SECS for the machine to be idle (under
                     25% busy over a second): on a shared machine, other work skews the
                     figures; each test reports how much CPU the rest used ("others")
+  --tests LIST      only these tests, comma-separated (bcast-w1, bcast-w32, bcast-n1000,
+                    bcast-open, connect, idle); bcast-open needs bcast-w32 for its rate
   --out DIR         where to keep the results [default: a new directory under /tmp]
   -h, --help        this help
 EOF
@@ -59,6 +63,7 @@ COMPARE=0
 NICE=0
 WAIT_QUIET=0
 OUT=""
+ONLY=""
 CUSTOM=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -69,6 +74,8 @@ while [ $# -gt 0 ]; do
         --server) CUSTOM+=("${2:?--server needs a command}"); shift 2 ;;
         --server=*) CUSTOM+=("${1#*=}"); shift ;;
         --out) OUT=${2:?--out needs a directory}; shift 2 ;;
+        --tests) ONLY=${2:?--tests needs a list}; shift 2 ;;
+        --tests=*) ONLY=${1#*=}; shift ;;
         --nice) NICE=1; shift ;;
         --wait-quiet) WAIT_QUIET=${2:?--wait-quiet needs a number of seconds}; shift 2 ;;
         --wait-quiet=*) WAIT_QUIET=${1#*=}; shift ;;
@@ -121,6 +128,12 @@ if [ "$COMPARE" = 1 ]; then
         --manifest-path "$ROOT/benches/reference/tokio-tungstenite/Cargo.toml" \
         --target-dir "$TARGET/reference"
     SERVERS+=("tokio-tungstenite|$TARGET/reference/release/herald-reference-tokio-tungstenite --listen 127.0.0.1:{port}")
+
+    say "== building the floor (a minimal mio fan-out, no validation)"
+    cargo build --release \
+        --manifest-path "$ROOT/benches/reference/mio-floor/Cargo.toml" \
+        --target-dir "$TARGET/reference"
+    SERVERS+=("mio-floor|$TARGET/reference/release/herald-reference-mio-floor --listen 127.0.0.1:{port}")
 
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -195,6 +208,17 @@ TESTS=(
     "connect|connect --count $CONNECT_COUNT --concurrency $CONNECT_CONCURRENCY"
     "idle|idle --clients $IDLE_CLIENTS --hold $HOLD"
 )
+ALL_TESTS=(bcast-w1 bcast-w32 bcast-n1000 bcast-open connect idle)
+if [ -n "$ONLY" ]; then
+    keep=()
+    for t in "${TESTS[@]}"; do
+        [[ ",$ONLY," == *",${t%%|*},"* ]] && keep+=("$t")
+    done
+    [ "${#keep[@]}" -gt 0 ] || { echo "bench.sh: --tests names no known test" >&2; exit 2; }
+    TESTS=("${keep[@]}")
+    ALL_TESTS=()
+    for t in "${TESTS[@]}"; do ALL_TESTS+=("${t%%|*}"); done
+fi
 
 # jget FILE KEY: a field of the flat JSON object in FILE ("" if absent or null).
 
@@ -282,14 +306,16 @@ done
 # --- the table --------------------------------------------------------------------------------
 val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
 {
-    printf '\n%-20s %14s %16s %10s %11s %13s %12s %22s\n' server "N=100 W=32" "N=1000 S=10" "W=1 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
-    printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "" "deliveries" "deliveries" "latency" "latency" "per second" "connection" "W=32 / N=1000"
+    printf '\n%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' server "N=100 W=32" "N=1000 S=10" "W=1 p99" "W=1 p99.9" "W=32 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
+    printf '%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' "" "deliveries" "deliveries" "latency" "latency" "latency" "latency" "per second" "connection" "W=32 / N=1000"
     for entry in "${SERVERS[@]}"; do
         name=${entry%%|*}
-        printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "$name" \
+        printf '%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' "$name" \
             "$(fmt rate "$(val "$name" bcast-w32 deliveries_per_s)")" \
             "$(fmt rate "$(val "$name" bcast-n1000 deliveries_per_s)")" \
             "$(fmt us "$(val "$name" bcast-w1 latency_p99_us)")" \
+            "$(fmt us "$(val "$name" bcast-w1 latency_p999_us)")" \
+            "$(fmt us "$(val "$name" bcast-w32 latency_p99_us)")" \
             "$(fmt us "$(val "$name" bcast-open latency_p99_us)")" \
             "$(fmt rate "$(val "$name" connect handshakes_per_s)")" \
             "$(fmt bytes "$(val "$name" idle rss_per_conn_bytes)")" \
@@ -309,7 +335,7 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
     problems=""
     for entry in "${SERVERS[@]}"; do
         name=${entry%%|*}
-        for t in bcast-w1 bcast-w32 bcast-n1000 bcast-open connect idle; do
+        for t in "${ALL_TESTS[@]}"; do
             f="$OUT/${name//[^A-Za-z0-9._-]/_}.$t.json"
             if [ ! -s "$f" ]; then
                 problems+="  $name $t: failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
@@ -336,16 +362,17 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
 
     if [ "${#SERVERS[@]}" -gt 1 ]; then
         printf '\nherald / other (rates: higher is better for herald; latency, memory and CPU: lower is better)\n'
-        printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "" "N=100 W=32" "N=1000 S=10" "W=1 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
+        printf '%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' "" "N=100 W=32" "N=1000 S=10" "W=1 p99" "W=1 p99.9" "W=32 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
         for entry in "${SERVERS[@]:1}"; do
             other=${entry%%|*}
             ratio() { # ratio TEST KEY
                 awk -v a="$(val herald "$1" "$2")" -v b="$(val "$other" "$1" "$2")" \
                     'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.3gx", a / b }'
             }
-            printf '%-20s %14s %16s %10s %11s %13s %12s %22s\n' "÷ $other" \
+            printf '%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' "÷ $other" \
                 "$(ratio bcast-w32 deliveries_per_s)" "$(ratio bcast-n1000 deliveries_per_s)" \
-                "$(ratio bcast-w1 latency_p99_us)" "$(ratio bcast-open latency_p99_us)" \
+                "$(ratio bcast-w1 latency_p99_us)" "$(ratio bcast-w1 latency_p999_us)" \
+                "$(ratio bcast-w32 latency_p99_us)" "$(ratio bcast-open latency_p99_us)" \
                 "$(ratio connect handshakes_per_s)" \
                 "$(ratio idle rss_per_conn_bytes)" \
                 "$(ratio bcast-w32 server_cpu_ns_per_delivery) / $(ratio bcast-n1000 server_cpu_ns_per_delivery)"

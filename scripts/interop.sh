@@ -19,7 +19,7 @@ fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get update -qq && apt-get install -y --no-install-recommends nodejs npm
 fi
-cp tests/interop/package.json tests/interop/chat.mjs "$work/"
+cp tests/interop/package.json tests/interop/chat.mjs tests/interop/cross.mjs "$work/"
 (cd "$work" && { [[ -d node_modules/ws ]] || npm install --silent --no-audit --no-fund; })
 
 if [[ ! -f "$work/cert.pem" ]]; then
@@ -52,4 +52,24 @@ wait_port "$secure"
 "$work/venv/bin/python" tests/interop/chat.py "ws://127.0.0.1:$plain/"
 "$work/venv/bin/python" tests/interop/chat.py "wss://localhost:$secure/" "$work/cert.pem"
 node "$work/chat.mjs" "ws://127.0.0.1:$plain/"
-echo "interop: 3 passed, 0 failed"
+
+# A compressed message goes on as it came (permessage-deflate): each library must inflate
+# what the other compressed. The receiver says "ready" once connected, then the other sends.
+cross() { # cross RECEIVER SENDER (python|node), in a room of their own
+    local room=/room/cross-$1-$2 out=$work/cross-$1.out pid i
+    case $1 in
+        python) "$work/venv/bin/python" tests/interop/cross.py receive "ws://127.0.0.1:$plain$room" >"$out" & ;;
+        node) node "$work/cross.mjs" receive "ws://127.0.0.1:$plain$room" >"$out" & ;;
+    esac
+    pid=$!
+    for i in $(seq 100); do grep -q ready "$out" && break; sleep 0.1; done
+    case $2 in
+        python) "$work/venv/bin/python" tests/interop/cross.py send "ws://127.0.0.1:$plain$room" ;;
+        node) node "$work/cross.mjs" send "ws://127.0.0.1:$plain$room" ;;
+    esac
+    wait "$pid"
+    grep -v ready "$out"
+}
+cross node python
+cross python node
+echo "interop: 5 passed, 0 failed"

@@ -106,8 +106,21 @@ impl Inflate {
 /// What one decoding step meant for the application and the wire.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
-    /// A complete data message: inflated if it was compressed, and valid UTF-8 if text.
+    /// A complete data message that arrived uncompressed (valid UTF-8 if text).
     Message(Message<'a>),
+    /// A complete data message that arrived compressed (permessage-deflate): `msg` is
+    /// inflated (and valid UTF-8 if text); `deflated` is its payload as it arrived (the
+    /// sync-flush tail removed). That payload stands alone: herald agrees to
+    /// `client_no_context_takeover` and inflated it from an empty window, so it refers to
+    /// nothing before it, with back-references at most 32 KiB away (RFC 7692 §7.1.1.2 and
+    /// §7.1.2.2). A peer that accepts a 15-bit server window inflates it as it is, so a
+    /// fan-out may send it on instead of compressing the message again.
+    Inflated {
+        /// The message, inflated.
+        msg: Message<'a>,
+        /// Its payload as it arrived.
+        deflated: &'a [u8],
+    },
     /// The peer pinged: send a pong with this payload (RFC 6455 section 5.5.2).
     Pong(&'a [u8]),
     /// The peer started the close handshake: send `reply` (its own code echoed, 1000 for
@@ -283,7 +296,10 @@ impl Session {
                         false => Ok(Message::Binary(&inflate.out)),
                     });
                 match inflated {
-                    Ok(msg) => Event::Message(msg),
+                    Ok(msg) => Event::Inflated {
+                        msg,
+                        deflated: payload,
+                    },
                     Err(error) => self.failed(error),
                 }
             }
@@ -572,6 +588,7 @@ mod tests {
         let mut deflater = Deflater::default();
         let mut compressed = Vec::new();
         deflater.compress(15, "héllo".as_bytes(), &mut compressed);
+        let first = compressed.clone();
         let mut bytes = frame(true, true, OpCode::Text, &compressed);
         // The same message in two fragments, RSV1 on the first only.
         let (a, b) = compressed.split_at(compressed.len() / 2);
@@ -582,10 +599,9 @@ mod tests {
         for chunk in [1, 2, 5, bytes.len()] {
             let mut session = Session::new(1 << 20, 15, 1);
             let out = run(&mut session, &bytes, chunk);
-            assert_eq!(
-                out[..2],
-                ["Message(Text(\"héllo\"))", "Message(Text(\"héllo\"))"]
-            );
+            // Both arrive inflated, with the payload as it came (the fragments' joined).
+            let expected = format!("Inflated {{ msg: Text(\"héllo\"), deflated: {first:?} }}");
+            assert_eq!(out[..2], [expected.clone(), expected]);
             assert!(out[2].contains("CloseCode(1007)"), "chunk {chunk}: {out:?}");
         }
         // Without deflate agreed, RSV1 is a protocol error.

@@ -3,8 +3,10 @@
 //! backlog is full.
 //!
 //! Owns the recycled frame buffers (`Spares`), the loop's compressor with its threshold
-//! (each message is compressed at most once per window size, never per recipient), the
-//! backlog limit and the slow-consumer policy, and the delivery counters. The registry
+//! (each message is compressed at most once per window size, never per recipient; a
+//! message that arrived compressed goes on as it came to peers with a 15-bit window, not
+//! compressed at all), the backlog limit and the slow-consumer policy, and the delivery
+//! counters. The registry
 //! says who the recipients are; this file decides what each one is sent. It never reads
 //! or writes a socket and never sees a room's name or the relay (`Context` hands a
 //! published message to the relay after delivering it here).
@@ -36,6 +38,34 @@ struct Outgoing<'m> {
     msg: Message<'m>,
     plain: Option<Frame>,
     compressed: [Option<Frame>; 7],
+    /// The message's payload as it arrived compressed, if it did: deflate data that
+    /// stands alone with a window of up to 15 bits (`Event::Inflated`).
+    arrived: Option<&'m [u8]>,
+}
+
+/// The message the handler is handling, if it arrived compressed: where its inflated bytes
+/// are, and its payload as it arrived.
+#[derive(Debug, Default)]
+struct Arrived {
+    /// Address and length of the inflated payload the handler was given; 0 when none.
+    at: usize,
+    len: usize,
+    text: bool,
+    deflated: Vec<u8>,
+}
+
+impl Arrived {
+    /// The payload `msg` arrived as, if `msg` is the message the handler was given: the
+    /// very same bytes (same address and length, borrowed unchanged since), not merely
+    /// equal ones.
+    fn of(&self, msg: Message<'_>) -> Option<&[u8]> {
+        let bytes = msg.as_bytes();
+        let same = self.at != 0
+            && bytes.as_ptr() as usize == self.at
+            && bytes.len() == self.len
+            && matches!(msg, Message::Text(_)) == self.text;
+        same.then_some(&self.deflated[..])
+    }
 }
 
 impl Outgoing<'_> {
@@ -55,11 +85,16 @@ impl Outgoing<'_> {
         deflater: &mut Deflater,
         buf: &mut Vec<u8>,
     ) -> Frame {
-        let msg = self.msg;
-        self.compressed[usize::from(bits.clamp(9, 15) - 9)]
-            .get_or_insert_with(|| {
-                deflater.compress(bits, msg.as_bytes(), buf);
-                spares.encode_message(msg.opcode(), true, buf)
+        let (msg, arrived) = (self.msg, self.arrived);
+        let bits = bits.clamp(9, 15);
+        self.compressed[usize::from(bits - 9)]
+            .get_or_insert_with(|| match arrived {
+                // A 15-bit window reads whatever window the sender used.
+                Some(deflated) if bits == 15 => spares.encode_message(msg.opcode(), true, deflated),
+                _ => {
+                    deflater.compress(bits, msg.as_bytes(), buf);
+                    spares.encode_message(msg.opcode(), true, buf)
+                }
             })
             .clone()
     }
@@ -72,6 +107,8 @@ pub struct Fanout {
     deflater: Deflater,
     /// The latest compressed payload.
     compressed: Vec<u8>,
+    /// The message the handler has, if it arrived compressed.
+    arrived: Arrived,
     /// Messages shorter than this go out uncompressed.
     threshold: usize,
     max_backlog: usize,
@@ -86,6 +123,7 @@ impl Fanout {
             spares: Spares::default(),
             deflater: Deflater::default(),
             compressed: Vec::new(),
+            arrived: Arrived::default(),
             threshold: config.deflate_threshold,
             max_backlog: config.max_backlog,
             slow_policy: config.slow_policy,
@@ -98,6 +136,31 @@ impl Fanout {
         self.threshold = config.deflate_threshold;
         self.max_backlog = config.max_backlog;
         self.slow_policy = config.slow_policy;
+    }
+
+    /// The handler is about to get `msg`, which arrived compressed as `deflated`
+    /// (`Event::Inflated`): until `forget_arrived`, delivering that very message sends
+    /// `deflated` to peers with a 15-bit window instead of compressing it again, if it is
+    /// smaller than the message.
+    pub fn arrived_deflated(&mut self, msg: Message<'_>, deflated: &[u8]) {
+        self.arrived.at = 0;
+        self.arrived.deflated.clear();
+        if deflated.len() >= msg.len() {
+            return; // sent uncompressed or compressed here instead
+        }
+        self.arrived.deflated.extend_from_slice(deflated);
+        self.arrived.at = msg.as_bytes().as_ptr() as usize;
+        self.arrived.len = msg.len();
+        self.arrived.text = matches!(msg, Message::Text(_));
+    }
+
+    /// The handler is done with the message given to `arrived_deflated`.
+    pub fn forget_arrived(&mut self) {
+        self.arrived.at = 0;
+        if self.arrived.deflated.capacity() > 64 << 10 {
+            // Kept between messages for the common small ones only.
+            self.arrived.deflated = Vec::new();
+        }
     }
 
     /// What was counted so far.
@@ -124,6 +187,7 @@ impl Fanout {
             msg,
             plain: None,
             compressed: Default::default(),
+            arrived: self.arrived.of(msg),
         };
         let (spares, deflater, compressed) =
             (&mut self.spares, &mut self.deflater, &mut self.compressed);

@@ -11,6 +11,7 @@
 
 use super::conn::Phase;
 use super::transport::Read;
+use super::turn::Phase as TurnPhase;
 use super::{Handler, Server, ctx};
 use crate::ids::{PeerError, PeerId};
 use crate::protocol::OpCode;
@@ -73,6 +74,7 @@ impl<H: Handler> Server<H> {
                         session.heard(now);
                     }
                     self.metrics.bytes_in += n as u64;
+                    self.metrics.reads += 1;
                     let landed = if buffered {
                         Landed::Buffered
                     } else {
@@ -168,6 +170,9 @@ impl<H: Handler> Server<H> {
             Landed::Buffered => &mut own,
         };
         let mut used = 0;
+        // The turn's clock goes to dispatch at the first message and back at the end: two
+        // readings per read, however many messages it carried.
+        let entered = self.metrics.clock.phase();
         // The session is looked up at each step: the handler may close this very peer.
         while let Some(session) = self.registry.get_mut(peer).and_then(|c| c.session_mut()) {
             let step = session.next(&mut decoder, &mut buf[used..], &mut self.inflate);
@@ -181,7 +186,17 @@ impl<H: Handler> Server<H> {
             match event {
                 Event::Message(msg) => {
                     self.metrics.messages_in += 1;
+                    self.metrics.clock.switch(TurnPhase::Dispatch);
                     self.handler.on_message(ctx!(self), peer, msg);
+                }
+                Event::Inflated { msg, deflated } => {
+                    self.metrics.messages_in += 1;
+                    self.metrics.clock.switch(TurnPhase::Dispatch);
+                    // While the handler has it, the fan-out may send the message on as it
+                    // came instead of compressing it again.
+                    self.fanout.arrived_deflated(msg, deflated);
+                    self.handler.on_message(ctx!(self), peer, msg);
+                    self.fanout.forget_arrived();
                 }
                 Event::Pong(payload) => {
                     self.fanout
@@ -215,6 +230,7 @@ impl<H: Handler> Server<H> {
             }
             self.settle();
         }
+        self.metrics.clock.switch(entered);
         if let Some(conn) = self.registry.get_mut(peer) {
             if let Some(session) = conn.session_mut() {
                 session.restore_decoder(decoder);

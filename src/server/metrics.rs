@@ -6,6 +6,7 @@
 
 use super::fanout::Counters;
 use super::outbox::WriteStats;
+use super::turn::{PHASE_BUCKETS, PHASES, TurnClock};
 use crate::relay::RelayStatus;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -32,6 +33,8 @@ pub struct Metrics {
     pub messages_in: u64,
     /// Bytes read from sockets.
     pub bytes_in: u64,
+    /// `read` calls that returned bytes.
+    pub reads: u64,
     /// Bytes written to sockets and write system calls.
     pub written: WriteStats,
     /// Peers that never answered an idle ping.
@@ -48,6 +51,8 @@ pub struct Metrics {
     pub forwarded_clients: u64,
     turn_counts: [u64; TURN_BUCKETS.len()],
     turn_seconds: f64,
+    /// Where each turn's time went.
+    pub clock: TurnClock,
 }
 
 impl Default for Metrics {
@@ -61,6 +66,7 @@ impl Default for Metrics {
             http_requests: BTreeMap::new(),
             messages_in: 0,
             bytes_in: 0,
+            reads: 0,
             written: WriteStats::default(),
             unresponsive: 0,
             tls_failures: 0,
@@ -70,6 +76,7 @@ impl Default for Metrics {
             forwarded_clients: 0,
             turn_counts: [0; TURN_BUCKETS.len()],
             turn_seconds: 0.0,
+            clock: TurnClock::default(),
         }
     }
 }
@@ -297,6 +304,44 @@ impl Metrics {
             "Time spent in one loop turn.",
             &turns,
         );
+        let mut phases = Vec::new();
+        for phase in PHASES {
+            let h = &self.clock.histograms[phase as usize];
+            let mut cumulative = 0;
+            for (bound, count) in PHASE_BUCKETS.iter().zip(h.counts) {
+                cumulative += count;
+                let le = if bound.is_infinite() {
+                    "+Inf".to_string()
+                } else {
+                    bound.to_string()
+                };
+                phases.push((
+                    format!("_bucket{{phase=\"{}\",le=\"{le}\"}}", phase.name()),
+                    cumulative.to_string(),
+                ));
+            }
+            let label = format!("{{phase=\"{}\"}}", phase.name());
+            phases.push((format!("_sum{label}"), format!("{:.6}", h.sum)));
+            phases.push((format!("_count{label}"), cumulative.to_string()));
+        }
+        metric(
+            "loop_phase_seconds",
+            "histogram",
+            "Time one loop turn spent in each phase (accept, read, dispatch, commands, timers, flush).",
+            &phases,
+        );
+        metric(
+            "loop_long_turns_total",
+            "counter",
+            "Loop turns over 1 ms (each logged at debug level, target herald::turn, with its split).",
+            &one(self.clock.long_turns),
+        );
+        metric(
+            "reads_total",
+            "counter",
+            "Read system calls that returned bytes.",
+            &one(self.reads),
+        );
         metric(
             "peers_online",
             "gauge",
@@ -381,6 +426,10 @@ mod tests {
             "herald_loop_turn_seconds_bucket{le=\"0.0001\"} 1",
             "herald_loop_turn_seconds_bucket{le=\"+Inf\"} 2",
             "herald_loop_turn_seconds_count 2",
+            "# TYPE herald_loop_phase_seconds histogram",
+            "herald_loop_phase_seconds_bucket{phase=\"dispatch\",le=\"+Inf\"} 0",
+            "herald_loop_phase_seconds_count{phase=\"flush\"} 0",
+            "herald_loop_long_turns_total 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

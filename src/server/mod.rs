@@ -28,6 +28,7 @@ mod setup;
 mod shutdown;
 pub(crate) mod timers;
 pub(crate) mod transport;
+mod turn;
 mod unix_socket;
 mod upgrade;
 
@@ -51,6 +52,7 @@ use registry::{Expired, Registry};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use turn::{Phase, TurnCounts};
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
@@ -265,12 +267,15 @@ impl<H: Handler> Server<H> {
     /// timers, and the flush.
     fn turn(&mut self, events: &Events) {
         let turn_start = Instant::now();
+        self.metrics.clock.begin(turn_start);
+        let before = self.turn_counts(events.iter().count());
         self.registry.tick(turn_start);
         let mut again = std::mem::take(&mut self.unfinished_reads);
         for event in events.iter() {
             match event.token() {
                 WAKER => self.commands_pending = true,
                 token if token.0 > listener_token(self.listeners.len()).0 => {
+                    self.metrics.clock.switch(Phase::Accept);
                     self.accept_all(usize::MAX - 1 - token.0);
                 }
                 token => {
@@ -279,24 +284,49 @@ impl<H: Handler> Server<H> {
                     };
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         again.retain(|&p| p != peer);
+                        self.metrics.clock.switch(Phase::Read);
                         self.read_ready(peer);
                     }
                     if event.is_writable() {
+                        self.metrics.clock.switch(Phase::Flush);
                         self.flush(peer);
                     }
                 }
             }
         }
+        self.metrics.clock.switch(Phase::Read);
         for peer in again {
             self.read_ready(peer);
         }
         if self.commands_pending {
+            self.metrics.clock.switch(Phase::Commands);
             self.apply_commands();
         }
+        self.metrics.clock.switch(Phase::Timers);
         self.fire_deadlines();
         self.fire_timers();
+        self.metrics.clock.switch(Phase::Flush);
         self.flush_dirty();
-        self.metrics.turn(turn_start.elapsed());
+        let after = self.turn_counts(0);
+        let took = self.metrics.clock.end(&TurnCounts {
+            events: before.events,
+            reads: after.reads - before.reads,
+            messages: after.messages - before.messages,
+            deliveries: after.deliveries - before.deliveries,
+            writes: after.writes - before.writes,
+        });
+        self.metrics.turn(took);
+    }
+
+    /// The running totals a turn's counts are taken from (and `events`, as given).
+    fn turn_counts(&self, events: usize) -> TurnCounts {
+        TurnCounts {
+            events,
+            reads: self.metrics.reads,
+            messages: self.metrics.messages_in,
+            deliveries: self.fanout.counters().messages_out,
+            writes: self.metrics.written.calls,
+        }
     }
 
     /// Until the next deadline of any kind; zero if work is left over from this turn.
