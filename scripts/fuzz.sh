@@ -6,7 +6,7 @@
 # each into a regression test, and add it to fuzz/seeds/make.py if it is a good seed.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
-#   targets: head frames deflate response roundtrip server
+#   targets: head frames deflate response roundtrip server api
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,7 +15,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-    targets=(head frames deflate response roundtrip server)
+    targets=(head frames deflate response roundtrip server api)
 fi
 
 if ! cargo +nightly --version >/dev/null 2>&1; then

@@ -9,7 +9,7 @@
 //! address (more are told 429). It also binds a listener that shares its port
 //! (`SO_REUSEPORT`) for workers. What the connection then sends is `inbound.rs`'s business.
 
-use super::conn::PeerAddr;
+use super::listener::PeerAddr;
 use super::listener::Stream;
 use super::transport::Transport;
 use super::{Handler, Server};

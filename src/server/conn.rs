@@ -6,14 +6,13 @@
 //! outbox and the deadline of the current phase. Plain data with a few helpers: the
 //! registry keeps the connections, the loop drives them, the session owns the RFC rules.
 
+use super::listener::PeerAddr;
 use super::outbox::{Frame, Outbox, Spares};
 use super::rooms::RoomSet;
 use super::transport::Transport;
 use crate::protocol::handshake::{HeadParser, HttpRequest};
 use crate::protocol::http_body::BodyReader;
 use crate::protocol::session::{Session, Tick};
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
 
 /// Where a connection is in its life, with the state that phase needs.
 #[derive(Debug)]
@@ -101,71 +100,6 @@ pub struct Conn {
     /// Request details worth keeping; `None` for the plain case (path `/`, no
     /// subprotocol), which then costs no allocation.
     pub meta: Option<Box<PeerMeta>>,
-}
-
-/// A peer's address in 20 bytes instead of `SocketAddr`'s 32 (an IPv6 flow label and scope
-/// id are not kept: nothing here needs them), or a peer on a Unix socket, which has none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeerAddr {
-    /// An IP peer.
-    Ip {
-        /// Its address.
-        ip: IpAddr,
-        /// Its port.
-        port: u16,
-    },
-    /// A peer on a Unix domain socket: it has no IP address. Per-IP counts, `PeerInfo` and
-    /// the metrics see `0.0.0.0:0` (the unspecified address), logs `unix`.
-    Unix,
-}
-
-impl From<SocketAddr> for PeerAddr {
-    fn from(addr: SocketAddr) -> Self {
-        PeerAddr::Ip {
-            ip: addr.ip().to_canonical(),
-            port: addr.port(),
-        }
-    }
-}
-
-impl PeerAddr {
-    /// The address as a `SocketAddr` (`0.0.0.0:0` for a Unix peer).
-    pub fn socket_addr(self) -> SocketAddr {
-        SocketAddr::new(self.ip(), self.port())
-    }
-
-    /// The IP address (`0.0.0.0` for a Unix peer).
-    pub fn ip(self) -> IpAddr {
-        match self {
-            PeerAddr::Ip { ip, .. } => ip,
-            PeerAddr::Unix => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        }
-    }
-
-    fn port(self) -> u16 {
-        match self {
-            PeerAddr::Ip { port, .. } => port,
-            PeerAddr::Unix => 0,
-        }
-    }
-
-    /// The IP address, `None` for a peer on a Unix socket (as `TrustedProxy::matches`
-    /// takes it).
-    pub fn ip_or_unix(self) -> Option<IpAddr> {
-        match self {
-            PeerAddr::Ip { ip, .. } => Some(ip),
-            PeerAddr::Unix => None,
-        }
-    }
-}
-
-impl fmt::Display for PeerAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PeerAddr::Ip { .. } => self.socket_addr().fmt(f),
-            PeerAddr::Unix => f.write_str("unix"),
-        }
-    }
 }
 
 /// What is kept of a peer's upgrade request beyond the common case.

@@ -1,5 +1,5 @@
 //! `Context`: what a handler may do while the loop calls it, and the small types it speaks
-//! in (`PeerInfo`, `RoomRef`).
+//! in (`RoomRef`, `RoomKey`).
 //!
 //! Owns the composition of the loop's parts for the handler: it asks the registry about
 //! peers and rooms, the fan-out to queue messages, and the relay (if rooms are shared
@@ -7,13 +7,13 @@
 //! It has no view of their fields. Everything queued leaves at the end of the loop turn.
 
 use super::fanout::Fanout;
+use super::peer_info::PeerInfo;
 use super::registry::{Registry, RoomChange, Targets};
 use super::timers::UserTimers;
 use crate::ids::{PeerId, RoomId, TimerId};
 use crate::protocol::{CloseCode, Message};
 use crate::relay::Relay;
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// What the handler can ask of the loop itself, beside its peers: timers, shutdown, and
@@ -24,22 +24,6 @@ pub(crate) struct Control {
     pub(crate) shutdown: bool,
     /// Rooms whose relayed messages go to `Handler::on_relayed`, not to members.
     pub(crate) listened: HashSet<Box<str>>,
-}
-
-/// What is known of a peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerInfo<'a> {
-    /// The client's address: the TCP peer's, or the client that a PROXY protocol header
-    /// (`Config::proxy_protocol`) or a trusted proxy's forwarding header
-    /// (`Config::trusted_proxies`) names (port 0 when the header gives none). A peer on a
-    /// Unix socket (`Server::bind_unix`) without either is `0.0.0.0:0`.
-    pub addr: SocketAddr,
-    /// The path of the upgrade request.
-    pub path: &'a str,
-    /// The query string of the upgrade request, if any.
-    pub query: Option<&'a str>,
-    /// The negotiated subprotocol, if any.
-    pub protocol: Option<&'a str>,
 }
 
 /// A room as a caller names it: by id, or by name.

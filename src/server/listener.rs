@@ -7,13 +7,13 @@
 //! names the client), and the socket file of a listener herald bound itself, removed when
 //! the listener goes (`unix_socket.rs` makes it). Accepting is `accept.rs`'s.
 
-use super::conn::PeerAddr;
 use super::unix_socket::SocketFile;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
+use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown, SocketAddr};
 
 /// A listening socket.
 #[derive(Debug)]
@@ -110,3 +110,68 @@ macro_rules! source {
 }
 source!(Listener, Tcp, Unix);
 source!(Stream, Tcp, Unix);
+
+/// A peer's address in 20 bytes instead of `SocketAddr`'s 32 (an IPv6 flow label and scope
+/// id are not kept: nothing here needs them), or a peer on a Unix socket, which has none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// An IP peer.
+    Ip {
+        /// Its address.
+        ip: IpAddr,
+        /// Its port.
+        port: u16,
+    },
+    /// A peer on a Unix domain socket: it has no IP address. Per-IP counts, `PeerInfo` and
+    /// the metrics see `0.0.0.0:0` (the unspecified address), logs `unix`.
+    Unix,
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> Self {
+        PeerAddr::Ip {
+            ip: addr.ip().to_canonical(),
+            port: addr.port(),
+        }
+    }
+}
+
+impl PeerAddr {
+    /// The address as a `SocketAddr` (`0.0.0.0:0` for a Unix peer).
+    pub fn socket_addr(self) -> SocketAddr {
+        SocketAddr::new(self.ip(), self.port())
+    }
+
+    /// The IP address (`0.0.0.0` for a Unix peer).
+    pub fn ip(self) -> IpAddr {
+        match self {
+            PeerAddr::Ip { ip, .. } => ip,
+            PeerAddr::Unix => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        }
+    }
+
+    fn port(self) -> u16 {
+        match self {
+            PeerAddr::Ip { port, .. } => port,
+            PeerAddr::Unix => 0,
+        }
+    }
+
+    /// The IP address, `None` for a peer on a Unix socket (as `TrustedProxy::matches`
+    /// takes it).
+    pub fn ip_or_unix(self) -> Option<IpAddr> {
+        match self {
+            PeerAddr::Ip { ip, .. } => Some(ip),
+            PeerAddr::Unix => None,
+        }
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Ip { .. } => self.socket_addr().fmt(f),
+            PeerAddr::Unix => f.write_str("unix"),
+        }
+    }
+}

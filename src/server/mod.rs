@@ -20,6 +20,7 @@ mod listener;
 pub(crate) mod metrics;
 mod outbound;
 pub(crate) mod outbox;
+mod peer_info;
 mod proxied;
 mod registry;
 mod requests;
@@ -32,9 +33,10 @@ mod turn;
 mod unix_socket;
 mod upgrade;
 
-pub use context::{Context, PeerInfo, RoomKey, RoomRef};
+pub use context::{Context, RoomKey, RoomRef};
 pub use handler::Handler;
 pub use http::{Response, only_get_and_head};
+pub use peer_info::PeerInfo;
 
 use crate::config::Config;
 use crate::handle::Command;

@@ -10,7 +10,8 @@
 //! The grammar of the header and of `X-Forwarded-For`/`Forwarded` is
 //! `crate::protocol::{proxy_header, forwarded}`'s.
 
-use super::conn::{PeerAddr, Phase};
+use super::conn::Phase;
+use super::listener::PeerAddr;
 use super::{Handler, Server};
 use crate::ids::PeerId;
 use crate::protocol::forwarded::{self, client_address};

@@ -8,8 +8,10 @@
 //! that a peer leaves the open set, its rooms and the per-IP count in exactly one place. It
 //! never encodes a frame (the fan-out does) and never reads or writes a socket.
 
-use super::conn::{Conn, Enqueued, PeerAddr, Phase};
+use super::conn::{Conn, Enqueued, Phase};
+use super::listener::PeerAddr;
 use super::outbox::{Frame, Spares};
+use super::peer_info::PeerInfo;
 use super::rooms::Rooms;
 use super::timers::Wheel;
 use super::transport::Transport;
@@ -17,7 +19,6 @@ use crate::config::Config;
 use crate::ids::{PeerError, PeerId, RoomId};
 use crate::protocol::CloseCode;
 use crate::protocol::session::{CloseFrame, Session, Tick, Timeout, Timing};
-use crate::server::context::PeerInfo;
 use mio::Token;
 use slab::Slab;
 use std::collections::HashMap;
