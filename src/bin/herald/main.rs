@@ -8,6 +8,8 @@ mod cli;
 mod config_file;
 mod listen;
 mod logging;
+#[cfg(feature = "push")]
+mod push;
 mod reload;
 mod settings;
 mod signals;
@@ -76,12 +78,34 @@ impl Socket {
     }
 }
 
+/// What every loop runs with beside its handler: the API's own address, if any.
+#[derive(Clone, Copy, Debug, Default)]
+struct Extra {
+    /// `--api-listen`: a second, HTTP-only listener (on worker 0 with `--workers`).
+    api_listen: Option<SocketAddr>,
+}
+
+/// Bind `--api-listen` on `server` and log where the API is; false if it cannot be bound.
+fn api_listener<H: Handler>(server: &mut Server<H>, extra: Extra) -> Result<(), String> {
+    let Some(addr) = extra.api_listen else {
+        return Ok(());
+    };
+    match server.add_http_listener(addr) {
+        Ok(bound) => {
+            log::info!("push API also on http://{bound} (HTTP only, no WebSocket)");
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot listen on {addr} (--api-listen): {e}")),
+    }
+}
+
 fn serve<H: Handler>(
     config: Config,
     socket: &Socket,
     handler: H,
     mode: &str,
     reloader: Reloader,
+    extra: Extra,
 ) -> ExitCode {
     let listen = config.listen;
     let http = config.http;
@@ -101,6 +125,10 @@ fn serve<H: Handler>(
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = api_listener(&mut server, extra) {
+        eprintln!("herald: {e}");
+        return ExitCode::from(1);
+    }
     // Signals first: the startup line tells scripts and tests that the daemon is ready,
     // signals included (a SIGHUP before the handler exists would end the process).
     if let Err(e) = signals::watch(vec![server.handle()], reloader) {
@@ -264,12 +292,82 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let extra = Extra {
+        api_listen: opts.push.api_listen,
+    };
+    #[cfg(feature = "push")]
+    let push = match push::config(&opts.push, config.max_message_size, config.http) {
+        Ok(push) => push,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    #[cfg(not(feature = "push"))]
+    if opts.push != settings::Push::default() {
+        eprintln!("herald: built without the push feature: no API, tokens or rate limits");
+        return ExitCode::from(1);
+    }
     let chat = ChatRoom::new(opts.include_sender);
-    match (opts.mode, opts.scale.is_single()) {
-        (Mode::Chat, true) => serve(config, &socket, chat, "chat", reloader),
-        (Mode::Echo, true) => serve(config, &socket, Echo, "echo", reloader),
-        (Mode::Chat, false) => serve_scaled(config, socket, &opts.scale, chat, "chat", reloader),
-        (Mode::Echo, false) => serve_scaled(config, socket, &opts.scale, Echo, "echo", reloader),
+    let start = Start {
+        config,
+        socket,
+        scale: &opts.scale,
+        reloader,
+        extra,
+    };
+    #[cfg(feature = "push")]
+    if let Some(push) = push {
+        return match opts.mode {
+            Mode::Chat => start.run(herald::PushApi::new(chat, push), "chat"),
+            Mode::Echo => {
+                // Echo has no rooms: a token's room grants have nothing to check.
+                let push = herald::PushConfig {
+                    room_of: |_| None,
+                    ..push
+                };
+                start.run(herald::PushApi::new(Echo, push), "echo")
+            }
+        };
+    }
+    match opts.mode {
+        Mode::Chat => start.run(chat, "chat"),
+        Mode::Echo => start.run(Echo, "echo"),
+    }
+}
+
+/// What `main` starts a handler with.
+struct Start<'a> {
+    config: Config,
+    socket: Socket,
+    scale: &'a Scale,
+    reloader: Reloader,
+    extra: Extra,
+}
+
+impl Start<'_> {
+    /// One loop, or several (`--workers`, `--redis`).
+    fn run<H: Handler + Clone + Send + 'static>(self, handler: H, mode: &str) -> ExitCode {
+        if self.scale.is_single() {
+            serve(
+                self.config,
+                &self.socket,
+                handler,
+                mode,
+                self.reloader,
+                self.extra,
+            )
+        } else {
+            serve_scaled(
+                self.config,
+                self.socket,
+                self.scale,
+                handler,
+                mode,
+                self.reloader,
+                self.extra,
+            )
+        }
     }
 }
 
@@ -286,6 +384,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
     handler: H,
     mode: &str,
     reloader: Reloader,
+    extra: Extra,
 ) -> ExitCode {
     use herald::cluster::workers::Hub;
     use std::net::SocketAddr;
@@ -359,6 +458,14 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
                         return;
                     }
                 };
+                // One API address for the process: worker 0 serves it (what it publishes
+                // reaches the other workers through the hub or Redis).
+                if i == 0
+                    && let Err(e) = api_listener(&mut server, extra)
+                {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
                 let relay: std::io::Result<Box<dyn herald::Relay>> = match hub {
                     Some(hub) => hub.relay(i, server.handle()).map(|r| Box::new(r) as Box<_>),
                     #[cfg(feature = "redis")]
