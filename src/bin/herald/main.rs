@@ -85,17 +85,25 @@ struct Extra {
     api_listen: Option<SocketAddr>,
 }
 
-/// Bind `--api-listen` on `server` and log where the API is; false if it cannot be bound.
-fn api_listener<H: Handler>(server: &mut Server<H>, extra: Extra) -> Result<(), String> {
+/// Bind `--api-listen` on `server`; the bound address (port 0 picks one), or why not.
+fn api_listener<H: Handler>(
+    server: &mut Server<H>,
+    extra: Extra,
+) -> Result<Option<SocketAddr>, String> {
     let Some(addr) = extra.api_listen else {
-        return Ok(());
+        return Ok(None);
     };
     match server.add_http_listener(addr) {
-        Ok(bound) => {
-            log::info!("push API also on http://{bound} (HTTP only, no WebSocket)");
-            Ok(())
-        }
+        Ok(bound) => Ok(Some(bound)),
         Err(e) => Err(format!("cannot listen on {addr} (--api-listen): {e}")),
+    }
+}
+
+/// The line after the startup line that says where the API's own address is (scripts and
+/// tests read it).
+fn log_api_listener(bound: Option<SocketAddr>) {
+    if let Some(bound) = bound {
+        log::info!("push API also on http://{bound} (HTTP only, no WebSocket)");
     }
 }
 
@@ -125,10 +133,13 @@ fn serve<H: Handler>(
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = api_listener(&mut server, extra) {
-        eprintln!("herald: {e}");
-        return ExitCode::from(1);
-    }
+    let api = match api_listener(&mut server, extra) {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(1);
+        }
+    };
     // Signals first: the startup line tells scripts and tests that the daemon is ready,
     // signals included (a SIGHUP before the handler exists would end the process).
     if let Err(e) = signals::watch(vec![server.handle()], reloader) {
@@ -146,6 +157,7 @@ fn serve<H: Handler>(
             String::new()
         },
     );
+    log_api_listener(api);
     systemd::notify(&format!("READY=1\nSTATUS=listening on {on}"));
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -433,9 +445,11 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
 
     let (finished_tx, finished_rx) = mpsc::channel();
     let mut handles: Vec<Handle> = Vec::new();
+    let mut api = None;
     let mut threads = Vec::new();
     for i in 0..workers {
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(SocketAddr, Handle), String>>();
+        let (ready_tx, ready_rx) =
+            mpsc::channel::<Result<(SocketAddr, Handle, Option<SocketAddr>), String>>();
         let (worker_config, handler, hub) = (config.clone(), handler.clone(), hub.clone());
         let socket = socket.clone();
         #[cfg(feature = "redis")]
@@ -460,12 +474,14 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
                 };
                 // One API address for the process: worker 0 serves it (what it publishes
                 // reaches the other workers through the hub or Redis).
-                if i == 0
-                    && let Err(e) = api_listener(&mut server, extra)
-                {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
+                let extra = if i == 0 { extra } else { Extra::default() };
+                let api = match api_listener(&mut server, extra) {
+                    Ok(api) => api,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
                 let relay: std::io::Result<Box<dyn herald::Relay>> = match hub {
                     Some(hub) => hub.relay(i, server.handle()).map(|r| Box::new(r) as Box<_>),
                     #[cfg(feature = "redis")]
@@ -485,7 +501,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
                     tx: finished_tx,
                     ok: false,
                 };
-                let _ = ready_tx.send(Ok((server.local_addr(), server.handle())));
+                let _ = ready_tx.send(Ok((server.local_addr(), server.handle(), api)));
                 match server.run() {
                     Ok(()) => finished.ok = true,
                     Err(e) => log::error!("worker {i}: event loop failed: {e}"),
@@ -503,7 +519,8 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
             Err(e) => Err(format!("cannot start worker {i}: {e}")),
         };
         match ready {
-            Ok((addr, handle)) => {
+            Ok((addr, handle, bound)) => {
+                api = api.or(bound);
                 // Port 0 picked a port: the other workers share that one.
                 config.listen = addr;
                 handles.push(handle);
@@ -550,6 +567,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
             String::new()
         },
     );
+    log_api_listener(api);
     systemd::notify(&format!("READY=1\nSTATUS=listening on {on}"));
     let mut failed = false;
     for ok in finished_rx {
