@@ -217,6 +217,34 @@ pub fn publish(addr: SocketAddr, json: &str) -> HttpResponse {
     )
 }
 
+/// `POST /api/publish` of each JSON body in turn over ONE keep-alive connection (so that
+/// one loop serves them all, in order: publishes that land on different workers may reach
+/// a third in either order); the answers.
+pub fn publish_many(addr: SocketAddr, bodies: &[&str]) -> Vec<HttpResponse> {
+    use std::io::Write as _;
+    let mut stream = common::tcp(addr);
+    let mut rest = Vec::new();
+    let mut answers = Vec::new();
+    for body in bodies {
+        write!(
+            stream,
+            "POST /api/publish HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let (answer, after) = common::read_response(&mut stream, rest, false);
+        assert_eq!(
+            answer.header("Connection"),
+            Some("keep-alive"),
+            "{answer:?}"
+        );
+        answers.push(answer);
+        rest = after;
+    }
+    answers
+}
+
 /// `{"delivered": N}` of a 200 answer.
 pub fn delivered(response: &HttpResponse) -> u64 {
     assert_eq!(response.status, 200, "{response:?}");
