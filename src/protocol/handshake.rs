@@ -739,7 +739,9 @@ mod tests {
 
     #[test]
     fn authorization_header() {
-        let (req, _) = parse_request(RFC_REQUEST.as_bytes(), 8192).unwrap().unwrap();
+        let (req, _) = parse_request(RFC_REQUEST.as_bytes(), 8192)
+            .unwrap()
+            .unwrap();
         assert_eq!(req.authorization, None);
         let with = replace("Origin:", "authorization:  Bearer a.b.c \r\nOrigin:");
         let (req, _) = parse_request(with.as_bytes(), 8192).unwrap().unwrap();
