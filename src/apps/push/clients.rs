@@ -51,6 +51,7 @@ pub struct Clients {
 
 impl Clients {
     /// Remember `peer`'s claims.
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     pub fn insert(&mut self, peer: PeerId, client: Client) {
         self.by_peer.insert(peer, client);
     }

@@ -41,7 +41,10 @@ use crate::push::keys::ApiKeys;
 use crate::push::rate::RateLimit;
 use crate::push::{RATE_LIMIT_REASON, READ_ONLY_REASON};
 use crate::server::{Context, Handler, Response};
+// `Client` and `user_room` serve client tokens only (feature `jwt`).
+#[cfg_attr(not(feature = "jwt"), allow(unused_imports))]
 use clients::{Buckets, Client, Clients};
+#[cfg_attr(not(feature = "jwt"), allow(unused_imports))]
 pub use control::{CONTROL_ROOM, user_room};
 use counters::{CloseReason, Counters};
 

@@ -190,6 +190,7 @@ impl Push {
     }
 
     /// The rate limit, if one is set.
+    #[cfg_attr(not(feature = "push"), allow(dead_code))]
     pub fn rate_limit(&self) -> Option<RateLimit> {
         // Checked in `resolve`.
         self.rate
