@@ -2,7 +2,8 @@
 //! curl, Python's standard library (`tests/push/api_client.py`), PHP with php-curl
 //! (`tests/push/publish.php`) and raw requests for every error answer; received by
 //! tungstenite clients. Also: no API without a key, keep-alive and pipelining,
-//! `--api-listen`, several targets delivered once, and `--workers`.
+//! `--api-listen`, several targets delivered once, and `--workers`. Last, `herald-bench
+//! publish` against the daemon: every publish reaches every member, and its report adds up.
 //!
 //! The curl, Python and PHP parts skip with a message when the tool is missing, unless
 //! `HERALD_REQUIRE_PUSH_CLIENTS=1` (CI).
@@ -480,4 +481,72 @@ fn php_curl_publishes() {
             .unwrap()
             .contains("invalid room")
     );
+}
+
+/// `herald-bench publish` against `d` with `args`: its exit status, its JSON line (stdout)
+/// as a value, and its stderr.
+#[cfg(feature = "bench-tool")]
+fn bench_publish(d: &Daemon, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let url = format!("ws://{}/room/bench", d.addr);
+    let out = Command::new(env!("CARGO_BIN_EXE_herald-bench"))
+        .args(["publish", "--url", &url, "--quiet"])
+        .args(["--duration", "0.5", "--warmup", "0.2", "--members", "10"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = stdout.lines().last().unwrap_or("null");
+    let json = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    (out.status.code(), json, stderr)
+}
+
+#[test]
+#[cfg(feature = "bench-tool")]
+fn herald_bench_publish_measures_the_api() {
+    let dir = TempDir::new("push-api-bench");
+    let d = daemon(&dir, &[]);
+    // Both routes; the members time what the JSON route publishes, then what a WebSocket
+    // sender sends (--compare).
+    for route in [&["--compare"][..], &["--raw", "--connections", "2"][..]] {
+        let mut args = vec!["--key", KEY];
+        args.extend_from_slice(route);
+        let (code, r, stderr) = bench_publish(&d, &args);
+        assert_eq!(code, Some(0), "{r}\n{stderr}");
+        assert_eq!(
+            (r["errors"].as_u64(), r["lost"].as_u64()),
+            (Some(0), Some(0)),
+            "{r}"
+        );
+        assert_eq!(r["unexpected"], 0, "{r}");
+        // Counted by send time and drained: each publish of the measured time reached
+        // each of the 10 members, and each delivery was timed.
+        let publishes = r["publishes"].as_u64().unwrap();
+        assert!(publishes > 0, "{r}");
+        assert_eq!(r["deliveries"].as_u64(), Some(publishes * 10), "{r}");
+        assert!(r["latency_p50_us"].as_f64() > Some(0.0), "{r}");
+        assert!(
+            r["latency_max_us"].as_f64() >= r["latency_p50_us"].as_f64(),
+            "{r}"
+        );
+        assert!(r["answer_p50_us"].as_f64() > Some(0.0), "{r}");
+        if route[0] == "--compare" {
+            let ws = &r["websocket"];
+            assert!(ws["messages"].as_u64() > Some(0), "{r}");
+            assert_eq!(ws["lost"], 0, "{r}");
+            assert!(ws["latency_p50_us"].as_f64() > Some(0.0), "{r}");
+        } else {
+            assert_eq!(r["route"], "/api/rooms/R/publish", "{r}");
+            assert!(r.get("websocket").is_none(), "{r}");
+        }
+    }
+    // A wrong key ends the run at once (exit 1), naming the API's answer.
+    let out = Command::new(env!("CARGO_BIN_EXE_herald-bench"))
+        .args(["publish", "--url", &format!("ws://{}/", d.addr)])
+        .args(["--key", "not-the-key", "--members", "2", "--quiet"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("API answered 401"), "{stderr}");
 }
