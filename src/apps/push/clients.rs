@@ -12,25 +12,29 @@ use std::time::Instant;
 use crate::ids::{PeerId, TimerId};
 use crate::push::rate::{RateLimit, TokenBucket};
 
-/// The top bit of a `TimerId`: the range reserved for herald's handler wrappers (see
-/// `Handler::on_timer`). The expiry timer of a connection is this bit, the connection's
-/// slot (31 bits) and its generation (32 bits).
-pub const EXPIRY_TIMER_BIT: u64 = 1 << 63;
+/// The quarter of the `TimerId`s whose top bits are `10`: expiry timers. Ids with the top
+/// bit are reserved for herald's handler wrappers (see `Handler::on_timer`); this one
+/// keeps to its quarter so that it can wrap, or be wrapped by, a wrapper that takes the
+/// quarter `11` (`PusherApp`'s): an id of the other quarter passes through to the handler
+/// inside. An expiry timer is this tag, the connection's slot (30 bits: a loop never has a
+/// billion connections) and its generation (32 bits).
+pub const EXPIRY_TIMER_TAG: u64 = 0b10 << 62;
+const TAG_MASK: u64 = 0b11 << 62;
 
 /// The id of `peer`'s expiry timer.
 pub fn expiry_timer(peer: PeerId) -> TimerId {
     TimerId(
-        EXPIRY_TIMER_BIT | (u64::from(peer.slot & 0x7fff_ffff) << 32) | u64::from(peer.generation),
+        EXPIRY_TIMER_TAG | (u64::from(peer.slot & 0x3fff_ffff) << 32) | u64::from(peer.generation),
     )
 }
 
-/// The connection an expiry timer is for; `None` for a timer outside the reserved range
-/// (the inner handler's).
+/// The connection an expiry timer is for; `None` for a timer outside this wrapper's
+/// quarter (the inner handler's, or another wrapper's).
 pub fn expiry_peer(timer: TimerId) -> Option<PeerId> {
-    if timer.0 & EXPIRY_TIMER_BIT == 0 {
+    if timer.0 & TAG_MASK != EXPIRY_TIMER_TAG {
         return None;
     }
-    let slot = ((timer.0 >> 32) & 0x7fff_ffff) as usize;
+    let slot = ((timer.0 >> 32) & 0x3fff_ffff) as usize;
     Some(PeerId::new(slot, timer.0 as u32))
 }
 
@@ -119,14 +123,17 @@ mod tests {
 
     #[test]
     fn expiry_timers_name_their_connection() {
-        for (slot, generation) in [(0, 0), (7, 3), (0x7fff_ffff, u32::MAX), (12345, 1 << 31)] {
+        for (slot, generation) in [(0, 0), (7, 3), (0x3fff_ffff, u32::MAX), (12345, 1 << 31)] {
             let peer = PeerId::new(slot, generation);
             let timer = expiry_timer(peer);
-            assert!(timer.0 & EXPIRY_TIMER_BIT != 0);
+            assert_eq!(timer.0 >> 62, 0b10);
             assert_eq!(expiry_peer(timer), Some(peer));
         }
+        // The inner handler's ids, and the other wrappers' quarter (`PusherApp`'s).
         assert_eq!(expiry_peer(TimerId(42)), None);
-        assert_eq!(expiry_peer(TimerId(EXPIRY_TIMER_BIT - 1)), None);
+        assert_eq!(expiry_peer(TimerId((1 << 63) - 1)), None);
+        assert_eq!(expiry_peer(TimerId(0b11 << 62)), None);
+        assert_eq!(expiry_peer(TimerId(u64::MAX)), None);
     }
 
     #[test]
