@@ -46,7 +46,9 @@
 //! holds every limit with its default. The sans-IO protocol core is in [`protocol`].
 //! [`cluster`] shares rooms between loops: [`Hub`] between the workers of one process,
 //! `RedisRelay` (cargo feature `redis`) between processes and hosts through Redis. The
-//! daemon's handlers are [`ChatRoom`] (rooms by path, and its page) and [`Echo`].
+//! daemon's handlers are [`ChatRoom`] (rooms by path, and its page) and [`Echo`], and
+//! `PushApi` (cargo feature `push`) wraps either with the backend publish API, signed
+//! client tokens and rate limits.
 //!
 //! With `Config::http` on (the default), a plain HTTP request gets `/healthz` and
 //! `/metrics` from the server, whatever the handler; other paths are the handler's
@@ -75,6 +77,8 @@ mod tls;
 
 pub use apps::chat::ChatRoom;
 pub use apps::echo::Echo;
+#[cfg(feature = "push")]
+pub use apps::push::{PushApi, PushConfig};
 #[cfg(feature = "client")]
 pub use client::{Client, ClientConfig, ClientError, Received};
 #[cfg(feature = "redis")]

@@ -13,6 +13,7 @@
 use crate::ids::{PeerId, RoomId};
 use crate::protocol::handshake::{HttpRequest, Rejection, Request, Status};
 use crate::protocol::{CloseCode, Message};
+use crate::push::room_name::is_valid_room_name;
 use crate::server::{Context, Handler, Response, only_get_and_head};
 use std::collections::HashMap;
 
@@ -23,13 +24,14 @@ pub const CHAT_PAGE: &str = include_str!("chat.html");
 const FAVICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><path d=\"M4 5h24v16H13l-6 6v-6H4z\" fill=\"#2563eb\"/></svg>";
 
 /// The room a request path names: `/` is the default room (named ""), `/room/NAME` is
-/// NAME. Anything else is no room.
+/// NAME when NAME is a valid room name (`crate::push::room_name`: the names the push API,
+/// client tokens and Redis channels agree on). Anything else is no room.
 pub fn room_for_path(path: &str) -> Option<&str> {
     if path == "/" {
         return Some("");
     }
     path.strip_prefix("/room/")
-        .filter(|name| !name.is_empty() && !name.contains('/'))
+        .filter(|name| is_valid_room_name(name))
 }
 
 /// Deliver each message to every other member of the sender's room.
@@ -164,5 +166,17 @@ mod tests {
         assert_eq!(room_for_path("/room/"), None);
         assert_eq!(room_for_path("/room/a/b"), None);
         assert_eq!(room_for_path("/other"), None);
+        assert_eq!(room_for_path("/room/team-1.a_b~c"), Some("team-1.a_b~c"));
+        for bad in [
+            "/room/a b",
+            "/room/a%20b",
+            "/room/ü",
+            "/room/a:b",
+            "/room/a*",
+        ] {
+            assert_eq!(room_for_path(bad), None, "{bad}");
+        }
+        let long = format!("/room/{}", "a".repeat(165));
+        assert_eq!(room_for_path(&long), None);
     }
 }

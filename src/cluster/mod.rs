@@ -29,9 +29,17 @@
 //! 4+n     rest  the payload, as the client sent it
 //! ```
 //!
-//! A receiver drops values that are not envelopes (a foreign publisher on the channel),
-//! envelopes of another version, and text payloads that are not UTF-8; and skips its own
-//! (same node id): those were delivered locally already.
+//! A receiver drops envelopes of another version and text payloads that are not UTF-8,
+//! and skips its own (same node id): those were delivered locally already.
+//!
+//! # Values that are not envelopes
+//!
+//! A value is taken for an envelope when it starts with the magic byte followed by a byte
+//! below 0x20 (a version number: a control character, which no text a backend publishes
+//! has there) — see [`looks_like_envelope`]. Any other value is a *plain* message from a
+//! foreign publisher (`PUBLISH herald:room:news "hello"`, Laravel's Redis broadcaster):
+//! the Redis relay delivers it to the room's local members as it is, as text when it is
+//! UTF-8 and as binary otherwise ([`plain_message`]).
 
 use crate::protocol::{Message, OwnedMessage};
 use std::fmt;
@@ -149,6 +157,21 @@ impl<'a> Envelope<'a> {
     }
 }
 
+/// Whether a value read from a room's channel is meant as an envelope: the magic byte
+/// then a version byte (below 0x20). Anything else is a plain message ([`plain_message`]).
+pub fn looks_like_envelope(bytes: &[u8]) -> bool {
+    matches!(bytes, [ENVELOPE_MAGIC, version, ..] if *version < 0x20)
+}
+
+/// A plain value (not an envelope) as the message it stands for: text when it is UTF-8,
+/// else binary.
+pub fn plain_message(bytes: &[u8]) -> Message<'_> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Binary(bytes),
+    }
+}
+
 /// A fresh random node id: 16 hex digits.
 ///
 /// Random enough to tell instances apart (it comes from the standard library's per-process
@@ -235,6 +258,22 @@ mod tests {
         v2[1] = 2;
         assert_eq!(Envelope::decode(&v2), Err(Version(2)));
         assert!(Envelope::decode(&good).is_ok());
+    }
+
+    #[test]
+    fn plain_values_are_messages() {
+        assert!(looks_like_envelope(&Envelope::encode(
+            "n",
+            Message::Text("x")
+        )));
+        assert!(looks_like_envelope(b"h\x02future"));
+        for plain in [&b"hello"[..], b"h", b"", b"{\"event\":\"e\"}", b"\xff\x00h"] {
+            assert!(!looks_like_envelope(plain), "{plain:?}");
+        }
+        assert_eq!(plain_message(b"hello"), Message::Text("hello"));
+        assert_eq!(plain_message("héllo".as_bytes()), Message::Text("héllo"));
+        assert_eq!(plain_message(b""), Message::Text(""));
+        assert_eq!(plain_message(b"\xff\x00"), Message::Binary(b"\xff\x00"));
     }
 
     #[test]

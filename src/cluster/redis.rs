@@ -4,6 +4,9 @@
 //! message published here goes out once, in an envelope (see `crate::cluster`) carrying
 //! this instance's node id; every instance subscribed to the channel delivers it to its
 //! local members of R, except the publisher itself, which delivered it locally at once.
+//! A value that is not an envelope (a backend's bare `PUBLISH herald:room:R "hello"`, or
+//! what Laravel's Redis broadcaster publishes under its prefix) is delivered to R's local
+//! members as it is: text when UTF-8, else binary.
 //! An instance is subscribed to exactly the rooms that have local members: it SUBSCRIBEs
 //! when a room gets its first member and UNSUBSCRIBEs when it empties, so Redis traffic
 //! follows real interest.
@@ -45,7 +48,7 @@
 //! `cluster_peers` = this node's current count + the other fresh entries (just this node's
 //! while the link is down).
 
-use super::{Envelope, random_node_id, redact_url};
+use super::{Envelope, looks_like_envelope, plain_message, random_node_id, redact_url};
 use crate::handle::Handle;
 use crate::protocol::Message;
 use crate::relay::{Relay, RelayStatus};
@@ -811,11 +814,21 @@ impl Subscriber {
         format!("{}{room}", self.prefix)
     }
 
-    /// Hand a message from Redis to the loop. False when the server is gone.
+    /// Hand a message from Redis to the loop: an envelope from another node, or a plain
+    /// value from a foreign publisher (see `crate::cluster`). False when the server is
+    /// gone.
     fn deliver(&mut self, channel: &str, payload: &[u8]) -> bool {
         let Some(room) = channel.strip_prefix(self.prefix.as_str()) else {
             return true;
         };
+        if !looks_like_envelope(payload) {
+            let message = crate::protocol::OwnedMessage::from(plain_message(payload));
+            if self.handle.publish_relayed(room, message).is_err() {
+                return false;
+            }
+            self.shared.received.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
         match Envelope::decode(payload) {
             Ok(envelope) if envelope.node == self.node_id => true,
             Ok(envelope) => {

@@ -194,6 +194,9 @@ pub struct Request {
     pub origin: Option<String>,
     /// The `Cookie` header, if any.
     pub cookie: Option<String>,
+    /// The `Authorization` header, if any (RFC 9110 §11.6.2): a non-browser client's
+    /// credentials, such as `Bearer TOKEN` (browsers cannot set it on a WebSocket).
+    pub authorization: Option<String>,
     /// The subprotocols the client offered, in its order of preference.
     pub offered_protocols: Vec<String>,
     /// The values of the client's `Sec-WebSocket-Extensions` headers.
@@ -501,6 +504,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
     let mut version = None;
     let mut origin = None;
     let mut cookie = None;
+    let mut authorization = None;
     let mut extensions = Vec::new();
     for h in req.headers.iter() {
         let name = h.name;
@@ -530,6 +534,12 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
             origin = Some(utf8_value(h.value, "Origin is not UTF-8")?);
         } else if name.eq_ignore_ascii_case("cookie") {
             cookie = Some(utf8_value(h.value, "Cookie is not UTF-8")?);
+        } else if name.eq_ignore_ascii_case("authorization") {
+            // RFC 9110 §11.6.2 allows one credential: a second line is ambiguous.
+            if authorization.is_some() {
+                return Err(bad("duplicate Authorization header"));
+            }
+            authorization = Some(utf8_value(h.value, "Authorization is not UTF-8")?);
         } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
             extensions.push(utf8_value(
                 h.value,
@@ -631,6 +641,7 @@ fn validate(req: &httparse::Request<'_, '_>) -> Result<Head, Rejection> {
         host,
         origin,
         cookie,
+        authorization,
         offered_protocols,
         extensions,
         accept: accept_key(key),
@@ -724,6 +735,22 @@ mod tests {
         assert!(resp.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         assert!(resp.contains("\r\nSec-WebSocket-Protocol: chat\r\n"));
         assert!(resp.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn authorization_header() {
+        let (req, _) = parse_request(RFC_REQUEST.as_bytes(), 8192)
+            .unwrap()
+            .unwrap();
+        assert_eq!(req.authorization, None);
+        let with = replace("Origin:", "authorization:  Bearer a.b.c \r\nOrigin:");
+        let (req, _) = parse_request(with.as_bytes(), 8192).unwrap().unwrap();
+        assert_eq!(req.authorization.as_deref(), Some("Bearer a.b.c"));
+        let twice = replace(
+            "Origin:",
+            "Authorization: Bearer a\r\nAuthorization: Bearer b\r\nOrigin:",
+        );
+        assert_eq!(status_of(&twice), Status::BadRequest);
     }
 
     fn status_of(req: &str) -> Status {

@@ -260,6 +260,18 @@ impl Context<'_> {
         self.registry.room_name(room)
     }
 
+    /// The local members of a room (none for a room that does not exist), in no
+    /// particular order.
+    pub fn members(&self, room: impl RoomRef) -> impl Iterator<Item = PeerId> + '_ {
+        let id = self.resolve(&room);
+        id.into_iter().flat_map(|id| self.registry.members(id))
+    }
+
+    /// Every room with local members: its name and member count, in no particular order.
+    pub fn rooms(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.registry.rooms()
+    }
+
     /// The number of local members of a room (0 for a room that does not exist).
     pub fn room_size(&self, room: impl RoomRef) -> usize {
         self.resolve(&room)
@@ -287,7 +299,9 @@ impl Context<'_> {
         self.registry.info(peer)
     }
 
-    /// Fire `on_timer(id)` after `after`. Setting a pending id again moves it.
+    /// Fire `on_timer(id)` after `after`. Setting a pending id again moves it. Ids with
+    /// the top bit set are reserved for herald's handler wrappers (see
+    /// `Handler::on_timer`).
     pub fn set_timer(&mut self, after: Duration, id: TimerId) {
         self.control.timers.set(id, Instant::now() + after);
     }

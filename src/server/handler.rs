@@ -66,9 +66,22 @@ pub trait Handler {
         let _ = (ctx, room, msg);
     }
 
-    /// A timer set with `Context::set_timer` fired.
+    /// A timer set with `Context::set_timer` fired. Ids with the top bit set
+    /// (`TimerId(1 << 63)` and above) are reserved for the handler wrappers herald ships
+    /// (the push API's token expiry): a handler wrapped in one must use ids below that.
     fn on_timer(&mut self, ctx: &mut Context<'_>, timer: TimerId) {
         let _ = (ctx, timer);
+    }
+
+    /// A plain HTTP request's head arrived, before any of its content is read (for paths
+    /// other than the server's `/healthz` and `/metrics`). Return a response to answer
+    /// from the head alone, say a refusal (401 before reading a body from someone without
+    /// credentials, 411, 413 in the handler's own format): the content is then not read,
+    /// and a connection whose request has content closes after the answer. `None` (the
+    /// default) reads the content and goes on to `on_http`.
+    fn on_http_head(&mut self, ctx: &mut Context<'_>, req: &HttpRequest) -> Option<Response> {
+        let _ = (ctx, req);
+        None
     }
 
     /// A plain HTTP request (no upgrade) for a path the server does not answer itself
@@ -84,5 +97,13 @@ pub trait Handler {
     ) -> Option<Response> {
         let _ = (ctx, req, content);
         None
+    }
+
+    /// Append the handler's own metrics to the server's `GET /metrics` answer, in the
+    /// Prometheus text format (version 0.0.4: `# HELP` and `# TYPE` lines, then samples,
+    /// each line ending in `\n`); names should start with `herald_` and not repeat the
+    /// server's. The default appends nothing.
+    fn metrics(&self, out: &mut String) {
+        let _ = out;
     }
 }

@@ -123,10 +123,21 @@ pub fn only_get_and_head() -> Response {
     .header("Allow", "GET, HEAD")
 }
 
-/// The answer to a plain request on a route the server owns (`/healthz`, `/metrics`);
-/// `None` for the handler (and then 404) to decide.
-pub fn builtin(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> Option<Response> {
-    if !matches!(req.path(), "/healthz" | "/metrics") {
+/// Whether the server answers this path itself (`/healthz`, `/metrics`).
+pub fn is_builtin(path: &str) -> bool {
+    matches!(path, "/healthz" | "/metrics")
+}
+
+/// The answer to a plain request on a route the server owns (`/healthz`, `/metrics`, the
+/// latter with what `app_metrics` appends: the handler's own lines); `None` for the
+/// handler (and then 404) to decide.
+pub fn builtin(
+    req: &HttpRequest,
+    metrics: &Metrics,
+    gauges: &Gauges,
+    app_metrics: impl FnOnce(&mut String),
+) -> Option<Response> {
+    if !is_builtin(req.path()) {
         return None;
     }
     if req.method != "GET" && req.method != "HEAD" {
@@ -159,11 +170,15 @@ pub fn builtin(req: &HttpRequest, metrics: &Metrics, gauges: &Gauges) -> Option<
                     .header("Cache-Control", "no-store"),
             )
         }
-        "/metrics" => Some(Response::new(
-            200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            metrics.render(gauges).into_bytes(),
-        )),
+        "/metrics" => {
+            let mut text = metrics.render(gauges);
+            app_metrics(&mut text);
+            Some(Response::new(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                text.into_bytes(),
+            ))
+        }
         _ => None,
     }
 }
@@ -186,7 +201,9 @@ mod tests {
             relay: None,
             ..Gauges::default()
         };
-        let response = builtin(&req, &Metrics::default(), &g)?;
+        let response = builtin(&req, &Metrics::default(), &g, |out| {
+            out.push_str("herald_app_lines 1\n")
+        })?;
         Some((
             response.status(),
             String::from_utf8(response.to_bytes(true, false)).unwrap(),
@@ -203,11 +220,17 @@ mod tests {
         let (status, metrics) = get("/metrics").unwrap();
         assert_eq!(status, 200);
         assert!(metrics.contains("herald_peers_open 2"));
+        assert!(
+            metrics.ends_with("\nherald_app_lines 1\n"),
+            "the handler's lines last"
+        );
         assert_eq!(get("/"), None, "the handler's to answer");
         let post = HttpRequest::new("POST", "/healthz").unwrap();
         let g = Gauges::default();
         assert_eq!(
-            builtin(&post, &Metrics::default(), &g).unwrap().status(),
+            builtin(&post, &Metrics::default(), &g, |_| {})
+                .unwrap()
+                .status(),
             405
         );
         let bytes = not_found().to_bytes(false, false);

@@ -665,6 +665,21 @@ impl Registry {
         self.rooms.members(room).len()
     }
 
+    /// Every room with members: its name and member count, in no particular order.
+    pub fn rooms(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.rooms
+            .iter()
+            .map(|(_, name, members)| (name, members.len()))
+    }
+
+    /// The members of a room (none for an unknown room), in no particular order.
+    pub fn members(&self, room: RoomId) -> impl Iterator<Item = PeerId> + '_ {
+        self.rooms.members(room).iter().filter_map(|&slot| {
+            let conn = self.conns.get(slot as usize)?;
+            Some(PeerId::new(slot as usize, conn.generation))
+        })
+    }
+
     /// Rooms with members.
     pub fn room_count(&self) -> usize {
         self.rooms.len()

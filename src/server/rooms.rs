@@ -50,6 +50,17 @@ impl Rooms {
         self.get(id).map_or(&[], |r| &r.members)
     }
 
+    /// Every room: its id, name and member slots, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (RoomId, &str, &[u32])> + '_ {
+        self.rooms.iter().map(|(index, r)| {
+            let id = RoomId {
+                index: index as u32,
+                generation: r.generation,
+            };
+            (id, &*r.name, r.members.as_slice())
+        })
+    }
+
     /// The number of rooms.
     pub fn len(&self) -> usize {
         self.rooms.len()

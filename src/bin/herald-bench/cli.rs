@@ -6,7 +6,7 @@ use crate::files::Outputs;
 use crate::flags::Flags;
 use crate::target::Target;
 use crate::thresholds::{self, Kind, Threshold};
-use crate::{broadcast, connect, idle, payload, procfs};
+use crate::{broadcast, connect, idle, payload, procfs, publish};
 use std::time::Duration;
 
 /// A command with its options.
@@ -14,6 +14,7 @@ pub enum Command {
     Broadcast(broadcast::Opts),
     Connect(connect::Opts),
     Idle(idle::Opts),
+    Publish(publish::Opts),
 }
 
 /// Flags with a value that every command takes.
@@ -121,8 +122,9 @@ pub fn parse(command: &str, rest: &[String]) -> Result<Command, String> {
         "broadcast" => broadcast_opts(rest).map(Command::Broadcast),
         "connect" => connect_opts(rest).map(Command::Connect),
         "idle" => idle_opts(rest).map(Command::Idle),
+        "publish" => publish_opts(rest).map(Command::Publish),
         other => Err(format!(
-            "unknown command '{other}': broadcast, connect or idle"
+            "unknown command '{other}': broadcast, connect, idle or publish"
         )),
     }
 }
@@ -251,6 +253,84 @@ fn idle_opts(rest: &[String]) -> Result<idle::Opts, String> {
     Ok(opts)
 }
 
+/// `--api-url http://HOST:PORT[/]`: the API's address (loopback unless `allow_remote`).
+fn api_addr(url: &str, allow_remote: bool) -> Result<std::net::SocketAddr, String> {
+    let ws = url
+        .strip_prefix("http://")
+        .map(|rest| format!("ws://{}", rest.trim_end_matches('/')))
+        .ok_or_else(|| format!("--api-url '{url}': give http://HOST:PORT (plain HTTP)"))?;
+    Target::parse(&ws, allow_remote).map(|t| t.addr)
+}
+
+fn publish_opts(rest: &[String]) -> Result<publish::Opts, String> {
+    let extra = [
+        "--key",
+        "--api-url",
+        "--members",
+        "--connections",
+        "--pipeline",
+        "--size",
+        "--window",
+        "--duration",
+        "--warmup",
+        "--requests-per-connection",
+        "--setup-timeout",
+    ];
+    let f = parse_flags(rest, &extra, &["--raw", "--compare"])?;
+    let mut target = target(&f)?;
+    if target.rooms > 1 {
+        return Err("--rooms: publish fills one room (the URL's /room/NAME)".into());
+    }
+    if target.path == "/" {
+        target.path = "/room/bench-publish".into();
+    }
+    publish::room_of_path(&target.path)?;
+    let key = match f.value("--key") {
+        Some(key) => key.to_string(),
+        None => std::env::var("HERALD_API_KEY")
+            .map_err(|_| "--key KEY (or HERALD_API_KEY) is required: the API key")?,
+    };
+    let api = match f.value("--api-url") {
+        Some(url) => api_addr(url, f.has("--allow-remote"))?,
+        None if target.secure => {
+            return Err(
+                "publish speaks plain HTTP to the API: give --api-url http://HOST:PORT \
+                 beside a wss:// URL"
+                    .into(),
+            );
+        }
+        None => target.addr,
+    };
+    let size = f.get("--size", 100)?;
+    let min_size = payload::Payload::Json.min_size();
+    if size < min_size {
+        return Err(format!(
+            "--size must be at least {min_size} bytes (the message is a JSON object with \
+             the sender, a sequence number and the send time)"
+        ));
+    }
+    let duration = f.secs("--duration", 5.0, false)?;
+    Ok(publish::Opts {
+        api,
+        key,
+        members: f.count("--members", 10)?,
+        connections: f.count("--connections", 4)?,
+        pipeline: f.count("--pipeline", 32)?,
+        size,
+        raw: f.has("--raw"),
+        compare: f.has("--compare"),
+        window: f.count("--window", 32)?,
+        duration,
+        warmup: f.secs("--warmup", 1.0, true)?,
+        server_pid: server_pid(&f)?,
+        per_connection: f.count("--requests-per-connection", 10_000)?,
+        setup_timeout: f.secs("--setup-timeout", 30.0, false)?,
+        progress: !f.has("--quiet") && duration >= Duration::from_secs(3),
+        thresholds: thresholds(&f, publish::METRICS)?,
+        target,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +378,37 @@ mod tests {
             parse_line("connect --url ws://127.0.0.1:9/ --ramp 100/s --hgrm h.txt"),
             Ok(Command::Connect(_))
         ));
+    }
+
+    #[test]
+    fn publish_options() {
+        let Ok(Command::Publish(o)) = parse_line(
+            "publish --url ws://127.0.0.1:9/ --key k --api-url http://127.0.0.1:10/ \
+             --members 20 --compare --raw --fail-if publishes<50000/s --fail-if p99>5ms",
+        ) else {
+            panic!("refused");
+        };
+        assert_eq!(o.api, "127.0.0.1:10".parse().unwrap());
+        assert_eq!(o.target.path, "/room/bench-publish");
+        assert_eq!(
+            (o.members, o.compare, o.raw, o.key.as_str()),
+            (20, true, true, "k")
+        );
+        let Ok(Command::Publish(o)) = parse_line("publish --url ws://127.0.0.1:9/room/x --key k")
+        else {
+            panic!("refused");
+        };
+        assert_eq!(o.api, o.target.addr);
+        for bad in [
+            "publish --url ws://127.0.0.1:9/other --key k",
+            "publish --url ws://127.0.0.1:9/ --key k --api-url https://127.0.0.1:10",
+            "publish --url ws://127.0.0.1:9/ --key k --api-url http://10.0.0.1:10",
+            "publish --url ws://127.0.0.1:9/ --key k --fail-if handshakes>0",
+            "publish --url ws://127.0.0.1:9/ --key k --size 20",
+            "publish --url ws://127.0.0.1:9/ --key k --rooms 2",
+            "publish --url wss://127.0.0.1:9/ --key k --insecure",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -15,6 +15,9 @@ Commands:
               flight per sender) or open loop (--rate)
   connect     handshake rate: M connections that connect, upgrade and close
   idle        server memory per idle connection: N connections held
+  publish     herald's backend push API: C keep-alive HTTP connections publish into a
+              room of M WebSocket members; publishes/s, deliveries/s, publish-to-member
+              latency, and with --compare the same message sent by a WebSocket client
 
 Build and run from a clone of herald:
   cargo run --release --bin herald-bench -- broadcast --url ws://127.0.0.1:8080/
@@ -216,6 +219,58 @@ Options:
         thresholds(
             "rss_per_conn (bytes: B, KiB, MiB), errors close_timeouts (counts), server_cpu (%)",
             "--fail-if 'rss_per_conn>1KiB'"
+        )
+    )
+}
+
+/// `herald-bench publish --help`.
+pub fn publish() -> String {
+    format!(
+        "\
+herald-bench publish: herald's backend push API under load. M WebSocket members join one
+room (the URL's /room/NAME; /room/bench-publish for /); C keep-alive HTTP connections
+publish into it through the API, each with P requests in flight (pipelined), and every
+member must receive every publish. Each message is a JSON object carrying its send time,
+so every delivery is timed. Reports publishes/s, deliveries/s, the latency from publish
+to member and the API's answer time (p50 … max), deliveries lost, and the server's CPU
+per publish (with --server-pid). With --compare, one more WebSocket client then sends
+the same message into the same room (W in flight, closed loop) for the same time, and
+the report gives both costs per message and their ratio: one run, one machine, one load.
+Start herald with an API key (HERALD_API_KEY=KEY herald ...) and give the same key here.
+A 401, 403 or 404 from the API ends the run at once (a wrong key or address).
+
+Usage: herald-bench publish --url ws://127.0.0.1:PORT/ --key KEY [OPTIONS]
+
+Options:
+  --key KEY                the API key (Authorization: Bearer KEY) [default:
+                           $HERALD_API_KEY]
+  --api-url http://H:P     where the API is (herald --api-listen) [default: the URL's
+                           address; required with a wss:// URL]
+  --members M              WebSocket members of the room [default: 10]
+  --connections C          keep-alive API connections [default: 4]
+  --pipeline P             requests in flight on each [default: 32]
+  --size BYTES             the message: a JSON object of BYTES bytes (at least 75),
+                           delivered as text [default: 100]
+  --raw                    POST /api/rooms/NAME/publish with the message as the body,
+                           not POST /api/publish with {{\"room\":…,\"data\":MESSAGE}}
+  --compare                then the same message from a WebSocket client
+  --window W               --compare: messages the client keeps in flight [default: 32]
+  --duration SECS          measured time of each phase [default: 5]
+  --warmup SECS            time before measuring, at the same load [default: 1]
+  --requests-per-connection N
+                           open a new API connection after N requests (herald ends one
+                           after 10,000) [default: 10000]
+  --setup-timeout SECS     give up setting up after this [default: 30]
+
+Latencies count the messages sent within the measured time, each from the moment its
+request was queued (so they include waiting behind the P requests ahead of it).
+
+{COMMON}
+{}",
+        thresholds(
+            "p50 p90 p99 p99.9 max mean (publish to member),\n  publishes deliveries \
+             lost errors (counts), server_cpu bench_cpu (%)",
+            "--fail-if 'p99>20ms' --fail-if 'publishes<50000/s' --fail-if 'lost>0'"
         )
     )
 }

@@ -1,9 +1,11 @@
 //! `herald-bench`: a load generator for WebSocket servers, on this machine's loopback
 //! interface unless told otherwise (`--allow-remote`).
 //!
-//! Three measurements, each a subcommand: `broadcast` (delivery rate and latency of chat
-//! rooms under load, closed or open loop), `connect` (handshake rate) and `idle` (server
-//! memory per idle connection). Real clients: a proper HTTP upgrade with a checked
+//! Four measurements, each a subcommand: `broadcast` (delivery rate and latency of chat
+//! rooms under load, closed or open loop), `connect` (handshake rate), `idle` (server
+//! memory per idle connection) and `publish` (herald's backend push API: publishes and
+//! deliveries per second, publish-to-member latency and server CPU per publish, beside the
+//! same message sent over WebSocket). Real clients: a proper HTTP upgrade with a checked
 //! `Sec-WebSocket-Accept`, masked frames with a fresh key each, over ws:// or wss://
 //! (rustls, driven sans-IO in the same loops; with the `tls` feature), with or without
 //! permessage-deflate (`--deflate`; with the `deflate` feature). The clients are driven by
@@ -34,6 +36,7 @@ mod output;
 mod payload;
 mod plot;
 mod procfs;
+mod publish;
 mod rng;
 mod schedule;
 mod target;
@@ -52,7 +55,7 @@ fn main() -> ExitCode {
     let wants_help = |a: &String| a == "-h" || a == "--help";
     let Some(command) = args.first() else {
         eprintln!(
-            "herald-bench: a command is required: broadcast, connect or idle\n\
+            "herald-bench: a command is required: broadcast, connect, idle or publish\n\
              Try 'herald-bench --help'."
         );
         return ExitCode::from(2);
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         "broadcast" => help::broadcast(),
         "connect" => help::connect(),
         "idle" => help::idle(),
+        "publish" => help::publish(),
         _ => help::OVERVIEW.to_string(),
     };
     if wants_help(command) || command == "help" || args.iter().any(wants_help) {
@@ -72,7 +76,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let hint = match command_name.as_str() {
-                "broadcast" | "connect" | "idle" => format!("herald-bench {command_name} --help"),
+                "broadcast" | "connect" | "idle" | "publish" => {
+                    format!("herald-bench {command_name} --help")
+                }
                 _ => "herald-bench --help".to_string(),
             };
             eprintln!("herald-bench: {e}\nTry '{hint}'.");
@@ -89,6 +95,8 @@ fn main() -> ExitCode {
         Command::Idle(opts) => {
             procfs::check_open_files(opts.clients).and_then(|()| idle::run(opts))
         }
+        Command::Publish(opts) => procfs::check_open_files(opts.members + opts.connections)
+            .and_then(|()| publish::run(opts)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

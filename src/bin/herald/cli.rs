@@ -118,6 +118,26 @@ Options:
   -h, --help                 print this help
   -V, --version              print the version
 
+Backend push (see the README's section \"Pushing from your backend\"):
+  --api-key-file PATH        serve the HTTP publish API (/api/publish, /api/rooms, ...)
+                             to requests with Authorization: Bearer KEY, KEY one of the
+                             file's lines (keep it mode 0600); the environment variable
+                             HERALD_API_KEY adds one key [default: no API, /api/ is 404]
+  --api-listen ADDR          also serve the API (plain HTTP, no WebSocket) on this
+                             address, say an internal one; with --workers, worker 0's
+  --jwt-secret-file PATH     every upgrade needs a signed client token (JWT, in
+                             ?token=... or Authorization: Bearer): HS256 with this secret
+                             (at least 32 bytes)
+  --jwt-public-key-file PEM  ... or RS256 (an RSA key) / ES256 (a P-256 key) with this
+                             public key; both flags together accept either
+  --jwt-audience AUD         tokens must name this audience (aud)
+  --jwt-issuer ISS           tokens must come from this issuer (iss)
+  --max-messages-per-second N
+                             per connection; past it the client is closed with 1008
+                             \"rate limit\" [default: no limit]
+  --burst B                  messages a connection may send at once within that rate
+                             [default: N]
+
 Logging: RUST_LOG=debug|info|warn|error [default: info]
 Signals: SIGTERM/SIGINT shut down gracefully (after --drain-delay); SIGHUP reads
 --config again and applies what can change without a restart
@@ -205,6 +225,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
             "--real-ip-header" => s.real_ip_header = Some(value(&flag, val())?),
             "--drain-delay" => s.drain_delay = Some(value(&flag, val())?),
             "--unix-mode" => s.unix_mode = Some(value(&flag, val())?),
+            "--api-key-file" => s.api_key_file = Some(value(&flag, val())?),
+            "--api-listen" => s.api_listen = Some(value(&flag, val())?),
+            "--jwt-secret-file" => s.jwt_secret_file = Some(value(&flag, val())?),
+            "--jwt-public-key-file" => s.jwt_public_key_file = Some(value(&flag, val())?),
+            "--jwt-audience" => s.jwt_audience = Some(value(&flag, val())?),
+            "--jwt-issuer" => s.jwt_issuer = Some(value(&flag, val())?),
+            "--max-messages-per-second" => {
+                s.max_messages_per_second = Some(value(&flag, val())?);
+            }
+            "--burst" => s.burst = Some(value(&flag, val())?),
             _ => return Err(UsageError(format!("unknown argument '{arg}'"))),
         }
     }
@@ -368,6 +398,46 @@ mod tests {
             run(&["--tls-cert", "c.pem"]).is_err(),
             "a certificate needs its key"
         );
+    }
+
+    #[test]
+    fn push_flags() {
+        let o = run(&[
+            "--api-key-file",
+            "keys.txt",
+            "--api-listen=127.0.0.1:0",
+            "--jwt-secret-file",
+            "jwt.secret",
+            "--jwt-public-key-file",
+            "jwt.pem",
+            "--jwt-audience",
+            "app",
+            "--jwt-issuer",
+            "https://app.example",
+            "--max-messages-per-second",
+            "10",
+            "--burst",
+            "3",
+        ])
+        .unwrap();
+        let p = &o.push;
+        assert_eq!(p.api_key_file.as_deref(), Some("keys.txt"));
+        assert_eq!(p.api_listen, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(p.jwt_secret_file.as_deref(), Some("jwt.secret"));
+        assert_eq!(p.jwt_public_key_file.as_deref(), Some("jwt.pem"));
+        assert_eq!(p.jwt_audience.as_deref(), Some("app"));
+        assert_eq!(p.jwt_issuer.as_deref(), Some("https://app.example"));
+        assert_eq!(p.rate, Some((10, 3)));
+        for bad in [
+            &["--burst", "3"][..],
+            &["--max-messages-per-second", "0"],
+            &["--max-messages-per-second", "10", "--burst", "0"],
+            &["--api-listen", "somewhere"],
+            &["--jwt-audience", "app"],
+        ] {
+            assert!(run(bad).is_err(), "{bad:?}");
+        }
+        assert!(HELP.contains("--api-key-file") && HELP.contains("--max-messages-per-second"));
     }
 
     #[test]

@@ -159,8 +159,9 @@ mod tests {
              `handshake_timeout`, `close_timeout`, `idle_timeout`, `pong_timeout`, \
              `shutdown_timeout`, `allow_origin`, `http`, `deflate`, `deflate_threshold`, \
              `protocol`, `workers`, `reuse_port`, `log_format`, `proxy_protocol`, \
-             `trusted_proxy`, `real_ip_header`, `drain_delay`, `unix_mode`, `tls`, `redis` \
-             (in `x = 1`)"
+             `trusted_proxy`, `real_ip_header`, `drain_delay`, `unix_mode`, `api_key_file`, \
+             `api_listen`, `jwt_secret_file`, `jwt_public_key_file`, `jwt_audience`, \
+             `jwt_issuer`, `max_messages_per_second`, `burst`, `tls`, `redis` (in `x = 1`)"
         );
     }
 

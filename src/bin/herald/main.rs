@@ -8,6 +8,8 @@ mod cli;
 mod config_file;
 mod listen;
 mod logging;
+#[cfg(feature = "push")]
+mod push;
 mod reload;
 mod settings;
 mod signals;
@@ -76,12 +78,42 @@ impl Socket {
     }
 }
 
+/// What every loop runs with beside its handler: the API's own address, if any.
+#[derive(Clone, Copy, Debug, Default)]
+struct Extra {
+    /// `--api-listen`: a second, HTTP-only listener (on worker 0 with `--workers`).
+    api_listen: Option<SocketAddr>,
+}
+
+/// Bind `--api-listen` on `server`; the bound address (port 0 picks one), or why not.
+fn api_listener<H: Handler>(
+    server: &mut Server<H>,
+    extra: Extra,
+) -> Result<Option<SocketAddr>, String> {
+    let Some(addr) = extra.api_listen else {
+        return Ok(None);
+    };
+    match server.add_http_listener(addr) {
+        Ok(bound) => Ok(Some(bound)),
+        Err(e) => Err(format!("cannot listen on {addr} (--api-listen): {e}")),
+    }
+}
+
+/// The line after the startup line that says where the API's own address is (scripts and
+/// tests read it).
+fn log_api_listener(bound: Option<SocketAddr>) {
+    if let Some(bound) = bound {
+        log::info!("push API also on http://{bound} (HTTP only, no WebSocket)");
+    }
+}
+
 fn serve<H: Handler>(
     config: Config,
     socket: &Socket,
     handler: H,
     mode: &str,
     reloader: Reloader,
+    extra: Extra,
 ) -> ExitCode {
     let listen = config.listen;
     let http = config.http;
@@ -98,6 +130,13 @@ fn serve<H: Handler>(
                     eprintln!("herald: cannot use the socket from systemd: {e}")
                 }
             }
+            return ExitCode::from(1);
+        }
+    };
+    let api = match api_listener(&mut server, extra) {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("herald: {e}");
             return ExitCode::from(1);
         }
     };
@@ -118,6 +157,7 @@ fn serve<H: Handler>(
             String::new()
         },
     );
+    log_api_listener(api);
     systemd::notify(&format!("READY=1\nSTATUS=listening on {on}"));
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -264,12 +304,82 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let extra = Extra {
+        api_listen: opts.push.api_listen,
+    };
+    #[cfg(feature = "push")]
+    let push = match push::config(&opts.push, config.max_message_size, config.http) {
+        Ok(push) => push,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    #[cfg(not(feature = "push"))]
+    if opts.push != settings::Push::default() {
+        eprintln!("herald: built without the push feature: no API, tokens or rate limits");
+        return ExitCode::from(1);
+    }
     let chat = ChatRoom::new(opts.include_sender);
-    match (opts.mode, opts.scale.is_single()) {
-        (Mode::Chat, true) => serve(config, &socket, chat, "chat", reloader),
-        (Mode::Echo, true) => serve(config, &socket, Echo, "echo", reloader),
-        (Mode::Chat, false) => serve_scaled(config, socket, &opts.scale, chat, "chat", reloader),
-        (Mode::Echo, false) => serve_scaled(config, socket, &opts.scale, Echo, "echo", reloader),
+    let start = Start {
+        config,
+        socket,
+        scale: &opts.scale,
+        reloader,
+        extra,
+    };
+    #[cfg(feature = "push")]
+    if let Some(push) = push {
+        return match opts.mode {
+            Mode::Chat => start.run(herald::PushApi::new(chat, push), "chat"),
+            Mode::Echo => {
+                // Echo has no rooms: a token's room grants have nothing to check.
+                let push = herald::PushConfig {
+                    room_of: |_| None,
+                    ..push
+                };
+                start.run(herald::PushApi::new(Echo, push), "echo")
+            }
+        };
+    }
+    match opts.mode {
+        Mode::Chat => start.run(chat, "chat"),
+        Mode::Echo => start.run(Echo, "echo"),
+    }
+}
+
+/// What `main` starts a handler with.
+struct Start<'a> {
+    config: Config,
+    socket: Socket,
+    scale: &'a Scale,
+    reloader: Reloader,
+    extra: Extra,
+}
+
+impl Start<'_> {
+    /// One loop, or several (`--workers`, `--redis`).
+    fn run<H: Handler + Clone + Send + 'static>(self, handler: H, mode: &str) -> ExitCode {
+        if self.scale.is_single() {
+            serve(
+                self.config,
+                &self.socket,
+                handler,
+                mode,
+                self.reloader,
+                self.extra,
+            )
+        } else {
+            serve_scaled(
+                self.config,
+                self.socket,
+                self.scale,
+                handler,
+                mode,
+                self.reloader,
+                self.extra,
+            )
+        }
     }
 }
 
@@ -286,6 +396,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
     handler: H,
     mode: &str,
     reloader: Reloader,
+    extra: Extra,
 ) -> ExitCode {
     use herald::cluster::workers::Hub;
     use std::net::SocketAddr;
@@ -334,9 +445,11 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
 
     let (finished_tx, finished_rx) = mpsc::channel();
     let mut handles: Vec<Handle> = Vec::new();
+    let mut api = None;
     let mut threads = Vec::new();
     for i in 0..workers {
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(SocketAddr, Handle), String>>();
+        let (ready_tx, ready_rx) =
+            mpsc::channel::<Result<(SocketAddr, Handle, Option<SocketAddr>), String>>();
         let (worker_config, handler, hub) = (config.clone(), handler.clone(), hub.clone());
         let socket = socket.clone();
         #[cfg(feature = "redis")]
@@ -359,6 +472,16 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
                         return;
                     }
                 };
+                // One API address for the process: worker 0 serves it (what it publishes
+                // reaches the other workers through the hub or Redis).
+                let extra = if i == 0 { extra } else { Extra::default() };
+                let api = match api_listener(&mut server, extra) {
+                    Ok(api) => api,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
                 let relay: std::io::Result<Box<dyn herald::Relay>> = match hub {
                     Some(hub) => hub.relay(i, server.handle()).map(|r| Box::new(r) as Box<_>),
                     #[cfg(feature = "redis")]
@@ -378,7 +501,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
                     tx: finished_tx,
                     ok: false,
                 };
-                let _ = ready_tx.send(Ok((server.local_addr(), server.handle())));
+                let _ = ready_tx.send(Ok((server.local_addr(), server.handle(), api)));
                 match server.run() {
                     Ok(()) => finished.ok = true,
                     Err(e) => log::error!("worker {i}: event loop failed: {e}"),
@@ -396,7 +519,8 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
             Err(e) => Err(format!("cannot start worker {i}: {e}")),
         };
         match ready {
-            Ok((addr, handle)) => {
+            Ok((addr, handle, bound)) => {
+                api = api.or(bound);
                 // Port 0 picked a port: the other workers share that one.
                 config.listen = addr;
                 handles.push(handle);
@@ -443,6 +567,7 @@ fn serve_scaled<H: Handler + Clone + Send + 'static>(
             String::new()
         },
     );
+    log_api_listener(api);
     systemd::notify(&format!("READY=1\nSTATUS=listening on {on}"));
     let mut failed = false;
     for ok in finished_rx {

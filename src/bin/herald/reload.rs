@@ -12,10 +12,11 @@ use herald::Handle;
 use std::collections::BTreeMap;
 
 /// Keys that only a restart can change: the listening socket (`listen`, `workers`,
-/// `reuse_port`, `proxy_protocol`, `unix_mode`), the handler (`mode`, `include_sender`), the relay (`redis.*`), the
-/// logger (`log_format`), and TLS switched on or off (`tls`; a new certificate or key under
-/// the same `[tls]` is reloadable).
-pub const RESTART_ONLY: [&str; 11] = [
+/// `reuse_port`, `proxy_protocol`, `unix_mode`), the handler (`mode`, `include_sender`, and
+/// the push wrapper's keys), the relay (`redis.*`), the logger (`log_format`), and TLS
+/// switched on or off (`tls`; a new certificate or key under the same `[tls]` is
+/// reloadable).
+pub const RESTART_ONLY: [&str; 19] = [
     "listen",
     "proxy_protocol",
     "unix_mode",
@@ -27,6 +28,14 @@ pub const RESTART_ONLY: [&str; 11] = [
     "redis.prefix",
     "redis.node_id",
     "log_format",
+    "api_key_file",
+    "api_listen",
+    "jwt_secret_file",
+    "jwt_public_key_file",
+    "jwt_audience",
+    "jwt_issuer",
+    "max_messages_per_second",
+    "burst",
 ];
 
 /// One setting that differs between two `Options`.

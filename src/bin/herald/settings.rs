@@ -13,7 +13,9 @@
 //! (`allow_origin = ["https://a.example"]`); `--tls-cert`/`--tls-key` are `cert`/`key`
 //! under `[tls]`; `--redis`, `--redis-prefix` and `--node-id` are `url`, `prefix` and
 //! `node_id` under `[redis]`; the repeatable `--trusted-proxy` is the array `trusted_proxy`.
-//! A flag replaces its key's value, arrays included.
+//! The push keys (`api_key_file`, `api_listen`, `jwt_secret_file`, `jwt_public_key_file`,
+//! `jwt_audience`, `jwt_issuer`, `max_messages_per_second`, `burst`) follow the rule. A
+//! flag replaces its key's value, arrays included.
 
 use crate::listen::Listen;
 use crate::values::{
@@ -21,7 +23,9 @@ use crate::values::{
     RedisUrl, Seconds, SecondsOrOff, Workers,
 };
 use herald::Config;
+use herald::push::rate::{MAX_RATE, RateLimit};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 /// One layer of settings: every key optional, unknown keys refused.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -81,6 +85,22 @@ pub struct Settings {
     pub drain_delay: Option<SecondsOrOff>,
     /// `--unix-mode`, octal permission bits of a `unix:` socket file.
     pub unix_mode: Option<FileMode>,
+    /// `--api-key-file`: the push API's keys, one per line.
+    pub api_key_file: Option<String>,
+    /// `--api-listen`: a second, HTTP-only address for the push API.
+    pub api_listen: Option<SocketAddr>,
+    /// `--jwt-secret-file`: the HS256 secret client tokens are signed with.
+    pub jwt_secret_file: Option<String>,
+    /// `--jwt-public-key-file`: the RS256 or ES256 public key (PEM) of client tokens.
+    pub jwt_public_key_file: Option<String>,
+    /// `--jwt-audience`: the `aud` client tokens must have.
+    pub jwt_audience: Option<String>,
+    /// `--jwt-issuer`: the `iss` client tokens must have.
+    pub jwt_issuer: Option<String>,
+    /// `--max-messages-per-second`: each connection's sustained message rate.
+    pub max_messages_per_second: Option<Positive>,
+    /// `--burst`: messages a connection may send at once (default: the rate).
+    pub burst: Option<Positive>,
     /// `[tls]`: `--tls-cert`, `--tls-key`.
     pub tls: Option<TlsFiles>,
     /// `[redis]`: `--redis`, `--redis-prefix`, `--node-id`.
@@ -143,6 +163,41 @@ impl Scale {
     }
 }
 
+/// The backend push settings (issue 11): the API, client tokens, rate limits. Files are
+/// read when the daemon starts (`main`), not here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Push {
+    /// `--api-key-file`.
+    pub api_key_file: Option<String>,
+    /// `--api-listen`.
+    pub api_listen: Option<SocketAddr>,
+    /// `--jwt-secret-file`.
+    pub jwt_secret_file: Option<String>,
+    /// `--jwt-public-key-file`.
+    pub jwt_public_key_file: Option<String>,
+    /// `--jwt-audience`.
+    pub jwt_audience: Option<String>,
+    /// `--jwt-issuer`.
+    pub jwt_issuer: Option<String>,
+    /// `--max-messages-per-second` and `--burst` (checked: 1..=`MAX_RATE`, burst ≥ 1).
+    pub rate: Option<(u32, u32)>,
+}
+
+impl Push {
+    /// Whether client tokens are required.
+    pub fn tokens(&self) -> bool {
+        self.jwt_secret_file.is_some() || self.jwt_public_key_file.is_some()
+    }
+
+    /// The rate limit, if one is set.
+    #[cfg_attr(not(feature = "push"), allow(dead_code))]
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        // Checked in `resolve`.
+        self.rate
+            .and_then(|(rate, burst)| RateLimit::new(rate, burst).ok())
+    }
+}
+
 /// The daemon's settings, complete: defaults filled in, cross-key checks passed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -163,6 +218,8 @@ pub struct Options {
     pub log_format: LogFormat,
     /// The permission bits of a `unix:` socket file (`None`: the umask's).
     pub unix_mode: Option<u32>,
+    /// The backend push API, client tokens, rate limits.
+    pub push: Push,
 }
 
 /// `a` where set, else `b`, field by field.
@@ -181,7 +238,9 @@ impl Settings {
             max_message_size, max_backlog, slow_policy, max_request_bytes, handshake_timeout,
             close_timeout, idle_timeout, pong_timeout, shutdown_timeout, allow_origin, http,
             deflate, deflate_threshold, protocol, workers, reuse_port, log_format,
-            proxy_protocol, trusted_proxy, real_ip_header, drain_delay, unix_mode);
+            proxy_protocol, trusted_proxy, real_ip_header, drain_delay, unix_mode, api_key_file,
+            api_listen, jwt_secret_file, jwt_public_key_file, jwt_audience, jwt_issuer,
+            max_messages_per_second, burst);
         self.tls = match (self.tls.take(), b.tls) {
             (Some(mut a), Some(b)) => {
                 over!(a, b; cert, key);
@@ -202,8 +261,11 @@ impl Settings {
     /// Fill in the defaults and check what spans several keys.
     ///
     /// Errors: a certificate without its key (or the reverse); a Redis prefix or node id
-    /// without a Redis URL; what `Config::validate` refuses (a request limit under 256).
+    /// without a Redis URL; what `Config::validate` refuses (a request limit under 256);
+    /// a JWT audience or issuer without a JWT key; a burst without a rate, or a rate above
+    /// `MAX_RATE`.
     pub fn resolve(self) -> Result<Options, String> {
+        let push = self.push()?;
         let mut c = Config::default();
         let listen = self.listen.unwrap_or(Listen::Addr(c.listen));
         /// `c.field = value` where the layer sets the key.
@@ -281,7 +343,50 @@ impl Settings {
             tls_files,
             log_format: self.log_format.unwrap_or_default(),
             unix_mode: self.unix_mode.map(|m| m.0),
+            push,
         })
+    }
+
+    /// The push keys, checked together.
+    fn push(&self) -> Result<Push, String> {
+        let rate = match (self.max_messages_per_second, self.burst) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err("--burst needs --max-messages-per-second (burst needs \
+                            max_messages_per_second)"
+                    .into());
+            }
+            (Some(rate), burst) => {
+                let rate = u32::try_from(rate.0)
+                    .ok()
+                    .filter(|&r| r <= MAX_RATE)
+                    .ok_or_else(|| {
+                        format!("--max-messages-per-second {}: at most {MAX_RATE}", rate.0)
+                    })?;
+                let burst = burst.map_or(Ok(rate), |b| {
+                    u32::try_from(b.0).map_err(|_| format!("--burst {}: too large", b.0))
+                })?;
+                RateLimit::new(rate, burst).map_err(|e| e.to_string())?;
+                Some((rate, burst))
+            }
+        };
+        let push = Push {
+            api_key_file: self.api_key_file.clone(),
+            api_listen: self.api_listen,
+            jwt_secret_file: self.jwt_secret_file.clone(),
+            jwt_public_key_file: self.jwt_public_key_file.clone(),
+            jwt_audience: self.jwt_audience.clone(),
+            jwt_issuer: self.jwt_issuer.clone(),
+            rate,
+        };
+        if !push.tokens() && (push.jwt_audience.is_some() || push.jwt_issuer.is_some()) {
+            return Err(
+                "--jwt-audience and --jwt-issuer need a JWT key (--jwt-secret-file \
+                        or --jwt-public-key-file)"
+                    .into(),
+            );
+        }
+        Ok(push)
     }
 
     /// Every setting of `opts` as a layer (what `--print-config` prints): all keys but
@@ -317,6 +422,14 @@ impl Settings {
             real_ip_header: Some(RealIp(c.real_ip_header)),
             drain_delay: Some(SecondsOrOff(Some(c.drain_delay).filter(|d| !d.is_zero()))),
             unix_mode: opts.unix_mode.map(FileMode),
+            api_key_file: opts.push.api_key_file.as_deref().map(absolute),
+            api_listen: opts.push.api_listen,
+            jwt_secret_file: opts.push.jwt_secret_file.as_deref().map(absolute),
+            jwt_public_key_file: opts.push.jwt_public_key_file.as_deref().map(absolute),
+            jwt_audience: opts.push.jwt_audience.clone(),
+            jwt_issuer: opts.push.jwt_issuer.clone(),
+            max_messages_per_second: opts.push.rate.map(|(r, _)| Positive(r as usize)),
+            burst: opts.push.rate.map(|(_, b)| Positive(b as usize)),
             tls: opts.tls_files.as_ref().map(|(cert, key)| TlsFiles {
                 cert: Some(absolute(cert)),
                 key: Some(absolute(key)),
@@ -348,6 +461,15 @@ pub fn to_toml(opts: &Options) -> String {
     let mut unset = Vec::new();
     if opts.config.max_connections_per_ip.is_none() {
         unset.push("max_connections_per_ip (no limit)");
+    }
+    if opts.push.api_key_file.is_none() {
+        unset.push("api_key_file (the push API needs it or HERALD_API_KEY)");
+    }
+    if !opts.push.tokens() {
+        unset.push("jwt_secret_file, jwt_public_key_file (no client tokens required)");
+    }
+    if opts.push.rate.is_none() {
+        unset.push("max_messages_per_second, burst (no rate limit)");
     }
     if opts.tls_files.is_none() {
         unset.push("[tls] cert and key (plain ws:// and http://)");
@@ -437,6 +559,47 @@ mod tests {
         let again = layer(&printed).resolve().unwrap();
         assert_eq!(again, o, "{printed}");
         assert_eq!(to_toml(&again), printed);
+    }
+
+    #[test]
+    fn push_settings() {
+        let o = layer(
+            "api_key_file = \"/etc/herald/keys\"\napi_listen = \"127.0.0.1:9000\"\n\
+             jwt_secret_file = \"/etc/herald/jwt\"\njwt_audience = \"app\"\n\
+             jwt_issuer = \"https://app.example\"\nmax_messages_per_second = 20\n",
+        )
+        .resolve()
+        .unwrap();
+        assert_eq!(o.push.api_listen, Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(
+            o.push.rate,
+            Some((20, 20)),
+            "the burst defaults to the rate"
+        );
+        assert!(o.push.tokens());
+        assert!(o.push.rate_limit().is_some());
+        let printed = to_toml(&o);
+        assert!(printed.contains("burst = 20"), "{printed}");
+        assert_eq!(layer(&printed).resolve().unwrap(), o, "{printed}");
+        for bad in [
+            "burst = 5",
+            "max_messages_per_second = 2000000000",
+            "jwt_audience = \"a\"",
+            "jwt_issuer = \"i\"",
+            "api_listen = \"nowhere\"",
+        ] {
+            assert!(
+                toml::from_str::<Settings>(bad)
+                    .map_err(|e| e.to_string())
+                    .and_then(Settings::resolve)
+                    .is_err(),
+                "{bad}"
+            );
+        }
+        let o = layer("max_messages_per_second = 5\nburst = 1\n")
+            .resolve()
+            .unwrap();
+        assert_eq!(o.push.rate, Some((5, 1)));
     }
 
     #[test]

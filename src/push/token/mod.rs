@@ -406,18 +406,29 @@ impl TokenError {
     }
 }
 
+impl TokenError {
+    /// The one-line answer for the client (the upgrade's response body): the `Display`
+    /// text without the detail a malformed token's text adds (that goes to the log).
+    pub fn summary(&self) -> &'static str {
+        match self {
+            Self::Missing => "token required (?token=... or Authorization: Bearer)",
+            Self::Malformed(_) => "malformed token",
+            Self::BadSignature => "token signature does not verify",
+            Self::Expired => "token expired",
+            Self::NotYetValid => "token not yet valid",
+            Self::WrongAudience => "token audience is not this server",
+            Self::WrongIssuer => "token issuer is not accepted",
+            Self::Algorithm => "token algorithm not accepted",
+            Self::RoomNotGranted => "token does not grant this room",
+        }
+    }
+}
+
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Missing => f.write_str("token required (?token=... or Authorization: Bearer)"),
             Self::Malformed(what) => write!(f, "malformed token: {what}"),
-            Self::BadSignature => f.write_str("token signature does not verify"),
-            Self::Expired => f.write_str("token expired"),
-            Self::NotYetValid => f.write_str("token not yet valid"),
-            Self::WrongAudience => f.write_str("token audience is not this server"),
-            Self::WrongIssuer => f.write_str("token issuer is not accepted"),
-            Self::Algorithm => f.write_str("token algorithm not accepted"),
-            Self::RoomNotGranted => f.write_str("token does not grant this room"),
+            other => f.write_str(other.summary()),
         }
     }
 }
