@@ -75,6 +75,8 @@ mod tls;
 
 pub use apps::chat::ChatRoom;
 pub use apps::echo::Echo;
+#[cfg(feature = "pusher")]
+pub use apps::pusher::PusherApp;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientConfig, ClientError, Received};
 #[cfg(feature = "redis")]

@@ -4,3 +4,5 @@
 
 pub mod chat;
 pub mod echo;
+#[cfg(feature = "pusher")]
+pub mod pusher;

@@ -264,12 +264,83 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let chat = ChatRoom::new(opts.include_sender);
-    match (opts.mode, opts.scale.is_single()) {
-        (Mode::Chat, true) => serve(config, &socket, chat, "chat", reloader),
-        (Mode::Echo, true) => serve(config, &socket, Echo, "echo", reloader),
-        (Mode::Chat, false) => serve_scaled(config, socket, &opts.scale, chat, "chat", reloader),
-        (Mode::Echo, false) => serve_scaled(config, socket, &opts.scale, Echo, "echo", reloader),
+    #[cfg(feature = "pusher")]
+    let pusher = match pusher_apps(&opts.pusher_apps) {
+        Ok(apps) => apps,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    #[cfg(not(feature = "pusher"))]
+    let pusher = None::<()>;
+    let scale = &opts.scale;
+    match opts.mode {
+        Mode::Chat => {
+            let chat = ChatRoom::new(opts.include_sender);
+            start(config, socket, scale, chat, "chat", reloader, pusher)
+        }
+        Mode::Echo => start(config, socket, scale, Echo, "echo", reloader, pusher),
+    }
+}
+
+/// The Pusher apps of `--pusher-app` / `pusher_app`, if any.
+#[cfg(feature = "pusher")]
+fn pusher_apps(specs: &[values::PusherAppSpec]) -> Result<Option<herald::pusher::Apps>, String> {
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let apps = specs
+        .iter()
+        .map(|s| s.0.parse().map_err(|e| format!("--pusher-app: {e}")))
+        .collect::<Result<Vec<herald::pusher::App>, String>>()?;
+    let apps = herald::pusher::Apps::new(apps).map_err(|e| format!("--pusher-app: {e}"))?;
+    Ok(Some(apps))
+}
+
+/// Run `handler` (behind the Pusher endpoints when there are apps) on one loop or
+/// several.
+fn start<H: Handler + Clone + Send + 'static>(
+    config: Config,
+    socket: Socket,
+    scale: &Scale,
+    handler: H,
+    mode: &str,
+    reloader: Reloader,
+    #[cfg(feature = "pusher")] pusher: Option<herald::pusher::Apps>,
+    #[cfg(not(feature = "pusher"))] pusher: Option<()>,
+) -> ExitCode {
+    #[cfg(feature = "pusher")]
+    if let Some(apps) = pusher {
+        for (_, app) in apps.iter() {
+            log::info!(
+                "pusher app {}: clients on /app/{}, the HTTP API on /apps/{}/",
+                app.id(),
+                app.key(),
+                app.id()
+            );
+        }
+        let app = herald::PusherApp::new(apps, handler);
+        let mode = format!("{mode} + pusher");
+        return run_loops(config, socket, scale, app, &mode, reloader);
+    }
+    let _ = pusher;
+    run_loops(config, socket, scale, handler, mode, reloader)
+}
+
+/// One loop, or `--workers` / `--redis`.
+fn run_loops<H: Handler + Clone + Send + 'static>(
+    config: Config,
+    socket: Socket,
+    scale: &Scale,
+    handler: H,
+    mode: &str,
+    reloader: Reloader,
+) -> ExitCode {
+    if scale.is_single() {
+        serve(config, &socket, handler, mode, reloader)
+    } else {
+        serve_scaled(config, socket, scale, handler, mode, reloader)
     }
 }
 

@@ -12,10 +12,12 @@
 //! `deflate = false`; the repeatable `--allow-origin` and `--protocol` are arrays
 //! (`allow_origin = ["https://a.example"]`); `--tls-cert`/`--tls-key` are `cert`/`key`
 //! under `[tls]`; `--redis`, `--redis-prefix` and `--node-id` are `url`, `prefix` and
-//! `node_id` under `[redis]`; the repeatable `--trusted-proxy` is the array `trusted_proxy`.
-//! A flag replaces its key's value, arrays included.
+//! `node_id` under `[redis]`; the repeatable `--trusted-proxy` and `--pusher-app` are the
+//! arrays `trusted_proxy` and `pusher_app`. A flag replaces its key's value, arrays included.
 
 use crate::listen::Listen;
+#[cfg(feature = "pusher")]
+use crate::values::PusherAppSpec;
 use crate::values::{
     Bytes, FileMode, LogFormat, Mode, NodeId, Origin, Policy, Positive, Protocol, Proxy, RealIp,
     RedisUrl, Seconds, SecondsOrOff, Workers,
@@ -83,6 +85,10 @@ pub struct Settings {
     pub unix_mode: Option<FileMode>,
     /// `[tls]`: `--tls-cert`, `--tls-key`.
     pub tls: Option<TlsFiles>,
+    /// `--pusher-app` (repeatable): the Pusher apps served on `/app/{key}` and
+    /// `/apps/{id}/...`.
+    #[cfg(feature = "pusher")]
+    pub pusher_app: Option<Vec<PusherAppSpec>>,
     /// `[redis]`: `--redis`, `--redis-prefix`, `--node-id`.
     pub redis: Option<RedisSettings>,
 }
@@ -163,6 +169,9 @@ pub struct Options {
     pub log_format: LogFormat,
     /// The permission bits of a `unix:` socket file (`None`: the umask's).
     pub unix_mode: Option<u32>,
+    /// The Pusher apps (none: no Pusher endpoints), as written.
+    #[cfg(feature = "pusher")]
+    pub pusher_apps: Vec<PusherAppSpec>,
 }
 
 /// `a` where set, else `b`, field by field.
@@ -182,6 +191,8 @@ impl Settings {
             close_timeout, idle_timeout, pong_timeout, shutdown_timeout, allow_origin, http,
             deflate, deflate_threshold, protocol, workers, reuse_port, log_format,
             proxy_protocol, trusted_proxy, real_ip_header, drain_delay, unix_mode);
+        #[cfg(feature = "pusher")]
+        over!(self, b; pusher_app);
         self.tls = match (self.tls.take(), b.tls) {
             (Some(mut a), Some(b)) => {
                 over!(a, b; cert, key);
@@ -257,6 +268,11 @@ impl Settings {
                 );
             }
         };
+        #[cfg(feature = "pusher")]
+        if let Some(specs) = &self.pusher_app {
+            let apps = specs.iter().filter_map(|s| s.0.parse().ok()).collect();
+            herald::pusher::Apps::new(apps).map_err(|e| format!("pusher_app: {e}"))?;
+        }
         let redis = self.redis.unwrap_or_default();
         if redis.url.is_none() && (redis.prefix.is_some() || redis.node_id.is_some()) {
             return Err(
@@ -281,6 +297,8 @@ impl Settings {
             tls_files,
             log_format: self.log_format.unwrap_or_default(),
             unix_mode: self.unix_mode.map(|m| m.0),
+            #[cfg(feature = "pusher")]
+            pusher_apps: self.pusher_app.unwrap_or_default(),
         })
     }
 
@@ -317,6 +335,8 @@ impl Settings {
             real_ip_header: Some(RealIp(c.real_ip_header)),
             drain_delay: Some(SecondsOrOff(Some(c.drain_delay).filter(|d| !d.is_zero()))),
             unix_mode: opts.unix_mode.map(FileMode),
+            #[cfg(feature = "pusher")]
+            pusher_app: Some(opts.pusher_apps.clone()),
             tls: opts.tls_files.as_ref().map(|(cert, key)| TlsFiles {
                 cert: Some(absolute(cert)),
                 key: Some(absolute(key)),
