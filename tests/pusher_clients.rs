@@ -126,7 +126,17 @@ impl Proc {
 
     /// The next line (after those already taken) that `pred` accepts.
     fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
+        self.wait_for_within(what, WAIT, pred)
+    }
+
+    /// As `wait_for`, with another limit.
+    fn wait_for_within(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -717,4 +727,164 @@ fn presence_and_exclusion_across_workers() {
         let gone = c.wait_for("member_removed", is("member_removed"));
         assert_eq!(gone["id"], 100);
     }
+}
+
+/// A `redis-server` this test started on a free port; killed (by its PID) when dropped.
+#[cfg(feature = "redis")]
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+#[cfg(feature = "redis")]
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Redis {
+    /// `None` (the test is skipped) without redis-server, unless CI requires it.
+    fn start() -> Option<Redis> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            if std::env::var("HERALD_REQUIRE_REDIS").as_deref() == Ok("1") {
+                panic!("redis-server is not installed and HERALD_REQUIRE_REDIS=1");
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: redis-server is not installed (apt-get install redis-server); \
+                 set HERALD_REQUIRE_REDIS=1 to make this a failure"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let redis = Redis { child, port };
+        let start = Instant::now();
+        while redis.numsub("ping").is_none() {
+            assert!(start.elapsed() < WAIT, "redis-server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Subscribers of a channel (`None` while the server does not answer).
+    fn numsub(&self, channel: &str) -> Option<usize> {
+        let mut con = redis::Client::open(self.url())
+            .ok()?
+            .get_connection()
+            .ok()?;
+        let (_, n): (String, usize) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut con)
+            .ok()?;
+        Some(n)
+    }
+}
+
+#[test]
+#[cfg(feature = "redis")]
+fn presence_and_exclusion_across_instances_through_redis() {
+    if !have(&["node", "python"]) {
+        return;
+    }
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let mut a = Daemon::start(&["--pusher-app", APP, "--redis", &url]);
+    let b = Daemon::start(&["--pusher-app", APP, "--redis", &url]);
+    // Both instances listen to the control room before any client comes.
+    let start = Instant::now();
+    while redis.numsub("herald:room:pusher-control") != Some(2) {
+        assert!(start.elapsed() < WAIT, "the instances never both listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_auth, auth_port) = auth_server();
+    let subs = ["--sub", "presence-hall", "--sub", "news"];
+    let mut on_a = node_client(
+        "on-a",
+        &a,
+        auth_port,
+        &[&subs[..], &["--user", "1"]].concat(),
+    );
+    on_a.wait_for("ready", is("ready"));
+    let mut on_b = node_client(
+        "on-b",
+        &b,
+        auth_port,
+        &[&subs[..], &["--user", "2"]].concat(),
+    );
+    on_b.wait_for("ready", is("ready"));
+    let members = on_b
+        .seen
+        .iter()
+        .find(|v| v["type"] == "subscribed" && v["channel"] == "presence-hall")
+        .unwrap()["members"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(members, 2, "{:?}", on_b.seen);
+    assert_eq!(on_a.wait_for("member_added", is("member_added"))["id"], 2);
+    // Either instance answers for the whole cluster.
+    for d in [&a, &b] {
+        let users = sdk(d, &["users", "presence-hall"]);
+        assert_eq!(
+            users["result"]["users"].as_array().map(Vec::len),
+            Some(2),
+            "{users}"
+        );
+        let ch = sdk(d, &["channel", "news", "--info", "subscription_count"]);
+        assert_eq!(ch["result"]["subscription_count"], 2, "{ch}");
+    }
+    // Triggered on B, excluding the socket on A.
+    let socket_a = on_a.seen.iter().find(|v| v["type"] == "connected").unwrap()["socket_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = sdk(
+        &b,
+        &["trigger", "news", "one", "1", "--socket-id", &socket_a],
+    );
+    assert_eq!(answer["ok"], true, "{answer}");
+    sdk(&b, &["trigger", "news", "two", "2"]);
+    on_b.wait_for("one", event_on("news", "one"));
+    on_a.wait_for("two", event_on("news", "two"));
+    assert!(!on_a.saw(|v| v["type"] == "message" && v["event"] == "one"));
+    // Instance A dies without a word: B forgets it after the beats stop, and its client
+    // hears user 1 leave.
+    a.signal("KILL");
+    let gone = on_b.wait_for_within(
+        "member_removed after A died",
+        sync_forget_after() + WAIT,
+        is("member_removed"),
+    );
+    assert_eq!(gone["id"], 1);
+}
+
+/// How long an instance waits before forgetting a silent one (the app's `FORGET_AFTER`).
+fn sync_forget_after() -> Duration {
+    Duration::from_secs(20)
 }
