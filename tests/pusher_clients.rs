@@ -814,7 +814,7 @@ fn presence_and_exclusion_across_instances_through_redis() {
         return;
     };
     let url = redis.url();
-    let mut a = Daemon::start(&["--pusher-app", APP, "--redis", &url]);
+    let a = Daemon::start(&["--pusher-app", APP, "--redis", &url]);
     let b = Daemon::start(&["--pusher-app", APP, "--redis", &url]);
     // Both instances listen to the control room before any client comes.
     let start = Instant::now();

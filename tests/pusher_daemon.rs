@@ -1,8 +1,8 @@
 //! The daemon's Pusher endpoints with nothing but Rust: refusals in the protocol's terms
 //! (pusher:error and the close code, not an HTTP 404), the keep-alive answer, the HTTP
 //! API's signature check, the chat rooms still served beside, and the flags and config
-//! key. Clients: tungstenite and raw HTTP (the JavaScript, Python and PHP clients are in
-//! `pusher_clients.rs`).
+//! key, and `herald-bench pusher` measuring it. Clients: tungstenite, raw HTTP and
+//! herald-bench (the JavaScript, Python and PHP clients are in `pusher_clients.rs`).
 
 #![cfg(all(feature = "cli", feature = "pusher"))]
 
@@ -170,4 +170,83 @@ fn flags_config_and_help() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("topsecret"), "{err}");
     }
+}
+
+/// `herald-bench pusher` against the daemon: its JSON line (stdout) as a value.
+#[cfg(feature = "bench-tool")]
+fn bench_pusher(daemon: &Daemon, args: &[&str]) -> (Option<i32>, Value) {
+    let url = format!("ws://{}/app/the-key?protocol=7", daemon.addr);
+    let out = Command::new(env!("CARGO_BIN_EXE_herald-bench"))
+        .args(["pusher", "--url", &url, "--app-id", "7", "--quiet"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let json = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), json)
+}
+
+#[test]
+#[cfg(feature = "bench-tool")]
+fn herald_bench_pusher_measures_the_endpoint() {
+    let daemon = Daemon::start(&["--pusher-app", APP]);
+    // Fan-out: 20 subscribers on 2 channels, events through the signed HTTP API.
+    let (code, fanout) = bench_pusher(
+        &daemon,
+        &[
+            "--secret",
+            "the-secret",
+            "--clients",
+            "20",
+            "--channels",
+            "2",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.2",
+        ],
+    );
+    assert_eq!(code, Some(0), "{fanout}");
+    assert_eq!(fanout["failures"], 0, "{fanout}");
+    assert_eq!(fanout["refused_triggers"], 0, "{fanout}");
+    let triggers = fanout["triggers"].as_u64().unwrap();
+    let deliveries = fanout["deliveries"].as_u64().unwrap();
+    // Each event reaches the 10 subscribers of its channel (give or take the events that
+    // cross the edges of the measured time: 8 in flight at each).
+    assert!(triggers > 0 && deliveries > 0, "{fanout}");
+    assert!(deliveries.abs_diff(triggers * 10) <= 10 * 24, "{fanout}");
+    assert!(fanout["latency_p50_us"].as_f64().is_some(), "{fanout}");
+    // A wrong secret: every trigger refused (401), nothing delivered.
+    let (_, refused) = bench_pusher(
+        &daemon,
+        &[
+            "--secret",
+            "not-the-secret",
+            "--clients",
+            "2",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+        ],
+    );
+    assert_eq!(refused["deliveries"], 0, "{refused}");
+    assert!(refused["refused_triggers"].as_u64() > Some(0), "{refused}");
+    // Connect, subscribe, close.
+    let (code, subscribe) = bench_pusher(
+        &daemon,
+        &[
+            "--scenario",
+            "subscribe",
+            "--clients",
+            "50",
+            "--concurrency",
+            "5",
+        ],
+    );
+    assert_eq!(code, Some(0), "{subscribe}");
+    assert_eq!(subscribe["subscribed"], 50, "{subscribe}");
+    assert_eq!(subscribe["failures"], 0, "{subscribe}");
 }

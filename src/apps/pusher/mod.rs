@@ -356,7 +356,7 @@ impl<H> PusherApp<H> {
         let now = now();
         ctx.set_timer(sync::BEAT, HOUSEKEEPING_TIMER);
         self.beats = self.beats.wrapping_add(1);
-        if self.beats % SWEEP_EVERY == 0 {
+        if self.beats.is_multiple_of(SWEEP_EVERY) {
             self.engine.sweep(now);
         }
         if !ctx.has_relay() {

@@ -1,9 +1,10 @@
 //! `herald-bench`: a load generator for WebSocket servers, on this machine's loopback
 //! interface unless told otherwise (`--allow-remote`).
 //!
-//! Three measurements, each a subcommand: `broadcast` (delivery rate and latency of chat
-//! rooms under load, closed or open loop), `connect` (handshake rate) and `idle` (server
-//! memory per idle connection). Real clients: a proper HTTP upgrade with a checked
+//! Four measurements, each a subcommand: `broadcast` (delivery rate and latency of chat
+//! rooms under load, closed or open loop), `connect` (handshake rate), `idle` (server
+//! memory per idle connection) and `pusher` (the Pusher protocol: fan-out through the
+//! HTTP API, and connect plus subscribe). Real clients: a proper HTTP upgrade with a checked
 //! `Sec-WebSocket-Accept`, masked frames with a fresh key each, over ws:// or wss://
 //! (rustls, driven sans-IO in the same loops; with the `tls` feature), with or without
 //! permessage-deflate (`--deflate`; with the `deflate` feature). The clients are driven by
@@ -34,6 +35,7 @@ mod output;
 mod payload;
 mod plot;
 mod procfs;
+mod pusher;
 mod rng;
 mod schedule;
 mod target;
@@ -52,7 +54,7 @@ fn main() -> ExitCode {
     let wants_help = |a: &String| a == "-h" || a == "--help";
     let Some(command) = args.first() else {
         eprintln!(
-            "herald-bench: a command is required: broadcast, connect or idle\n\
+            "herald-bench: a command is required: broadcast, connect, idle or pusher\n\
              Try 'herald-bench --help'."
         );
         return ExitCode::from(2);
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         "broadcast" => help::broadcast(),
         "connect" => help::connect(),
         "idle" => help::idle(),
+        "pusher" => help::pusher(),
         _ => help::OVERVIEW.to_string(),
     };
     if wants_help(command) || command == "help" || args.iter().any(wants_help) {
@@ -72,7 +75,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let hint = match command_name.as_str() {
-                "broadcast" | "connect" | "idle" => format!("herald-bench {command_name} --help"),
+                "broadcast" | "connect" | "idle" | "pusher" => {
+                    format!("herald-bench {command_name} --help")
+                }
                 _ => "herald-bench --help".to_string(),
             };
             eprintln!("herald-bench: {e}\nTry '{hint}'.");
@@ -89,6 +94,8 @@ fn main() -> ExitCode {
         Command::Idle(opts) => {
             procfs::check_open_files(opts.clients).and_then(|()| idle::run(opts))
         }
+        Command::Pusher(opts) => procfs::check_open_files(opts.clients + opts.publishers)
+            .and_then(|()| pusher::run(opts)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
