@@ -885,6 +885,7 @@ fn presence_and_exclusion_across_instances_through_redis() {
 }
 
 /// How long an instance waits before forgetting a silent one (the app's `FORGET_AFTER`).
+#[cfg(feature = "redis")]
 fn sync_forget_after() -> Duration {
     Duration::from_secs(20)
 }
