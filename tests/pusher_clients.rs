@@ -818,7 +818,7 @@ fn presence_and_exclusion_across_instances_through_redis() {
     let b = Daemon::start(&["--pusher-app", APP, "--redis", &url]);
     // Both instances listen to the control room before any client comes.
     let start = Instant::now();
-    while redis.numsub("herald:room:pusher-control") != Some(2) {
+    while redis.numsub("herald:room:pusher:control") != Some(2) {
         assert!(start.elapsed() < WAIT, "the instances never both listened");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -101,6 +101,36 @@ fn connection_ping_subscribe_and_the_chat_beside() {
 }
 
 #[test]
+fn chat_clients_cannot_enter_the_pusher_rooms() {
+    let daemon = Daemon::start(&["--pusher-app", APP]);
+    let mut sub = connect(&daemon, "/app/the-key?protocol=7");
+    next(&mut sub).unwrap();
+    let subscribe = json!({"event": "pusher:subscribe", "data": {"channel": "news"}});
+    sub.send(Ws::text(subscribe.to_string())).unwrap();
+    assert_eq!(
+        next(&mut sub).unwrap()["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    // The chat's rooms by path would name a channel's room, or the control room.
+    for path in ["/room/pusher:7:news", "/room/pusher:control"] {
+        let mut chat = connect(&daemon, path);
+        // Without the refusal no close would come: fail rather than hang.
+        if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = chat.get_mut() {
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+        }
+        let _ = chat.send(Ws::text(
+            r#"{"event":"forged","channel":"news","data":"x"}"#,
+        ));
+        assert_eq!(next(&mut chat), Err(Some(1008)), "{path}");
+    }
+    // Nothing reached the subscriber: its next message answers its ping.
+    sub.send(Ws::text(r#"{"event":"pusher:ping","data":{}}"#))
+        .unwrap();
+    assert_eq!(next(&mut sub).unwrap()["event"], "pusher:pong");
+}
+
+#[test]
 fn the_http_api_wants_a_signature() {
     let daemon = Daemon::start(&["--pusher-app", APP]);
     let body = r#"{"name":"x","channel":"c","data":"d"}"#;

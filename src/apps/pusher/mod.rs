@@ -36,6 +36,13 @@ const SWEEP_EVERY: u32 = 12;
 
 /// The Pusher protocol in front of `inner` (say `ChatRoom`).
 ///
+/// `inner` keeps its timers below `TimerId(1 << 63)`: ids with both top bits set
+/// (`0b11 << 62` and above) are this wrapper's, and every other id goes to `inner`.
+/// Rooms whose names start with `pusher:` are this wrapper's (`pusher:{app_id}:{channel}`
+/// and the control room `pusher:control`): a peer that `inner` puts in one when it opens
+/// (a chat client at `/room/pusher:control`, say) is taken out and closed with 1008, and
+/// `inner` must not join peers to one later nor `listen` to one.
+///
 /// ```no_run
 /// use herald::PusherApp;
 /// use herald::pusher::Apps;
@@ -379,6 +386,30 @@ fn is_pusher_path(path: &str) -> bool {
     path == "/app" || path.starts_with("/app/")
 }
 
+/// Rooms with this prefix are the wrapper's: the Pusher channels and the control room.
+const RESERVED_ROOM_PREFIX: &str = "pusher:";
+
+/// Take a peer of the wrapped handler out of the wrapper's rooms, if it was put in one,
+/// and close it with 1008: in a channel's room it would read and write a Pusher channel
+/// without its authorization, in the control room forge presence for every loop.
+fn refuse_reserved_rooms(ctx: &mut Context<'_>, peer: PeerId) {
+    let reserved: Vec<String> = ctx
+        .rooms_of(peer)
+        .iter()
+        .filter_map(|&room| ctx.room_name(room))
+        .filter(|name| name.starts_with(RESERVED_ROOM_PREFIX))
+        .map(str::to_string)
+        .collect();
+    if reserved.is_empty() {
+        return;
+    }
+    log::info!("{peer}: refused: the rooms {reserved:?} are the Pusher endpoint's");
+    for room in &reserved {
+        ctx.leave(peer, room.as_str());
+    }
+    ctx.close(peer, CloseCode::POLICY, "reserved room");
+}
+
 impl<H: Handler> Handler for PusherApp<H> {
     fn on_start(&mut self, ctx: &mut Context<'_>) {
         ctx.set_timer(sync::BEAT, HOUSEKEEPING_TIMER);
@@ -400,7 +431,8 @@ impl<H: Handler> Handler for PusherApp<H> {
 
     fn on_open(&mut self, ctx: &mut Context<'_>, peer: PeerId, req: &Request) {
         if !is_pusher_path(req.path()) {
-            return self.inner.on_open(ctx, peer, req);
+            self.inner.on_open(ctx, peer, req);
+            return refuse_reserved_rooms(ctx, peer);
         }
         let now = now();
         let opened = self
@@ -462,7 +494,7 @@ impl<H: Handler> Handler for PusherApp<H> {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_>, timer: TimerId) {
-        if timer.0 & sockets::TIMER_TAG == 0 {
+        if !sockets::is_ours(timer) {
             return self.inner.on_timer(ctx, timer);
         }
         if timer == HOUSEKEEPING_TIMER {

@@ -10,12 +10,19 @@ use crate::pusher::{Connection, SocketId};
 use slab::Slab;
 use std::collections::HashMap;
 
-/// Timer ids of Pusher connections have this bit set, so that the wrapped handler keeps
-/// every id below it.
-pub const TIMER_TAG: u64 = 1 << 63;
+/// Timer ids of the Pusher wrapper have both top bits set. Ids with the top bit are
+/// reserved for herald's handler wrappers; this one takes the quarter `0b11 << 62` of the
+/// id space, leaving `0b10 << 62` to another wrapper (the push API's expiry timers) and
+/// every id below `1 << 63` to the wrapped handler.
+pub const TIMER_TAG: u64 = 0b11 << 62;
 
 /// The timer of the loop's own housekeeping (heartbeat, sweep), beside the connections'.
-pub const HOUSEKEEPING_TIMER: TimerId = TimerId(TIMER_TAG | (1 << 62));
+pub const HOUSEKEEPING_TIMER: TimerId = TimerId(TIMER_TAG | (1 << 61));
+
+/// Whether `timer` is one of the Pusher wrapper's (else it belongs to the wrapped handler).
+pub fn is_ours(timer: TimerId) -> bool {
+    timer.0 & TIMER_TAG == TIMER_TAG
+}
 
 /// One Pusher connection.
 #[derive(Debug)]
@@ -66,7 +73,7 @@ impl Sockets {
 
     /// The connection whose timer is `timer`.
     pub fn by_timer(&mut self, timer: TimerId) -> Option<&mut Entry> {
-        if timer.0 & TIMER_TAG == 0 || timer == HOUSEKEEPING_TIMER {
+        if !is_ours(timer) || timer == HOUSEKEEPING_TIMER {
             return None;
         }
         let key = usize::try_from(timer.0 & !TIMER_TAG).ok()?;
@@ -93,4 +100,23 @@ impl Sockets {
 
 fn timer_of(key: u32) -> TimerId {
     TimerId(TIMER_TAG | u64::from(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_ids_stay_in_their_quarter() {
+        assert!(is_ours(timer_of(0)) && is_ours(timer_of(u32::MAX)));
+        assert!(is_ours(HOUSEKEEPING_TIMER));
+        assert_ne!(HOUSEKEEPING_TIMER, timer_of(u32::MAX));
+        // The wrapped handler's ids, and another wrapper's quarter (top bit only).
+        for other in [0, 1, (1 << 63) - 1, 1 << 63, (1 << 63) | (1 << 61)] {
+            assert!(!is_ours(TimerId(other)), "{other:#x}");
+        }
+        let mut sockets = Sockets::default();
+        assert!(sockets.by_timer(TimerId(1 << 63)).is_none());
+        assert!(sockets.by_timer(HOUSEKEEPING_TIMER).is_none());
+    }
 }

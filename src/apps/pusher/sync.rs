@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// The room the loops' control messages travel in.
-pub const CONTROL_ROOM: &str = "pusher-control";
+pub const CONTROL_ROOM: &str = "pusher:control";
 
 /// How often a loop says it is alive.
 pub const BEAT: Duration = Duration::from_secs(5);
