@@ -79,6 +79,8 @@ pub use apps::chat::ChatRoom;
 pub use apps::echo::Echo;
 #[cfg(feature = "push")]
 pub use apps::push::{PushApi, PushConfig};
+#[cfg(feature = "pusher")]
+pub use apps::pusher::PusherApp;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientConfig, ClientError, Received};
 #[cfg(feature = "redis")]

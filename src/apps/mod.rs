@@ -7,3 +7,5 @@ pub mod chat;
 pub mod echo;
 #[cfg(feature = "push")]
 pub mod push;
+#[cfg(feature = "pusher")]
+pub mod pusher;

@@ -131,6 +131,35 @@ impl Delta {
     }
 }
 
+/// What another loop or instance holds of one channel, in a snapshot it sends to a loop
+/// that asks ([`Engine::shares`], [`Engine::replace`]): how its state is learnt whole by a
+/// loop that starts, or that lost track of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The app id.
+    pub app: String,
+    /// The channel.
+    pub channel: String,
+    /// Its subscriptions there.
+    pub subscriptions: u32,
+    /// Its presence members there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<ShareMember>,
+}
+
+/// A presence member in a [`Share`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareMember {
+    /// The user id as text.
+    pub user_id: String,
+    /// Whether the id came as a JSON number.
+    pub numeric: bool,
+    /// The user's `user_info` JSON text.
+    pub user_info: Option<String>,
+    /// The user's connections in the channel there.
+    pub connections: u32,
+}
+
 /// Something the server must do. Actions come in the order they must be done.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -550,6 +579,99 @@ impl Engine {
                 );
             }
             Delta::TerminateUser { user_id, .. } => out.push(terminate_action(app, user_id)),
+        }
+    }
+
+    /// This loop's own part of every channel, for a snapshot another loop asked for.
+    pub fn shares(&self) -> Vec<Share> {
+        let mut out = Vec::new();
+        for (index, app) in self.apps.iter() {
+            for share in self.registries[index.get()].origin_shares(Origin::LOCAL) {
+                out.push(Share {
+                    app: app.id().to_string(),
+                    channel: share.channel.to_string(),
+                    subscriptions: share.subscriptions,
+                    members: share
+                        .members
+                        .into_iter()
+                        .map(|(user, info, connections)| ShareMember {
+                            user_id: user.as_str().to_string(),
+                            numeric: user.is_numeric(),
+                            user_info: info.map(Into::into),
+                            connections,
+                        })
+                        .collect(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Every live cached event as a [`Delta::Cached`], for a snapshot.
+    pub fn cached_deltas(&self, now: Now) -> Vec<Delta> {
+        let mut out = Vec::new();
+        for (index, app) in self.apps.iter() {
+            for (channel, cached) in self.registries[index.get()].cached_events(now.instant) {
+                out.push(Delta::Cached {
+                    app: app.id().to_string(),
+                    channel: channel.to_string(),
+                    event: cached.event.to_string(),
+                    data: cached.data.to_string(),
+                    frame: cached.frame.to_string(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Replace everything known of `origin` with its snapshot `shares`. Only real changes
+    /// are announced to this loop's subscribers: a member in both the old and the new
+    /// view is neither removed nor added. Shares of unknown apps are skipped.
+    pub fn replace(&mut self, origin: Origin, shares: &[Share], now: Now, out: &mut Vec<Action>) {
+        use std::collections::HashMap;
+        let mut removed: HashMap<(usize, String, String), UserId> = HashMap::new();
+        for (index, registry) in self.registries.iter_mut().enumerate() {
+            for change in registry.forget_origin(origin, now.instant) {
+                for user in change.removed_members {
+                    let key = (index, change.channel.to_string(), user.as_str().to_string());
+                    removed.insert(key, user);
+                }
+            }
+        }
+        for share in shares {
+            let Some(index) = self.apps.by_id(&share.app) else {
+                continue;
+            };
+            let (app, registry) = self.parts(index);
+            let channel = share.channel.as_str();
+            for _ in 0..share.subscriptions {
+                registry.subscribe(origin, channel);
+            }
+            for m in &share.members {
+                let user = UserId::with_kind(&m.user_id, m.numeric);
+                for i in 0..m.connections {
+                    let info = m.user_info.as_deref();
+                    let added = registry.add_member(origin, channel, &user, info, usize::MAX);
+                    let key = (index.get(), share.channel.clone(), m.user_id.clone());
+                    if i == 0 && added == Ok(true) && removed.remove(&key).is_none() {
+                        out.push(Action::PublishLocal {
+                            room: channel_room(app.id(), channel),
+                            frame: messages::member_added(channel, &user, info).into(),
+                            except: None,
+                        });
+                    }
+                }
+            }
+        }
+        for ((index, channel, _), user) in removed {
+            let Some((_, app)) = self.apps.iter().nth(index) else {
+                continue;
+            };
+            out.push(Action::PublishLocal {
+                room: channel_room(app.id(), &channel),
+                frame: messages::member_removed(&channel, &user).into(),
+                except: None,
+            });
         }
     }
 

@@ -12,7 +12,9 @@
 //!   `{"occupied": bool, …}`;
 //! - `GET /apps/{id}/channels/{name}/users` (presence channels) →
 //!   `{"users": [{"id": …}, …]}`;
-//! - `POST /apps/{id}/users/{user_id}/terminate_connections` → `{}`.
+//! - `POST /apps/{id}/users/{user_id}/terminate_connections` → `{}` (also
+//!   `/users/{user_id}/terminate_connections`, the app named by `auth_key`, which is where
+//!   the Python SDK 3.3 posts it).
 //!
 //! Answers: 200, 400 (bad JSON, fields, names, info), 401 (signature, key, timestamp,
 //! body_md5), 403 (app disabled), 404 (unknown app or path), 405 (with `Allow`), 413 (event
@@ -85,9 +87,11 @@ impl HttpResponse {
     }
 }
 
-/// Whether `path` belongs to the Pusher HTTP API (`/apps/…`).
+/// Whether `path` belongs to the Pusher HTTP API (`/apps/…`, and
+/// `/users/{id}/terminate_connections` as the Python SDK sends it).
 pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/apps/")
+        || (path.starts_with("/users/") && path.ends_with("/terminate_connections"))
 }
 
 /// The largest request body worth reading for an app with these options: a full batch of
@@ -123,24 +127,41 @@ pub fn handle(
     now: Now,
     out: &mut Vec<Action>,
 ) -> HttpResponse {
-    let Some(rest) = request.path.strip_prefix("/apps/") else {
+    let (route, index) = if let Some(rest) = request.path.strip_prefix("/apps/") {
+        let segments: Vec<&str> = rest.split('/').collect();
+        let route = match segments[..] {
+            [_, "events"] => Route::Events,
+            [_, "batch_events"] => Route::BatchEvents,
+            [_, "channels"] => Route::Channels,
+            [_, "channels", name] => Route::Channel(name),
+            [_, "channels", name, "users"] => Route::Users(name),
+            [_, "users", user, "terminate_connections"] => Route::Terminate(user),
+            _ => return HttpResponse::error(404, "Not found"),
+        };
+        let Ok(app_id) = query::decode(segments[0], 0) else {
+            return HttpResponse::error(404, "Unknown app");
+        };
+        let Some(index) = engine.apps().by_id(&app_id) else {
+            return HttpResponse::error(404, "Unknown app");
+        };
+        (route, index)
+    } else if let Some(user) = request
+        .path
+        .strip_prefix("/users/")
+        .and_then(|r| r.strip_suffix("/terminate_connections"))
+        .filter(|u| !u.contains('/'))
+    {
+        // The Python SDK (3.3) posts here without `/apps/{id}`: the signed `auth_key`
+        // names the app.
+        let key = query::parse_query(request.query)
+            .ok()
+            .and_then(|p| query::get(&p, "auth_key").map(str::to_string));
+        let Some(index) = key.and_then(|k| engine.apps().by_key(&k)) else {
+            return HttpResponse::error(404, "Unknown app");
+        };
+        (Route::Terminate(user), index)
+    } else {
         return HttpResponse::error(404, "Not found");
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    let route = match segments[..] {
-        [_, "events"] => Route::Events,
-        [_, "batch_events"] => Route::BatchEvents,
-        [_, "channels"] => Route::Channels,
-        [_, "channels", name] => Route::Channel(name),
-        [_, "channels", name, "users"] => Route::Users(name),
-        [_, "users", user, "terminate_connections"] => Route::Terminate(user),
-        _ => return HttpResponse::error(404, "Not found"),
-    };
-    let Ok(app_id) = query::decode(segments[0], 0) else {
-        return HttpResponse::error(404, "Unknown app");
-    };
-    let Some(index) = engine.apps().by_id(&app_id) else {
-        return HttpResponse::error(404, "Unknown app");
     };
     if request.method != route.method() {
         let mut response = HttpResponse::error(405, "Method not allowed");

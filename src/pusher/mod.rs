@@ -117,6 +117,6 @@ pub mod webhooks;
 pub use apps::{App, AppConfigError, AppIndex, AppOptions, Apps};
 pub use auth::SocketId;
 pub use codes::ErrorCode;
-pub use engine::{Action, BackendEvent, Delta, Engine, Now};
+pub use engine::{Action, BackendEvent, Delta, Engine, Now, Share, ShareMember};
 pub use http_api::{HttpRequest, HttpResponse};
 pub use state::{Connection, Origin};

@@ -308,6 +308,41 @@ impl Registry {
         });
     }
 
+    /// What `origin` contributes, channel by channel: its subscriptions and its
+    /// connections per presence member (what a snapshot for another loop carries).
+    pub fn origin_shares(&self, origin: Origin) -> Vec<OriginShare> {
+        let count = |c: &Counts| c.0.iter().find(|(o, _)| *o == origin).map_or(0, |e| e.1);
+        self.channels
+            .iter()
+            .filter_map(|(name, ch)| {
+                let members: Vec<(UserId, Option<Box<str>>, u32)> = ch
+                    .members
+                    .iter()
+                    .filter_map(|m| {
+                        let n = count(&m.connections);
+                        (n > 0).then(|| (m.id.clone(), m.info.clone(), n))
+                    })
+                    .collect();
+                let subscriptions = count(&ch.subscriptions);
+                (subscriptions > 0 || !members.is_empty()).then(|| OriginShare {
+                    channel: name.clone(),
+                    subscriptions,
+                    members,
+                })
+            })
+            .collect()
+    }
+
+    /// Every live cached event, with its channel.
+    pub fn cached_events(&self, now: Instant) -> impl Iterator<Item = (&str, &CachedEvent)> {
+        self.channels.iter().filter_map(move |(name, ch)| {
+            ch.cached
+                .as_deref()
+                .filter(|c| c.expires > now)
+                .map(|c| (&**name, c))
+        })
+    }
+
     /// Forget everything `origin` contributed (a worker or an instance that is gone).
     /// Returns, per channel it changed, the members it took with it and whether the
     /// channel is vacated.
@@ -335,6 +370,18 @@ impl Registry {
         self.channels.retain(|_, c| !c.is_unused(now));
         changes
     }
+}
+
+/// What one origin contributes to one channel ([`Registry::origin_shares`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginShare {
+    /// The channel.
+    pub channel: Arc<str>,
+    /// The origin's subscriptions of it.
+    pub subscriptions: u32,
+    /// Presence members with connections there: the user, their `user_info` JSON text,
+    /// and the origin's connections of that user in the channel.
+    pub members: Vec<(UserId, Option<Box<str>>, u32)>,
 }
 
 /// One channel a connection is subscribed to.

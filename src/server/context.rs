@@ -156,6 +156,23 @@ impl Context<'_> {
         self.publish_from(&room, Some(except), msg)
     }
 
+    /// Send a message to the members of a room on this loop only, but `except` (encoded
+    /// once; not relayed): for what each loop derives itself from state it shares, such as
+    /// presence announcements. Returns how many took it.
+    pub fn publish_local(
+        &mut self,
+        room: impl RoomRef,
+        except: Option<PeerId>,
+        msg: Message<'_>,
+    ) -> usize {
+        match self.resolve(&room) {
+            Some(id) => self
+                .fanout
+                .deliver(self.registry, Targets::Room(id), except, msg),
+            None => 0,
+        }
+    }
+
     /// Read a room's relayed messages in the handler (`Handler::on_relayed`) instead of
     /// delivering them to members: a channel between the loops that share rooms (other
     /// workers, other instances through Redis) for what the handler itself keeps, such as
@@ -167,6 +184,12 @@ impl Context<'_> {
         {
             relay.room_opened(room);
         }
+    }
+
+    /// Whether this loop shares rooms with others (a relay is set): what a handler sends
+    /// to a listened room reaches someone only then.
+    pub fn has_relay(&self) -> bool {
+        self.relay.is_some()
     }
 
     /// Stop reading a room's relayed messages (see `listen`).

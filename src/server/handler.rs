@@ -30,6 +30,13 @@ use crate::protocol::{CloseCode, Message};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub trait Handler {
+    /// The loop is about to start (the first `Server::poll_once`, which `run` calls; the
+    /// relay is set by then if there is one): the place to `listen` to rooms and set first
+    /// timers. Called once per server.
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        let _ = ctx;
+    }
+
     /// A valid upgrade request arrived. Return an error to refuse it with that HTTP status
     /// (say 401 or 403 after checking a token in the query string or a cookie).
     fn on_upgrade(&mut self, ctx: &mut Context<'_>, req: &Request) -> Result<(), Rejection> {

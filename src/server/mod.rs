@@ -129,6 +129,8 @@ pub struct Server<H: Handler> {
     drain_until: Option<Instant>,
     /// The loop has finished its shutdown: `poll_once` only says so from now on.
     stopped: bool,
+    /// `Handler::on_start` has been called (by the first `poll_once`).
+    started: bool,
 }
 
 /// What one turn of the loop (`Server::poll_once`) left.
@@ -218,6 +220,11 @@ impl<H: Handler> Server<H> {
     pub fn poll_once(&mut self, timeout: Option<Duration>) -> io::Result<Turn> {
         if self.stopped {
             return Ok(Turn::Stopped);
+        }
+        if !self.started {
+            self.started = true;
+            self.handler.on_start(ctx!(self));
+            self.settle();
         }
         if self.control.shutdown && self.stop_by.is_none() && self.drain_until.is_none() {
             self.begin_shutdown();

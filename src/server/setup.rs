@@ -153,6 +153,7 @@ impl<H: Handler> Server<H> {
             events: Events::with_capacity(1024),
             drain_until: None,
             stopped: false,
+            started: false,
         })
     }
 

@@ -15,6 +15,9 @@ Endpoints (form-encoded POST bodies, as pusher-js sends them):
   as Laravel does). Channels whose name contains "forbidden" get 403, as a backend that
   refuses would.
 - POST /pusher/user-auth: socket_id and user_id → {"auth": …, "user_data": …}.
+- GET / : a blank page, and GET /pusher.min.js : pusher-js's browser build from
+  node_modules beside this script, so a browser test runs pusher-js on the backend's
+  origin (as a Laravel page would), with same-origin authorization requests.
 Each request is logged to stderr.
 """
 
@@ -30,6 +33,12 @@ from urllib.parse import parse_qs
 
 def sign(secret: str, text: str) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+PAGE = b'<!doctype html><meta charset="utf-8"><title>herald pusher test</title><pre id="log"></pre>'
+PUSHER_JS = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "node_modules/pusher-js/dist/web/pusher.min.js"
+)
 
 
 def make_handler(key: str, secret: str):
@@ -58,6 +67,24 @@ def make_handler(key: str, secret: str):
             self.send_header("Access-Control-Allow-Origin", "*")
             self.send_header("Access-Control-Allow-Headers", "*")
             self.end_headers()
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/":
+                body, kind = PAGE, "text/html; charset=utf-8"
+            elif path == "/pusher.min.js":
+                try:
+                    with open(PUSHER_JS, "rb") as f:
+                        body, kind = f.read(), "text/javascript"
+                except OSError:
+                    return self.reply(404, {"error": "pusher-js is not installed (npm ci)"})
+            else:
+                return self.reply(404, {"error": "not found"})
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def do_POST(self):
             path = self.path.split("?", 1)[0]

@@ -244,6 +244,10 @@ fn unix_now() -> u64 {
 }
 
 impl<H: Handler> Handler for PushApi<H> {
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        self.inner.on_start(ctx);
+    }
+
     fn on_upgrade(&mut self, ctx: &mut Context<'_>, req: &Request) -> Result<(), Rejection> {
         self.listen(ctx);
         #[cfg(feature = "jwt")]

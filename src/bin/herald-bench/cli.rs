@@ -6,7 +6,7 @@ use crate::files::Outputs;
 use crate::flags::Flags;
 use crate::target::Target;
 use crate::thresholds::{self, Kind, Threshold};
-use crate::{broadcast, connect, idle, payload, procfs, publish};
+use crate::{broadcast, connect, idle, payload, procfs, publish, pusher};
 use std::time::Duration;
 
 /// A command with its options.
@@ -15,6 +15,7 @@ pub enum Command {
     Connect(connect::Opts),
     Idle(idle::Opts),
     Publish(publish::Opts),
+    Pusher(pusher::Opts),
 }
 
 /// Flags with a value that every command takes.
@@ -123,8 +124,9 @@ pub fn parse(command: &str, rest: &[String]) -> Result<Command, String> {
         "connect" => connect_opts(rest).map(Command::Connect),
         "idle" => idle_opts(rest).map(Command::Idle),
         "publish" => publish_opts(rest).map(Command::Publish),
+        "pusher" => pusher_opts(rest).map(Command::Pusher),
         other => Err(format!(
-            "unknown command '{other}': broadcast, connect, idle or publish"
+            "unknown command '{other}': broadcast, connect, idle, publish or pusher"
         )),
     }
 }
@@ -331,6 +333,78 @@ fn publish_opts(rest: &[String]) -> Result<publish::Opts, String> {
     })
 }
 
+fn pusher_opts(rest: &[String]) -> Result<pusher::Opts, String> {
+    let f = parse_flags(
+        rest,
+        &[
+            "--scenario",
+            "--app-id",
+            "--key",
+            "--secret",
+            "--clients",
+            "--channels",
+            "--concurrency",
+            "--publishers",
+            "--window",
+            "--size",
+            "--duration",
+            "--warmup",
+            "--setup-timeout",
+        ],
+        &[],
+    )?;
+    let target = target(&f)?;
+    if target.first_message.is_some() || target.rooms > 1 {
+        return Err("pusher: --first-message and --rooms are the scenario's own".into());
+    }
+    // The key is the last segment of /app/KEY unless given.
+    let path = target.path.split('?').next().unwrap_or("");
+    let key = match f.value("--key") {
+        Some(k) => k.to_string(),
+        None => path
+            .strip_prefix("/app/")
+            .filter(|k| !k.is_empty())
+            .ok_or("pusher: the URL's path must be /app/KEY (or give --key)")?
+            .to_string(),
+    };
+    let scenario = match f.value("--scenario").unwrap_or("fanout") {
+        "fanout" => pusher::Scenario::Fanout,
+        "subscribe" => pusher::Scenario::Subscribe,
+        other => {
+            return Err(format!(
+                "--scenario must be fanout or subscribe, not '{other}'"
+            ));
+        }
+    };
+    let secret = f.value("--secret").map(str::to_string);
+    if scenario == pusher::Scenario::Fanout && secret.is_none() {
+        return Err("pusher fanout: --secret is required (the HTTP API is signed)".into());
+    }
+    let clients_default = if scenario == pusher::Scenario::Fanout {
+        1000
+    } else {
+        5000
+    };
+    Ok(pusher::Opts {
+        target,
+        scenario,
+        app_id: f.value("--app-id").unwrap_or("1").to_string(),
+        key,
+        secret: secret.unwrap_or_default(),
+        clients: f.count("--clients", clients_default)?,
+        channels: f.count("--channels", 1)?,
+        concurrency: f.count("--concurrency", 100)?,
+        publishers: f.count("--publishers", 2)?,
+        window: f.count("--window", 4)?,
+        size: f.count("--size", 32)?,
+        duration: f.secs("--duration", 10.0, false)?,
+        warmup: f.secs("--warmup", 2.0, true)?,
+        setup_timeout: f.secs("--setup-timeout", 120.0, false)?,
+        server_pid: server_pid(&f)?,
+        progress: !f.has("--quiet"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +452,15 @@ mod tests {
             parse_line("connect --url ws://127.0.0.1:9/ --ramp 100/s --hgrm h.txt"),
             Ok(Command::Connect(_))
         ));
+        let Ok(Command::Pusher(p)) =
+            parse_line("pusher --url ws://127.0.0.1:9/app/k1?protocol=7 --secret s --channels 4")
+        else {
+            panic!("refused");
+        };
+        assert_eq!((p.key.as_str(), p.channels), ("k1", 4));
+        assert!(parse_line("pusher --url ws://127.0.0.1:9/app/k1?protocol=7").is_err());
+        assert!(parse_line("pusher --url ws://127.0.0.1:9/ --secret s").is_err());
+        assert!(parse_line("pusher --url ws://127.0.0.1:9/app/k --scenario subscribe").is_ok());
     }
 
     #[test]

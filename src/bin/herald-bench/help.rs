@@ -18,6 +18,8 @@ Commands:
   publish     herald's backend push API: C keep-alive HTTP connections publish into a
               room of M WebSocket members; publishes/s, deliveries/s, publish-to-member
               latency, and with --compare the same message sent by a WebSocket client
+  pusher      the Pusher Channels protocol (herald's /app/KEY, sockudo, soketi, Reverb):
+              fan-out of events triggered through the HTTP API, or connect + subscribe
 
 Build and run from a clone of herald:
   cargo run --release --bin herald-bench -- broadcast --url ws://127.0.0.1:8080/
@@ -193,6 +195,43 @@ Options:
              close_timeouts (counts),\n  server_cpu bench_cpu (%)",
             "--fail-if 'handshakes<5000/s' --fail-if 'failures>0'"
         )
+    )
+}
+
+/// `herald-bench pusher --help`.
+pub fn pusher() -> String {
+    format!(
+        "\
+herald-bench pusher: load through the Pusher Channels protocol (any Pusher server).
+  fanout     N subscribers on K public channels (c0..c{{K-1}}); P keep-alive HTTP
+             connections trigger events through the signed HTTP API (POST /apps/ID/events),
+             W in flight each, on the channels in turn. Reports deliveries/s, delivery
+             latency (trigger sent to event read) and server CPU per delivery.
+  subscribe  M connections, C at once: connect, upgrade, pusher:subscribe, wait for
+             pusher_internal:subscription_succeeded, close. Reports connections/s.
+For memory per subscribed idle connection use idle with a first message:
+  herald-bench idle --url 'ws://127.0.0.1:PORT/app/KEY?protocol=7&r={{room}}' --rooms 100 \\
+      --first-message '{{\"event\":\"pusher:subscribe\",\"data\":{{\"channel\":\"c{{room}}\"}}}}'
+
+Usage: herald-bench pusher --url 'ws://127.0.0.1:PORT/app/KEY?protocol=7' [OPTIONS]
+
+Options:
+  --scenario fanout|subscribe   [default: fanout]
+  --app-id ID              the app id of the HTTP API [default: 1]
+  --key KEY                the app key [default: the URL's /app/KEY]
+  --secret SECRET          the app secret (fanout: signs the HTTP API requests)
+  --clients N              subscribers (fanout) [default: 1000] or connections
+                           (subscribe) [default: 5000]
+  --channels K             channels the subscribers spread over [default: 1]
+  --concurrency C          handshakes in progress at once [default: 100]
+  --publishers P           HTTP connections triggering (fanout) [default: 2]
+  --window W               requests in flight per HTTP connection [default: 4]
+  --size BYTES             event data size [default: 32]
+  --duration SECS          measured time (fanout) [default: 10]
+  --warmup SECS            triggering before measuring (fanout) [default: 2]
+  --setup-timeout SECS     give up setting up (or, subscribe, the whole run) [default: 120]
+
+{COMMON}"
     )
 }
 

@@ -1,11 +1,12 @@
 //! `herald-bench`: a load generator for WebSocket servers, on this machine's loopback
 //! interface unless told otherwise (`--allow-remote`).
 //!
-//! Four measurements, each a subcommand: `broadcast` (delivery rate and latency of chat
+//! Five measurements, each a subcommand: `broadcast` (delivery rate and latency of chat
 //! rooms under load, closed or open loop), `connect` (handshake rate), `idle` (server
-//! memory per idle connection) and `publish` (herald's backend push API: publishes and
+//! memory per idle connection), `publish` (herald's backend push API: publishes and
 //! deliveries per second, publish-to-member latency and server CPU per publish, beside the
-//! same message sent over WebSocket). Real clients: a proper HTTP upgrade with a checked
+//! same message sent over WebSocket) and `pusher` (the Pusher protocol: fan-out through the
+//! HTTP API, and connect plus subscribe). Real clients: a proper HTTP upgrade with a checked
 //! `Sec-WebSocket-Accept`, masked frames with a fresh key each, over ws:// or wss://
 //! (rustls, driven sans-IO in the same loops; with the `tls` feature), with or without
 //! permessage-deflate (`--deflate`; with the `deflate` feature). The clients are driven by
@@ -37,6 +38,7 @@ mod payload;
 mod plot;
 mod procfs;
 mod publish;
+mod pusher;
 mod rng;
 mod schedule;
 mod target;
@@ -55,7 +57,7 @@ fn main() -> ExitCode {
     let wants_help = |a: &String| a == "-h" || a == "--help";
     let Some(command) = args.first() else {
         eprintln!(
-            "herald-bench: a command is required: broadcast, connect, idle or publish\n\
+            "herald-bench: a command is required: broadcast, connect, idle, publish or pusher\n\
              Try 'herald-bench --help'."
         );
         return ExitCode::from(2);
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         "connect" => help::connect(),
         "idle" => help::idle(),
         "publish" => help::publish(),
+        "pusher" => help::pusher(),
         _ => help::OVERVIEW.to_string(),
     };
     if wants_help(command) || command == "help" || args.iter().any(wants_help) {
@@ -76,7 +79,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let hint = match command_name.as_str() {
-                "broadcast" | "connect" | "idle" | "publish" => {
+                "broadcast" | "connect" | "idle" | "publish" | "pusher" => {
                     format!("herald-bench {command_name} --help")
                 }
                 _ => "herald-bench --help".to_string(),
@@ -97,6 +100,8 @@ fn main() -> ExitCode {
         }
         Command::Publish(opts) => procfs::check_open_files(opts.members + opts.connections)
             .and_then(|()| publish::run(opts)),
+        Command::Pusher(opts) => procfs::check_open_files(opts.clients + opts.publishers)
+            .and_then(|()| pusher::run(opts)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

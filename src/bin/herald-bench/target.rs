@@ -207,18 +207,20 @@ impl Target {
         Ok(())
     }
 
-    /// Spread the clients over `rooms` rooms: the path must hold `{room}`, or be `/` (then
-    /// it becomes `/room/bench-{room}`, herald's rooms by path).
+    /// Spread the clients over `rooms` rooms: the path or the query must hold `{room}`, or
+    /// the path be `/` (then it becomes `/room/bench-{room}`, herald's rooms by path).
     pub fn set_rooms(&mut self, rooms: usize) -> Result<(), String> {
         let (path, query) = match self.path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (self.path.as_str(), None),
         };
-        if !path.contains("{room}") {
+        // `{room}` may stand in the query too (`/app/KEY?protocol=7&r={room}`, with the
+        // room chosen by the first message).
+        if !self.path.contains("{room}") {
             if path != "/" {
                 return Err(format!(
-                    "--rooms: put {{room}} in the URL's path where the room number goes \
-                     (e.g. ws://HOST:PORT/room/{{room}}); the path is '{path}'"
+                    "--rooms: put {{room}} in the URL's path or query where the room number \
+                     goes (e.g. ws://HOST:PORT/room/{{room}}); the path is '{path}'"
                 ));
             }
             self.path = match query {

@@ -100,6 +100,15 @@ Options:
                              pub/sub: redis://[USER][:PASSWORD@]HOST[:PORT][/DB]
   --redis-prefix PREFIX      Redis channel of room R: PREFIX + R [default: herald:room:]
   --node-id ID               this instance's id in Redis [default: random]
+  --pusher-app ID:KEY:SECRET[,OPTION...]
+                             serve this Pusher Channels app (repeatable): pusher-js and
+                             Laravel Echo connect to /app/KEY, the Pusher server SDKs
+                             call /apps/ID/...; OPTIONs: client-events, user-auth,
+                             disabled, subscription-count, max-connections=N,
+                             activity-timeout=SECS, max-channels=N,
+                             max-presence-members=N, max-event-bytes=N,
+                             client-event-rate=N, webhook=http://HOST[:PORT]/PATH
+                             (repeatable)
   --log-format text|json     log lines as text, or one JSON object per line (time,
                              level, target, message, peer) [default: text]
   --proxy-protocol           every connection starts with a PROXY protocol v1/v2 header
@@ -235,6 +244,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
                 s.max_messages_per_second = Some(value(&flag, val())?);
             }
             "--burst" => s.burst = Some(value(&flag, val())?),
+            #[cfg(feature = "pusher")]
+            "--pusher-app" => {
+                let app = value(&flag, val())?;
+                s.pusher_app.get_or_insert_with(Vec::new).push(app);
+            }
             _ => return Err(UsageError(format!("unknown argument '{arg}'"))),
         }
     }

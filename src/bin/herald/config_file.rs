@@ -151,17 +151,26 @@ mod tests {
         let e = error("[tls\ncert = 1");
         assert!(e.starts_with("h.toml:1:"), "{e}");
         let e = parse(Path::new("h.toml"), "x = 1").unwrap_err();
+        // `pusher_app` is a key only with the pusher feature.
+        let pusher = if cfg!(feature = "pusher") {
+            "`pusher_app`, "
+        } else {
+            ""
+        };
         assert_eq!(
             format!("{e:#}"),
-            "h.toml:1:1: unknown field `x`, expected one of `listen`, `mode`, \
-             `include_sender`, `max_connections`, `max_connections_per_ip`, \
-             `max_message_size`, `max_backlog`, `slow_policy`, `max_request_bytes`, \
-             `handshake_timeout`, `close_timeout`, `idle_timeout`, `pong_timeout`, \
-             `shutdown_timeout`, `allow_origin`, `http`, `deflate`, `deflate_threshold`, \
-             `protocol`, `workers`, `reuse_port`, `log_format`, `proxy_protocol`, \
-             `trusted_proxy`, `real_ip_header`, `drain_delay`, `unix_mode`, `api_key_file`, \
-             `api_listen`, `jwt_secret_file`, `jwt_public_key_file`, `jwt_audience`, \
-             `jwt_issuer`, `max_messages_per_second`, `burst`, `tls`, `redis` (in `x = 1`)"
+            format!(
+                "h.toml:1:1: unknown field `x`, expected one of `listen`, `mode`, \
+                 `include_sender`, `max_connections`, `max_connections_per_ip`, \
+                 `max_message_size`, `max_backlog`, `slow_policy`, `max_request_bytes`, \
+                 `handshake_timeout`, `close_timeout`, `idle_timeout`, `pong_timeout`, \
+                 `shutdown_timeout`, `allow_origin`, `http`, `deflate`, `deflate_threshold`, \
+                 `protocol`, `workers`, `reuse_port`, `log_format`, `proxy_protocol`, \
+                 `trusted_proxy`, `real_ip_header`, `drain_delay`, `unix_mode`, `api_key_file`, \
+                 `api_listen`, `jwt_secret_file`, `jwt_public_key_file`, `jwt_audience`, \
+                 `jwt_issuer`, `max_messages_per_second`, `burst`, `tls`, \
+                 {pusher}`redis` (in `x = 1`)"
+            )
         );
     }
 

@@ -320,6 +320,14 @@ fn main() -> ExitCode {
         eprintln!("herald: built without the push feature: no API, tokens or rate limits");
         return ExitCode::from(1);
     }
+    #[cfg(feature = "pusher")]
+    let pusher = match pusher_apps(&opts.pusher_apps) {
+        Ok(apps) => apps,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let chat = ChatRoom::new(opts.include_sender);
     let start = Start {
         config,
@@ -327,6 +335,8 @@ fn main() -> ExitCode {
         scale: &opts.scale,
         reloader,
         extra,
+        #[cfg(feature = "pusher")]
+        pusher,
     };
     #[cfg(feature = "push")]
     if let Some(push) = push {
@@ -348,6 +358,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The Pusher apps of `--pusher-app` / `pusher_app`, if any.
+#[cfg(feature = "pusher")]
+fn pusher_apps(specs: &[values::PusherAppSpec]) -> Result<Option<herald::pusher::Apps>, String> {
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let apps = specs
+        .iter()
+        .map(|s| s.0.parse().map_err(|e| format!("--pusher-app: {e}")))
+        .collect::<Result<Vec<herald::pusher::App>, String>>()?;
+    let apps = herald::pusher::Apps::new(apps).map_err(|e| format!("--pusher-app: {e}"))?;
+    Ok(Some(apps))
+}
+
 /// What `main` starts a handler with.
 struct Start<'a> {
     config: Config,
@@ -355,11 +379,36 @@ struct Start<'a> {
     scale: &'a Scale,
     reloader: Reloader,
     extra: Extra,
+    /// The Pusher apps: the handler is served behind the Pusher endpoints when there are.
+    #[cfg(feature = "pusher")]
+    pusher: Option<herald::pusher::Apps>,
 }
 
 impl Start<'_> {
+    /// `handler`, behind the Pusher endpoints when there are Pusher apps.
+    fn run<H: Handler + Clone + Send + 'static>(
+        #[cfg_attr(not(feature = "pusher"), allow(unused_mut))] mut self,
+        handler: H,
+        mode: &str,
+    ) -> ExitCode {
+        #[cfg(feature = "pusher")]
+        if let Some(apps) = self.pusher.take() {
+            for (_, app) in apps.iter() {
+                log::info!(
+                    "pusher app {}: clients on /app/{}, the HTTP API on /apps/{}/",
+                    app.id(),
+                    app.key(),
+                    app.id()
+                );
+            }
+            let mode = format!("{mode} + pusher");
+            return self.serve(herald::PusherApp::new(apps, handler), &mode);
+        }
+        self.serve(handler, mode)
+    }
+
     /// One loop, or several (`--workers`, `--redis`).
-    fn run<H: Handler + Clone + Send + 'static>(self, handler: H, mode: &str) -> ExitCode {
+    fn serve<H: Handler + Clone + Send + 'static>(self, handler: H, mode: &str) -> ExitCode {
         if self.scale.is_single() {
             serve(
                 self.config,

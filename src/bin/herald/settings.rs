@@ -12,12 +12,15 @@
 //! `deflate = false`; the repeatable `--allow-origin` and `--protocol` are arrays
 //! (`allow_origin = ["https://a.example"]`); `--tls-cert`/`--tls-key` are `cert`/`key`
 //! under `[tls]`; `--redis`, `--redis-prefix` and `--node-id` are `url`, `prefix` and
-//! `node_id` under `[redis]`; the repeatable `--trusted-proxy` is the array `trusted_proxy`.
-//! The push keys (`api_key_file`, `api_listen`, `jwt_secret_file`, `jwt_public_key_file`,
-//! `jwt_audience`, `jwt_issuer`, `max_messages_per_second`, `burst`) follow the rule. A
-//! flag replaces its key's value, arrays included.
+//! `node_id` under `[redis]`; the repeatable `--trusted-proxy` and `--pusher-app` are the
+//! arrays `trusted_proxy` and `pusher_app`. The push keys (`api_key_file`, `api_listen`,
+//! `jwt_secret_file`, `jwt_public_key_file`, `jwt_audience`, `jwt_issuer`,
+//! `max_messages_per_second`, `burst`) follow the rule. A flag replaces its key's value,
+//! arrays included.
 
 use crate::listen::Listen;
+#[cfg(feature = "pusher")]
+use crate::values::PusherAppSpec;
 use crate::values::{
     Bytes, FileMode, LogFormat, Mode, NodeId, Origin, Policy, Positive, Protocol, Proxy, RealIp,
     RedisUrl, Seconds, SecondsOrOff, Workers,
@@ -103,6 +106,10 @@ pub struct Settings {
     pub burst: Option<Positive>,
     /// `[tls]`: `--tls-cert`, `--tls-key`.
     pub tls: Option<TlsFiles>,
+    /// `--pusher-app` (repeatable): the Pusher apps served on `/app/{key}` and
+    /// `/apps/{id}/...`.
+    #[cfg(feature = "pusher")]
+    pub pusher_app: Option<Vec<PusherAppSpec>>,
     /// `[redis]`: `--redis`, `--redis-prefix`, `--node-id`.
     pub redis: Option<RedisSettings>,
 }
@@ -220,6 +227,9 @@ pub struct Options {
     pub unix_mode: Option<u32>,
     /// The backend push API, client tokens, rate limits.
     pub push: Push,
+    /// The Pusher apps (none: no Pusher endpoints), as written.
+    #[cfg(feature = "pusher")]
+    pub pusher_apps: Vec<PusherAppSpec>,
 }
 
 /// `a` where set, else `b`, field by field.
@@ -241,6 +251,8 @@ impl Settings {
             proxy_protocol, trusted_proxy, real_ip_header, drain_delay, unix_mode, api_key_file,
             api_listen, jwt_secret_file, jwt_public_key_file, jwt_audience, jwt_issuer,
             max_messages_per_second, burst);
+        #[cfg(feature = "pusher")]
+        over!(self, b; pusher_app);
         self.tls = match (self.tls.take(), b.tls) {
             (Some(mut a), Some(b)) => {
                 over!(a, b; cert, key);
@@ -319,6 +331,11 @@ impl Settings {
                 );
             }
         };
+        #[cfg(feature = "pusher")]
+        if let Some(specs) = &self.pusher_app {
+            let apps = specs.iter().filter_map(|s| s.0.parse().ok()).collect();
+            herald::pusher::Apps::new(apps).map_err(|e| format!("pusher_app: {e}"))?;
+        }
         let redis = self.redis.unwrap_or_default();
         if redis.url.is_none() && (redis.prefix.is_some() || redis.node_id.is_some()) {
             return Err(
@@ -344,6 +361,8 @@ impl Settings {
             log_format: self.log_format.unwrap_or_default(),
             unix_mode: self.unix_mode.map(|m| m.0),
             push,
+            #[cfg(feature = "pusher")]
+            pusher_apps: self.pusher_app.unwrap_or_default(),
         })
     }
 
@@ -430,6 +449,8 @@ impl Settings {
             jwt_issuer: opts.push.jwt_issuer.clone(),
             max_messages_per_second: opts.push.rate.map(|(r, _)| Positive(r as usize)),
             burst: opts.push.rate.map(|(_, b)| Positive(b as usize)),
+            #[cfg(feature = "pusher")]
+            pusher_app: Some(opts.pusher_apps.clone()),
             tls: opts.tls_files.as_ref().map(|(cert, key)| TlsFiles {
                 cert: Some(absolute(cert)),
                 key: Some(absolute(key)),

@@ -404,6 +404,32 @@ impl fmt::Display for Origin {
 
 as_string!(Origin);
 
+/// A Pusher app, `ID:KEY:SECRET[,option[=value]...]` (`herald::pusher::App`'s syntax).
+/// Its error never repeats the secret.
+#[cfg(feature = "pusher")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PusherAppSpec(pub String);
+
+#[cfg(feature = "pusher")]
+impl FromStr for PusherAppSpec {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<PusherAppSpec, String> {
+        raw.parse::<herald::pusher::App>()
+            .map_err(|e| format!("invalid Pusher app: {e}"))?;
+        Ok(PusherAppSpec(raw.to_string()))
+    }
+}
+
+#[cfg(feature = "pusher")]
+impl fmt::Display for PusherAppSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(feature = "pusher")]
+as_string!(PusherAppSpec);
+
 /// This instance's node id in Redis (`herald::cluster::check_node_id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeId(pub String);

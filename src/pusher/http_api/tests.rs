@@ -490,6 +490,42 @@ fn terminate_connections() {
 }
 
 #[test]
+fn terminate_without_the_app_in_the_path_finds_it_by_key() {
+    let mut e = engine("1:key:secret");
+    let (status, value, out) = call(&mut e, "POST", "/users/42/terminate_connections", &[], "{}");
+    assert_eq!((status, value), (200, json!({})));
+    assert!(matches!(&out[0], Action::CloseRoom { room, .. } if room == "pusher-user:1:42"));
+    // Unsigned, or signed by nobody's key: nothing happens.
+    let (status, _, out) = raw(&mut e, "POST", "/users/42/terminate_connections", "", "{}");
+    assert_eq!((status, out.len()), (404, 0));
+    let query = sign_api_query(
+        "nokey",
+        "secret",
+        "POST",
+        "/users/42/terminate_connections",
+        &[],
+        b"{}",
+        T,
+    );
+    let (status, _, _) = raw(
+        &mut e,
+        "POST",
+        "/users/42/terminate_connections",
+        &query,
+        "{}",
+    );
+    assert_eq!(status, 404);
+    let (status, _, out) = raw(
+        &mut e,
+        "POST",
+        "/users/42/terminate_connections",
+        "auth_key=key",
+        "{}",
+    );
+    assert_eq!((status, out.len()), (401, 0));
+}
+
+#[test]
 fn every_error_body_is_json_with_an_error_field() {
     let mut e = engine("1:key:secret");
     for (status, value, _) in [
