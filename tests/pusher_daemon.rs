@@ -111,9 +111,19 @@ fn chat_clients_cannot_enter_the_pusher_rooms() {
         next(&mut sub).unwrap()["event"],
         "pusher_internal:subscription_succeeded"
     );
-    // The chat's rooms by path would name a channel's room, or the control room.
+    // The chat's rooms by path would name a channel's room, or the control room. The
+    // chat's room names have no `:` (404 at the upgrade); a wrapped handler whose names
+    // may have one is closed with 1008 (`PusherApp` takes the peer out again).
     for path in ["/room/pusher:7:news", "/room/pusher:control"] {
-        let mut chat = connect(&daemon, path);
+        let url = format!("ws://{}{path}", daemon.addr);
+        let mut chat = match tungstenite::connect(url) {
+            Ok((ws, _)) => ws,
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 404, "{path}");
+                continue;
+            }
+            Err(e) => panic!("{path}: {e}"),
+        };
         // Without the refusal no close would come: fail rather than hang.
         if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = chat.get_mut() {
             tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
@@ -279,4 +289,51 @@ fn herald_bench_pusher_measures_the_endpoint() {
     assert_eq!(code, Some(0), "{subscribe}");
     assert_eq!(subscribe["subscribed"], 50, "{subscribe}");
     assert_eq!(subscribe["failures"], 0, "{subscribe}");
+}
+
+/// With the push API and a Pusher app at once (the daemon nests PusherApp around PushApi
+/// around the chat rooms): the push API still answers a wrong key from the head, its
+/// counters are still in `/metrics`, and Pusher clients and chat clients both connect.
+#[cfg(feature = "push")]
+#[test]
+fn the_push_api_and_a_pusher_app_side_by_side() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--pusher-app", APP])
+        .env("HERALD_API_KEY", "a-key-of-at-least-some-length");
+    let daemon = Daemon::spawn(command, "listening on ws://");
+    // A wrong key with a body announced but never sent: the answer comes from the head.
+    let wrong = http_exchange(
+        daemon.addr,
+        b"POST /api/publish HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer nope\r\n\
+          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+    );
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    let mut chat = tungstenite::connect(format!("ws://{}/room/news", daemon.addr))
+        .expect("chat upgrade")
+        .0;
+    let body = r#"{"room":"news","data":"hello"}"#;
+    let publish = format!(
+        "POST /api/publish HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \
+         a-key-of-at-least-some-length\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let ok = http_exchange(daemon.addr, publish.as_bytes());
+    assert_eq!(
+        (ok.status, String::from_utf8_lossy(&ok.body).as_ref()),
+        (200, r#"{"delivered":1}"#)
+    );
+    assert_eq!(chat.read().expect("the push").into_text().unwrap(), "hello");
+    let mut ws = connect(&daemon, "/app/the-key?protocol=7&client=rust&version=1.0");
+    assert_eq!(
+        next(&mut ws).unwrap()["event"],
+        "pusher:connection_established"
+    );
+    let metrics = http_exchange(daemon.addr, b"GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("herald_api_requests_total{status=\"401\"} 1"),
+        "{text}"
+    );
 }
