@@ -2,7 +2,8 @@
 //! curl, Python's standard library (`tests/push/api_client.py`), PHP with php-curl
 //! (`tests/push/publish.php`) and raw requests for every error answer; received by
 //! tungstenite clients. Also: no API without a key, keep-alive and pipelining,
-//! `--api-listen`, several targets delivered once, and `--workers`. Last, `herald-bench
+//! `--api-listen`, several targets delivered once, and `--workers` (publishes reach every
+//! worker, room counts add every worker's). Last, `herald-bench
 //! publish` against the daemon: every publish reaches every member, and its report adds up.
 //!
 //! The curl, Python and PHP parts skip with a message when the tool is missing, unless
@@ -344,6 +345,42 @@ fn workers_deliver_api_publishes_everywhere() {
         total <= 64,
         "delivered counts local connections only: {total}"
     );
+}
+
+#[test]
+fn workers_count_each_others_rooms() {
+    let dir = TempDir::new("push-api-workers-rooms");
+    let d = daemon(&dir, &["--workers", "2"]);
+    // 16 clients: the chance that one worker gets none of them is 2^-15.
+    let members: Vec<common::Ws> = (0..16).map(|_| member(d.addr, "w")).collect();
+    // Each API request lands on either worker: once both have the other's summary, every
+    // answer counts all 16 (a worker that counted only its own would break every run of
+    // answers that reaches it, and 16 in a row from one worker is a 2^-16 chance).
+    let all = serde_json::json!({"rooms": [{"room": "w", "connections": 16}]});
+    await_steady(d.addr, "/api/rooms", &all, 16);
+    drop(members);
+    let none = serde_json::json!({"room": "w", "connections": 0, "users": []});
+    await_steady(d.addr, "/api/rooms/w", &none, 16);
+}
+
+/// Poll `GET path` until `runs` answers in a row (no pause between them) equal `want`;
+/// fail after `TIMEOUT`.
+fn await_steady(addr: SocketAddr, path: &str, want: &serde_json::Value, runs: usize) {
+    let start = std::time::Instant::now();
+    let mut run = 0;
+    while run < runs {
+        let answer = json(&api(addr, "GET", path, Some(KEY), None));
+        if answer == *want {
+            run += 1;
+            continue;
+        }
+        run = 0;
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "GET {path} never steady at {want}; last: {answer}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Backend push across herald instances sharing rooms through a real Redis (issue 11 §3-4):
-//! API publishes to rooms and to users reach every instance, several targets arrive once
-//! per connection, disconnects reach every instance; and a backend pushes with a bare
+//! Backend push across herald instances sharing rooms through a real Redis (issue 11 §1,
+//! §3-4): API publishes to rooms and to users reach every instance, several targets arrive
+//! once per connection, disconnects reach every instance, `GET /api/rooms` and
+//! `GET /api/rooms/{R}` count and list the whole cluster; and a backend pushes with a bare
 //! Redis PUBLISH: `redis-cli`, a PHP script with php-redis (text, binary, and the payload
 //! of Laravel's Redis broadcaster under its own prefix), received by a Python `websockets`
 //! client like a browser's and by tungstenite clients.
@@ -115,6 +116,44 @@ fn api_publishes_reach_every_instance() {
     assert_eq!(json(&r)["disconnected"], 0, "none on A");
     assert_eq!(close_of(&mut user_b), (4000, "disconnected".to_string()));
     assert_eq!(close_of(&mut both_b).0, 4000);
+}
+
+#[test]
+fn room_counts_are_cluster_wide() {
+    let Some(binary) = redis_server_binary() else {
+        return;
+    };
+    if !have_python() {
+        return;
+    }
+    let redis = Redis::start(&binary);
+    let dir = TempDir::new("push-redis-rooms");
+    let keys = Keys::new("push-redis-rooms-keys");
+    let prefix = format!("c{}:room:", std::process::id());
+    let (a, b) = pair(&redis, &dir, Some(&keys), &prefix);
+    let alice = keys.hs256(&["--sub", "alice"]);
+    let bob = keys.hs256(&["--sub", "bob"]);
+    let _on_a = member(a.addr, "lobby", Some(&alice));
+    let on_b = member(b.addr, "lobby", Some(&bob));
+    let both = serde_json::json!({"room": "lobby", "connections": 2, "users": ["alice", "bob"]});
+    // Each instance's summary reaches the other a moment after the open.
+    await_api(a.addr, "/api/rooms/lobby", |v| *v == both);
+    await_api(b.addr, "/api/rooms/lobby", |v| *v == both);
+    let rooms = json(&api(a.addr, "GET", "/api/rooms", Some(KEY), None));
+    assert_eq!(
+        rooms,
+        serde_json::json!({"rooms": [{"room": "lobby", "connections": 2}]}),
+        "user rooms and the control room are not listed"
+    );
+    // B's client leaves: A counts one, from its own connection only.
+    drop(on_b);
+    let alone = serde_json::json!({"room": "lobby", "connections": 1, "users": ["alice"]});
+    await_api(a.addr, "/api/rooms/lobby", |v| *v == alone);
+    let rooms = json(&api(a.addr, "GET", "/api/rooms", Some(KEY), None));
+    assert_eq!(
+        rooms,
+        serde_json::json!({"rooms": [{"room": "lobby", "connections": 1}]})
+    );
 }
 
 #[test]

@@ -262,6 +262,28 @@ pub fn json(response: &HttpResponse) -> serde_json::Value {
     serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("{e}: {response:?}"))
 }
 
+/// Poll `GET path` (with the test key) until its JSON answer satisfies `done`, and return
+/// it: for counts that converge (other loops' room summaries arrive within a second or
+/// so). Fails with the last answer after `TIMEOUT`.
+pub fn await_api(
+    addr: SocketAddr,
+    path: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let answer = json(&api(addr, "GET", path, Some(KEY), None));
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "GET {path} never converged; last: {answer}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A tungstenite client at `path` (with its query); `Err(status)` when the upgrade is
 /// refused with an HTTP status, and the body.
 pub fn ws(addr: SocketAddr, path: &str) -> Result<common::Ws, (u16, String)> {

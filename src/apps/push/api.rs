@@ -12,14 +12,20 @@
 //! once: this loop collects the members of every target, drops duplicates and sends to
 //! each (encoded once); the other loops get one control message and do the same with
 //! theirs. A single target travels as an ordinary room message.
+//!
+//! `GET /api/rooms` and `GET /api/rooms/{R}` answer this loop's rooms, exact, plus the
+//! other loops' latest summaries (`super::occupancy`), which this file also builds and
+//! sends for this loop; no request waits for another loop.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use log::debug;
 
 use super::PushApi;
-use super::control::{self, CONTROL_ROOM, Control, user_room};
+use super::control::{self, CONTROL_ROOM, Control, RoomShare, user_room};
 use super::counters::CloseReason;
+use super::occupancy::{self, MAX_USERS_PER_ROOM};
 use crate::ids::PeerId;
 use crate::protocol::Message;
 use crate::protocol::handshake::{Body, HttpRequest};
@@ -90,19 +96,18 @@ impl<H: Handler> PushApi<H> {
                     delivered_body(delivered)
                 }),
             Route::Rooms => {
-                let mut rooms: Vec<(&str, usize)> = ctx
-                    .rooms()
-                    .filter(|(name, _)| is_valid_room_name(name))
-                    .collect();
-                rooms.sort_unstable();
+                let local = ctx.rooms().filter(|(name, _)| is_valid_room_name(name));
+                let rooms = self.occupancy.rooms(local, Instant::now());
                 Ok(rooms_body(rooms))
             }
             Route::Room(room) => {
-                let users: BTreeSet<&str> = ctx
+                let mut users: BTreeSet<&str> = ctx
                     .members(room)
                     .filter_map(|peer| self.clients.user(peer))
                     .collect();
-                Ok(room_body(room, ctx.room_size(room), users))
+                let local = ctx.room_size(room);
+                let connections = self.occupancy.room(room, local, &mut users, Instant::now());
+                Ok(room_body(room, connections, users))
             }
             Route::Disconnect => parse_disconnect(content).map(|target| {
                 let disconnected = self.disconnect(ctx, &target);
@@ -185,6 +190,14 @@ impl<H: Handler> PushApi<H> {
                 }
                 None => debug!("control: a publish without a valid payload, dropped"),
             },
+            Some(Control::Rooms { node, rooms }) => {
+                if node != self.node && !self.occupancy.heard(node, rooms, Instant::now()) {
+                    debug!(
+                        "control: rooms of a loop past {} others, ignored",
+                        occupancy::MAX_NODES
+                    );
+                }
+            }
             Some(Control::Disconnect { user, room }) => {
                 let target = match (user, room) {
                     (Some(user), None) => DisconnectRequest::User(user),
@@ -195,6 +208,49 @@ impl<H: Handler> PushApi<H> {
             }
             None => debug!("control: not a control message, dropped"),
         }
+    }
+}
+
+impl<H: Handler> PushApi<H> {
+    /// Send this loop's summary of its rooms to the others (capped: `occupancy::bounded`).
+    pub(super) fn send_summary(&self, ctx: &mut Context<'_>) {
+        let mut rooms: Vec<RoomShare> = ctx
+            .rooms()
+            .filter(|(name, _)| is_valid_room_name(name))
+            .map(|(room, connections)| RoomShare {
+                room: room.to_string(),
+                connections,
+                users: Vec::new(),
+            })
+            .collect();
+        // The most populated rooms first, so that the users are gathered for those kept.
+        if rooms.len() > occupancy::MAX_ROOMS {
+            rooms.select_nth_unstable_by(occupancy::MAX_ROOMS - 1, |a, b| {
+                b.connections.cmp(&a.connections)
+            });
+            rooms.truncate(occupancy::MAX_ROOMS);
+        }
+        if !self.clients.is_empty() {
+            for share in &mut rooms {
+                let mut users = BTreeSet::new();
+                for user in ctx
+                    .members(share.room.as_str())
+                    .filter_map(|p| self.clients.user(p))
+                    .filter(|u| u.len() <= occupancy::MAX_USER_LEN)
+                {
+                    users.insert(user);
+                    if users.len() == MAX_USERS_PER_ROOM {
+                        break;
+                    }
+                }
+                share.users = users.into_iter().map(str::to_string).collect();
+            }
+        }
+        let summary = Control::Rooms {
+            node: self.node,
+            rooms: occupancy::bounded(rooms),
+        };
+        ctx.publish(CONTROL_ROOM, Message::Text(&summary.to_json()));
     }
 }
 

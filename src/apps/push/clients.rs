@@ -16,25 +16,30 @@ use crate::push::rate::{RateLimit, TokenBucket};
 /// bit are reserved for herald's handler wrappers (see `Handler::on_timer`); this one
 /// keeps to its quarter so that it can wrap, or be wrapped by, a wrapper that takes the
 /// quarter `11` (`PusherApp`'s): an id of the other quarter passes through to the handler
-/// inside. An expiry timer is this tag, the connection's slot (30 bits: a loop never has a
-/// billion connections) and its generation (32 bits).
+/// inside. An expiry timer is this tag, a clear bit 61, the connection's slot (29 bits: a
+/// loop never has half a billion connections) and its generation (32 bits). The quarter's
+/// ids with bit 61 set ([`LOOP_TIMER_TAG`]) are the wrapper's timers of the whole loop.
 pub const EXPIRY_TIMER_TAG: u64 = 0b10 << 62;
-const TAG_MASK: u64 = 0b11 << 62;
+/// The wrapper's per-loop timers (`occupancy::SUMMARY_TIMER`): the quarter `10` with bit
+/// 61 set; never an expiry timer.
+pub const LOOP_TIMER_TAG: u64 = EXPIRY_TIMER_TAG | 1 << 61;
+const TAG_MASK: u64 = 0b111 << 61;
+const SLOT_MASK: u32 = 0x1fff_ffff;
 
 /// The id of `peer`'s expiry timer.
 pub fn expiry_timer(peer: PeerId) -> TimerId {
     TimerId(
-        EXPIRY_TIMER_TAG | (u64::from(peer.slot & 0x3fff_ffff) << 32) | u64::from(peer.generation),
+        EXPIRY_TIMER_TAG | (u64::from(peer.slot & SLOT_MASK) << 32) | u64::from(peer.generation),
     )
 }
 
 /// The connection an expiry timer is for; `None` for a timer outside this wrapper's
-/// quarter (the inner handler's, or another wrapper's).
+/// expiry timers (the inner handler's, another wrapper's, or a per-loop one).
 pub fn expiry_peer(timer: TimerId) -> Option<PeerId> {
     if timer.0 & TAG_MASK != EXPIRY_TIMER_TAG {
         return None;
     }
-    let slot = ((timer.0 >> 32) & 0x3fff_ffff) as usize;
+    let slot = ((timer.0 >> 32) as u32 & SLOT_MASK) as usize;
     Some(PeerId::new(slot, timer.0 as u32))
 }
 
@@ -68,6 +73,11 @@ impl Clients {
     /// `peer`'s claims, if it came with a token.
     pub fn get(&self, peer: PeerId) -> Option<&Client> {
         self.by_peer.get(&peer)
+    }
+
+    /// Whether no connection came with a token.
+    pub fn is_empty(&self) -> bool {
+        self.by_peer.is_empty()
     }
 
     /// The user of `peer`, if its token named one.
@@ -123,7 +133,7 @@ mod tests {
 
     #[test]
     fn expiry_timers_name_their_connection() {
-        for (slot, generation) in [(0, 0), (7, 3), (0x3fff_ffff, u32::MAX), (12345, 1 << 31)] {
+        for (slot, generation) in [(0, 0), (7, 3), (0x1fff_ffff, u32::MAX), (12345, 1 << 31)] {
             let peer = PeerId::new(slot, generation);
             let timer = expiry_timer(peer);
             assert_eq!(timer.0 >> 62, 0b10);
@@ -134,6 +144,9 @@ mod tests {
         assert_eq!(expiry_peer(TimerId((1 << 63) - 1)), None);
         assert_eq!(expiry_peer(TimerId(0b11 << 62)), None);
         assert_eq!(expiry_peer(TimerId(u64::MAX)), None);
+        // The wrapper's per-loop timers.
+        assert_eq!(expiry_peer(TimerId(LOOP_TIMER_TAG)), None);
+        assert_eq!(expiry_peer(TimerId(LOOP_TIMER_TAG | 1)), None);
     }
 
     #[test]

@@ -3,14 +3,16 @@
 //!
 //! Owns the control room's name and its messages, JSON text in one relayed message each:
 //! a publish to several targets (each loop delivers the union of the targets to its own
-//! connections, each once), and a disconnect. Everything else the API does travels as an
-//! ordinary room message. It does not act on the messages (`super` does) and knows no
-//! connection.
+//! connections, each once), a disconnect, and a loop's summary of its rooms (for the
+//! cluster-wide `GET /api/rooms`, see `super::occupancy`). Everything else the API does
+//! travels as an ordinary room message. It does not act on the messages (`super` does) and
+//! knows no connection.
 //!
 //! ```text
 //! {"op":"publish","rooms":["a"],"users":["42"],"text":"hello"}
 //! {"op":"publish","rooms":["a","b"],"users":[],"binary":"AAEC"}
 //! {"op":"disconnect","user":"42"}     {"op":"disconnect","room":"a"}
+//! {"op":"rooms","node":81985529216486895,"rooms":[{"room":"a","connections":2,"users":["42"]}]}
 //! ```
 
 use base64::Engine;
@@ -57,6 +59,25 @@ pub enum Control {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
     },
+    /// The sending loop's rooms now (it replaces the sender's previous summary).
+    Rooms {
+        /// The sending loop's node id (random per loop start).
+        node: u64,
+        /// Its rooms, capped (see `super::occupancy`).
+        rooms: Vec<RoomShare>,
+    },
+}
+
+/// One room in a [`Control::Rooms`] summary: the sending loop's part of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomShare {
+    /// The room's name.
+    pub room: String,
+    /// The sending loop's connections in it.
+    pub connections: usize,
+    /// The distinct token subjects among them (capped, sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
 }
 
 impl Control {
@@ -120,6 +141,24 @@ mod tests {
         };
         assert_eq!(d.to_json(), r#"{"op":"disconnect","user":"42"}"#);
         assert_eq!(Control::parse(Message::Text(&d.to_json())), Some(d));
+        let r = Control::Rooms {
+            node: 7,
+            rooms: vec![RoomShare {
+                room: "a".into(),
+                connections: 2,
+                users: vec!["42".into()],
+            }],
+        };
+        assert_eq!(
+            r.to_json(),
+            r#"{"op":"rooms","node":7,"rooms":[{"room":"a","connections":2,"users":["42"]}]}"#
+        );
+        assert_eq!(Control::parse(Message::Text(&r.to_json())), Some(r));
+        let bare = r#"{"op":"rooms","node":8,"rooms":[{"room":"b","connections":1}]}"#;
+        let Some(Control::Rooms { rooms, .. }) = Control::parse(Message::Text(bare)) else {
+            panic!("{bare}")
+        };
+        assert!(rooms[0].users.is_empty());
     }
 
     #[test]
@@ -129,6 +168,8 @@ mod tests {
             "{}",
             r#"{"op":"reboot"}"#,
             r#"{"op":"disconnect","x":1}"#,
+            r#"{"op":"rooms","node":-1,"rooms":[]}"#,
+            r#"{"op":"rooms","node":1,"rooms":[{"room":"a"}]}"#,
         ] {
             assert_eq!(Control::parse(Message::Text(text)), None, "{text}");
         }

@@ -16,7 +16,11 @@
 //! - `on_http_head`/`on_http` serve `/api/...` ([`api`]) when API keys are configured; with
 //!   none, `/api/...` is the inner handler's (404 for `ChatRoom`), as if it did not exist.
 //! - `on_relayed` reads the control room ([`control`]): publishes to several targets and
-//!   disconnects, for the other workers and instances.
+//!   disconnects, for the other workers and instances, and the other loops' summaries of
+//!   their rooms ([`occupancy`]), which `GET /api/rooms` adds to this loop's counts.
+//! - With a relay, `on_start` gives the loop a node id and starts its summaries (a timer in
+//!   the wrapper's per-loop range, `clients::LOOP_TIMER_TAG`); `on_open` and `on_close`
+//!   bring the next one forward to [`occupancy::SUMMARY_SOON`].
 //! - `metrics` appends the counters ([`counters`]) to `/metrics`.
 //!
 //! Everything else goes to the inner handler unchanged. A connection without a token and
@@ -27,6 +31,7 @@ mod api;
 pub mod clients;
 pub mod control;
 pub mod counters;
+pub mod occupancy;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,6 +52,7 @@ use clients::{Buckets, Client, Clients};
 #[cfg_attr(not(feature = "jwt"), allow(unused_imports))]
 pub use control::{CONTROL_ROOM, user_room};
 use counters::{CloseReason, Counters};
+use occupancy::{Occupancy, SUMMARY_EVERY, SUMMARY_SOON, SUMMARY_TIMER};
 
 #[cfg(feature = "jwt")]
 use crate::push::token::{Grant, TokenVerifier};
@@ -124,6 +130,13 @@ pub struct PushApi<H> {
     buckets: Option<Buckets>,
     /// This loop listens to the control room.
     listening: bool,
+    /// This loop's node id in its room summaries; 0 until `on_start` finds a relay (no
+    /// summaries without one).
+    node: u64,
+    /// The other loops' latest room summaries.
+    occupancy: Occupancy,
+    /// When the summary timer fires next.
+    next_summary: Option<Instant>,
 }
 
 impl<H: Handler> PushApi<H> {
@@ -138,6 +151,9 @@ impl<H: Handler> PushApi<H> {
             pending: None,
             clients: Clients::default(),
             listening: false,
+            node: 0,
+            occupancy: Occupancy::default(),
+            next_summary: None,
         }
     }
 
@@ -158,6 +174,34 @@ impl<H: Handler> PushApi<H> {
             self.listening = true;
             ctx.listen(CONTROL_ROOM);
         }
+    }
+
+    /// A connection opened or closed: send this loop's summary within `SUMMARY_SOON`
+    /// (once for a burst of changes), when it sends summaries at all.
+    fn rooms_changed(&mut self, ctx: &mut Context<'_>) {
+        if self.node == 0 {
+            return;
+        }
+        let soon = Instant::now() + SUMMARY_SOON;
+        if self.next_summary.is_none_or(|at| at > soon) {
+            ctx.set_timer(SUMMARY_SOON, SUMMARY_TIMER);
+            self.next_summary = Some(soon);
+        }
+    }
+
+    /// The summary timer: forget the silent loops, send this loop's summary, and set the
+    /// next one `SUMMARY_EVERY` on.
+    fn summary_timer(&mut self, ctx: &mut Context<'_>) {
+        let now = Instant::now();
+        ctx.set_timer(SUMMARY_EVERY, SUMMARY_TIMER);
+        self.next_summary = Some(now + SUMMARY_EVERY);
+        for gone in self.occupancy.expire(now) {
+            debug!(
+                "push: loop {gone} unheard for {:?}: its rooms no longer count",
+                occupancy::FORGET_AFTER
+            );
+        }
+        self.send_summary(ctx);
     }
 
     /// Check the upgrade's token (when tokens are configured) and keep its grant.
@@ -245,6 +289,13 @@ fn unix_now() -> u64 {
 
 impl<H: Handler> Handler for PushApi<H> {
     fn on_start(&mut self, ctx: &mut Context<'_>) {
+        if ctx.has_relay() {
+            // Each loop (a clone, for --workers) draws its own id here.
+            self.node = occupancy::random_node();
+            self.listen(ctx);
+            ctx.set_timer(SUMMARY_EVERY, SUMMARY_TIMER);
+            self.next_summary = Some(Instant::now() + SUMMARY_EVERY);
+        }
         self.inner.on_start(ctx);
     }
 
@@ -268,6 +319,7 @@ impl<H: Handler> Handler for PushApi<H> {
         self.inner.on_open(ctx, peer, req);
         #[cfg(feature = "jwt")]
         self.admit_token(ctx, peer);
+        self.rooms_changed(ctx);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_>, peer: PeerId, msg: Message<'_>) {
@@ -291,6 +343,7 @@ impl<H: Handler> Handler for PushApi<H> {
             ctx.cancel_timer(clients::expiry_timer(peer));
         }
         self.inner.on_close(ctx, peer, code, reason);
+        self.rooms_changed(ctx);
     }
 
     fn on_relayed(&mut self, ctx: &mut Context<'_>, room: &str, msg: Message<'_>) {
@@ -302,6 +355,9 @@ impl<H: Handler> Handler for PushApi<H> {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_>, timer: TimerId) {
+        if timer == SUMMARY_TIMER {
+            return self.summary_timer(ctx);
+        }
         match clients::expiry_peer(timer) {
             Some(peer) if self.clients.get(peer).is_some() => {
                 self.close(ctx, peer, CloseReason::TokenExpired);
