@@ -96,12 +96,15 @@ if [ "$COMPARE" = 1 ]; then
     sockudo=${SOCKUDO:-$(command -v sockudo || echo "$CACHE/sockudo/bin/sockudo")}
     if [ -x "$sockudo" ]; then
         # Its default app from the environment; its per-IP rate limits (100 API requests
-        # and 20 connections a minute) off, as a load test from one address needs.
+        # and 20 connections a minute) and its default app's limits (100 connections,
+        # backend events and reads per second) off, as a load test from one address needs.
         mkdir -p "$OUT/sockudo-cwd" # it reads config/config.toml from its working directory
         SERVERS+=("sockudo|cd $OUT/sockudo-cwd && exec env HOST=127.0.0.1 PORT={port} \
 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false ADAPTER_DRIVER=local \
 SOCKUDO_DEFAULT_APP_ID=$APP_ID SOCKUDO_DEFAULT_APP_KEY=$APP_KEY \
-SOCKUDO_DEFAULT_APP_SECRET=$APP_SECRET $sockudo")
+SOCKUDO_DEFAULT_APP_SECRET=$APP_SECRET SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=1000000 \
+SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=100000000 \
+SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=100000000 $sockudo")
     else
         say "bench-pusher.sh: no sockudo binary (set SOCKUDO or see --help): skipping it"
     fi

@@ -195,6 +195,11 @@ fn read_sub(
     }
 }
 
+/// Requests sent on one publisher connection before it is replaced: servers bound the
+/// requests of a keep-alive connection (herald at 10,000, nginx at 1,000 by default) and
+/// close it after the last, which a publisher must not take for a failure.
+const REQUESTS_PER_CONNECTION: usize = 900;
+
 /// One keep-alive HTTP connection triggering events.
 struct Publisher {
     stream: TcpStream,
@@ -202,6 +207,30 @@ struct Publisher {
     out_pos: usize,
     input: Vec<u8>,
     in_flight: usize,
+    /// Requests sent on this connection.
+    sent: usize,
+}
+
+/// A new publisher connection to `addr`, registered with `token`.
+fn publisher(poll: &Poll, addr: std::net::SocketAddr, token: Token) -> Result<Publisher, String> {
+    let std_stream =
+        std::net::TcpStream::connect(addr).map_err(|e| format!("publisher connect: {e}"))?;
+    std_stream.set_nodelay(true).ok();
+    std_stream
+        .set_nonblocking(true)
+        .map_err(|e| format!("publisher: {e}"))?;
+    let mut stream = TcpStream::from_std(std_stream);
+    poll.registry()
+        .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        .map_err(|e| format!("register: {e}"))?;
+    Ok(Publisher {
+        stream,
+        out: Vec::new(),
+        out_pos: 0,
+        input: Vec::new(),
+        in_flight: 0,
+        sent: 0,
+    })
 }
 
 impl Publisher {
@@ -223,9 +252,14 @@ impl Publisher {
     /// Read what arrived; returns the statuses of the complete responses.
     fn read(&mut self, statuses: &mut Vec<u16>) -> io::Result<()> {
         let mut buf = [0u8; 16 << 10];
+        let mut eof = false;
         loop {
             match self.stream.read(&mut buf) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(0) => {
+                    // What arrived before the end is still counted below.
+                    eof = true;
+                    break;
+                }
                 Ok(n) => self.input.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -239,6 +273,9 @@ impl Publisher {
             self.in_flight = self.in_flight.saturating_sub(1);
         }
         self.input.drain(..used);
+        if eof {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         Ok(())
     }
 }
@@ -370,27 +407,7 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
     // The publishers.
     let mut pubs = Vec::with_capacity(opts.publishers);
     for p in 0..opts.publishers {
-        let std_stream = std::net::TcpStream::connect(opts.target.addr)
-            .map_err(|e| format!("publisher connect: {e}"))?;
-        std_stream.set_nodelay(true).ok();
-        std_stream
-            .set_nonblocking(true)
-            .map_err(|e| format!("publisher: {e}"))?;
-        let mut stream = TcpStream::from_std(std_stream);
-        poll.registry()
-            .register(
-                &mut stream,
-                Token(n + p),
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(|e| format!("register: {e}"))?;
-        pubs.push(Publisher {
-            stream,
-            out: Vec::new(),
-            out_pos: 0,
-            input: Vec::new(),
-            in_flight: 0,
-        });
+        pubs.push(publisher(&poll, opts.target.addr, Token(n + p))?);
     }
     let pad = " ".repeat(opts.size.saturating_sub(14));
     let t0 = Instant::now();
@@ -416,13 +433,18 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
         if now >= measure_to {
             break;
         }
-        for p in &mut pubs {
-            while p.in_flight < opts.window {
+        for (k, p) in pubs.iter_mut().enumerate() {
+            if p.sent >= REQUESTS_PER_CONNECTION && p.in_flight == 0 {
+                let _ = poll.registry().deregister(&mut p.stream);
+                *p = publisher(&poll, opts.target.addr, Token(n + k))?;
+            }
+            while p.in_flight < opts.window && p.sent < REQUESTS_PER_CONNECTION {
                 let ns = t0.elapsed().as_nanos() as u64;
                 let request = trigger(opts, next_channel, ns, &pad);
                 next_channel = (next_channel + 1) % opts.channels.max(1);
                 p.out.extend_from_slice(&request);
                 p.in_flight += 1;
+                p.sent += 1;
             }
             p.flush().map_err(|e| format!("publisher write: {e}"))?;
         }
@@ -435,8 +457,16 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
             if i >= n {
                 let p = &mut pubs[i - n];
                 statuses.clear();
-                p.read(&mut statuses)
-                    .map_err(|e| format!("publisher read: {e}"))?;
+                match p.read(&mut statuses) {
+                    Ok(()) => {}
+                    // The server closed a connection it had answered in full (the last of
+                    // its requests): it is replaced before the next request.
+                    Err(e)
+                        if e.kind() == io::ErrorKind::UnexpectedEof
+                            && p.in_flight == 0
+                            && p.sent >= REQUESTS_PER_CONNECTION => {}
+                    Err(e) => return Err(format!("publisher read: {e}")),
+                }
                 for &status in &statuses {
                     if status == 200 {
                         if in_window {
