@@ -1,4 +1,4 @@
-//! Serving the HTTP publish API (`/api/...`, issue 11 §1) on the loop, and acting on the
+//! Serving the HTTP publish API (`/api/...`) on the loop, and acting on the
 //! control messages other loops send for it.
 //!
 //! Owns the order of the checks and the actions: from the request head alone, the API key

@@ -1,4 +1,4 @@
-//! Cluster-wide room counts for `GET /api/rooms` and `GET /api/rooms/{R}` (issue 11 §1):
+//! Cluster-wide room counts for `GET /api/rooms` and `GET /api/rooms/{R}`:
 //! what this loop keeps of the other loops' rooms, and the caps on what loops tell each
 //! other.
 //!

@@ -170,7 +170,7 @@ impl Scale {
     }
 }
 
-/// The backend push settings (issue 11): the API, client tokens, rate limits. Files are
+/// The backend push settings: the API, client tokens, rate limits. Files are
 /// read when the daemon starts (`main`), not here.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Push {

@@ -1,4 +1,4 @@
-//! The HTTP publish API's routes and error answers (issue 11 §1), sans-IO.
+//! The HTTP publish API's routes and error answers, sans-IO.
 //!
 //! Owns the mapping from (method, path) to a [`Route`] and from every refusal to its
 //! status, headers and JSON body ([`ApiError`]). The request bodies are parsed in
