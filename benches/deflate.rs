@@ -9,8 +9,6 @@
 //!
 //! Run: `cargo bench --bench deflate`.
 
-use cpu_time::ThreadTime;
-use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use herald::protocol::deflate::{Deflater, Inflater};
 use std::hint::black_box;
@@ -53,59 +51,9 @@ fn json(size: usize, seed: u64) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Criterion measurement: CPU time of the benchmark thread.
-struct ThreadCpu;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = ThreadTime;
-    type Value = u64;
-    fn start(&self) -> ThreadTime {
-        ThreadTime::now()
-    }
-    fn end(&self, start: ThreadTime) -> u64 {
-        start.elapsed().as_nanos() as u64
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuFormatter
-    }
-}
-
-struct CpuFormatter;
-
-impl ValueFormatter for CpuFormatter {
-    fn scale_values(&self, typical_ns: f64, values: &mut [f64]) -> &'static str {
-        let (divisor, unit) = if typical_ns < 1e3 {
-            (1.0, "ns cpu")
-        } else if typical_ns < 1e6 {
-            (1e3, "µs cpu")
-        } else {
-            (1e6, "ms cpu")
-        };
-        values.iter_mut().for_each(|v| *v /= divisor);
-        unit
-    }
-    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
-        let bytes = match t {
-            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
-            _ => 1.0,
-        };
-        // ns of CPU per iteration -> MB per CPU-second.
-        values.iter_mut().for_each(|v| *v = bytes * 1e3 / *v);
-        "MB/cpu-s"
-    }
-    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
-        "ns cpu"
-    }
-}
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::ThreadCpu;
 
 fn deflate(c: &mut Criterion<ThreadCpu>) {
     let mut g = c.benchmark_group("deflate");

@@ -9,9 +9,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use cpu_time::ThreadTime;
-use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use herald::push::token::{TokenConfig, TokenVerifier};
 use ring::rand::SystemRandom;
 use ring::signature::{
@@ -56,54 +54,9 @@ fn verifier(secret: Option<&[u8]>, pem: Option<&str>) -> TokenVerifier {
     .expect("bench config")
 }
 
-/// Criterion measurement: CPU time of the benchmark thread.
-struct ThreadCpu;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = ThreadTime;
-    type Value = u64;
-    fn start(&self) -> ThreadTime {
-        ThreadTime::now()
-    }
-    fn end(&self, start: ThreadTime) -> u64 {
-        start.elapsed().as_nanos() as u64
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuFormatter
-    }
-}
-
-struct CpuFormatter;
-
-impl ValueFormatter for CpuFormatter {
-    fn scale_values(&self, typical_ns: f64, values: &mut [f64]) -> &'static str {
-        let (divisor, unit) = if typical_ns < 1e3 {
-            (1.0, "ns cpu")
-        } else if typical_ns < 1e6 {
-            (1e3, "µs cpu")
-        } else {
-            (1e6, "ms cpu")
-        };
-        values.iter_mut().for_each(|v| *v /= divisor);
-        unit
-    }
-    fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
-        values.iter_mut().for_each(|v| *v = 1e9 / *v);
-        "per cpu-second"
-    }
-    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
-        "ns cpu"
-    }
-}
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::ThreadCpu;
 
 fn tokens(c: &mut Criterion<ThreadCpu>) {
     let rng = SystemRandom::new();
