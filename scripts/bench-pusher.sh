@@ -91,7 +91,7 @@ pin_processes bench-pusher.sh
 say "== building herald and herald-bench (release)"
 (cd "$ROOT" && cargo build --release --bins)
 
-SERVERS=("herald|exec $TARGET/release/herald --listen 127.0.0.1:{port} --max-connections 20000 --pusher-app $APP_ID:$APP_KEY:$APP_SECRET")
+SERVERS=("herald|$TARGET/release/herald --listen 127.0.0.1:{port} --max-connections 20000 --pusher-app $APP_ID:$APP_KEY:$APP_SECRET")
 if [ "$COMPARE" = 1 ]; then
     sockudo=${SOCKUDO:-$(command -v sockudo || echo "$CACHE/sockudo/bin/sockudo")}
     if [ -x "$sockudo" ]; then
@@ -99,7 +99,7 @@ if [ "$COMPARE" = 1 ]; then
         # and 20 connections a minute) and its default app's limits (100 connections,
         # backend events and reads per second) off, as a load test from one address needs.
         mkdir -p "$OUT/sockudo-cwd" # it reads config/config.toml from its working directory
-        SERVERS+=("sockudo|cd $OUT/sockudo-cwd && exec env HOST=127.0.0.1 PORT={port} \
+        SERVERS+=("sockudo|env -C $OUT/sockudo-cwd HOST=127.0.0.1 PORT={port} \
 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false ADAPTER_DRIVER=local \
 SOCKUDO_DEFAULT_APP_ID=$APP_ID SOCKUDO_DEFAULT_APP_KEY=$APP_KEY \
 SOCKUDO_DEFAULT_APP_SECRET=$APP_SECRET SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=1000000 \
@@ -110,7 +110,7 @@ SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=100000000 $sockudo")
     fi
     soketi=$CACHE/soketi/node_modules/@soketi/soketi/bin/server.js
     if [ -f "$soketi" ] && command -v node >/dev/null; then
-        SERVERS+=("soketi|exec env SOKETI_HOST=127.0.0.1 SOKETI_PORT={port} \
+        SERVERS+=("soketi|env SOKETI_HOST=127.0.0.1 SOKETI_PORT={port} \
 SOKETI_DEFAULT_APP_ID=$APP_ID SOKETI_DEFAULT_APP_KEY=$APP_KEY \
 SOKETI_DEFAULT_APP_SECRET=$APP_SECRET SOKETI_METRICS_ENABLED=false node $soketi start")
     else
@@ -121,41 +121,9 @@ n=0
 for cmd in "${CUSTOM[@]+"${CUSTOM[@]}"}"; do
     n=$((n + 1))
     name=$(basename "${cmd%% *}")
-    SERVERS+=("${name:0:16}#$n|exec $cmd")
+    SERVERS+=("${name:0:16}#$n|$cmd")
 done
 
-SERVER_PID=""
-SERVER_PORT=""
-start_server() { # start_server TEMPLATE LOG: sets SERVER_PID and SERVER_PORT
-    local template=$1 log=$2 attempt port cmd i
-    for ((attempt = 0; attempt < 5; attempt++)); do
-        port=$((20000 + RANDOM % 12000)) # below the ephemeral range
-        port_in_use "$port" && continue
-        cmd=${template//\{port\}/$port}
-        "${SERVER_PIN[@]}" bash -c "$cmd" >"$log" 2>&1 &
-        SERVER_PID=$!
-        PIDS+=("$SERVER_PID")
-        for ((i = 0; i < 200; i++)); do # 10 s at most
-            if port_listening "$port"; then
-                SERVER_PORT=$port
-                return 0
-            fi
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        stop_server
-    done
-    say "bench-pusher.sh: the server did not start listening: $template (log: $log)"
-    return 1
-}
-stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    stop_pid "$SERVER_PID"
-    local keep=() pid
-    for pid in "${PIDS[@]}"; do [ "$pid" != "$SERVER_PID" ] && keep+=("$pid"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-    SERVER_PID=""
-}
 
 SUBSCRIBE='{"event":"pusher:subscribe","data":{"channel":"c{room}"}}'
 FAN="--secret $APP_SECRET --app-id $APP_ID --duration $DURATION --warmup $WARMUP"

@@ -164,40 +164,6 @@ done
 
 # --- servers: a free port, start pinned, wait until it listens -------------------------------
 
-SERVER_PID=""
-SERVER_PORT=""
-# start_server TEMPLATE LOG: sets SERVER_PID and SERVER_PORT.
-start_server() {
-    local template=$1 log=$2 attempt port cmd i
-    for ((attempt = 0; attempt < 5; attempt++)); do
-        port=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
-        port_in_use "$port" && continue
-        cmd=${template//\{port\}/$port}
-        "${SERVER_PIN[@]}" bash -c "exec $cmd" >"$log" 2>&1 &
-        SERVER_PID=$!
-        PIDS+=("$SERVER_PID")
-        for ((i = 0; i < 200; i++)); do # 10 s at most
-            if port_listening "$port"; then
-                SERVER_PORT=$port
-                return 0
-            fi
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        stop_server
-    done
-    say "bench.sh: the server did not start listening: $template (log: $log)"
-    tail -n 5 "$log" >&2 || true
-    return 1
-}
-stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    stop_pid "$SERVER_PID"
-    local keep=() pid
-    for pid in "${PIDS[@]}"; do [ "$pid" != "$SERVER_PID" ] && keep+=("$pid"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-    SERVER_PID=""
-}
 
 # --- the matrix -------------------------------------------------------------------------------
 TESTS=(
