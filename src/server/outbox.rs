@@ -18,11 +18,22 @@ use std::rc::Rc;
 /// How many frames one `write_vectored` call takes at most.
 const MAX_IOV: usize = 64;
 
-/// How many recent frame buffers the pool watches for reuse.
-const POOL_FRAMES: usize = 64;
+/// How many recent frame buffers the pool watches for reuse: enough to cover the
+/// messages in flight at once under load (a soak with 200 in flight allocated a third of
+/// its frames anew with 64, and its RSS crept as those allocations fragmented the heap).
+const POOL_FRAMES: usize = 1024;
 
 /// Frame buffers larger than this are not kept for reuse.
 const POOL_MAX_BYTES: usize = 64 << 10;
+
+/// The pool's frame buffers hold at most this many bytes of capacity together, so that
+/// [`POOL_FRAMES`] buffers of large messages do not pin [`POOL_FRAMES`] x
+/// [`POOL_MAX_BYTES`].
+const POOL_BYTES: usize = 1 << 20;
+
+/// The most a frame header adds to a payload (RFC 6455 §5.2: 2 bytes, 8 of extended
+/// length; a server's frames carry no masking key).
+const MAX_HEADER: usize = 10;
 
 /// Frames up to this size are copied together into one buffer for a plain write.
 const COALESCE_FRAME: usize = 512;
@@ -60,6 +71,8 @@ pub struct Spares {
     /// Recent frame buffers, oldest first. One whose only owner is this ring has been
     /// written to every recipient and can be reused.
     frames: VecDeque<Rc<Vec<u8>>>,
+    /// The capacity of the buffers in `frames`, in bytes (at most [`POOL_BYTES`]).
+    pooled_bytes: usize,
     /// Where small frames are copied together before a write.
     coalesce: Vec<u8>,
     /// Empty queues with capacity, boxed as an `Outbox` holds them.
@@ -80,27 +93,27 @@ impl Spares {
             .frames
             .front()
             .is_some_and(|f| Rc::strong_count(f) == 1);
-        let mut bytes = if reusable {
-            self.frames.pop_front().unwrap_or_default()
-        } else {
-            if self.frames.len() >= POOL_FRAMES {
-                // Still queued somewhere: let its last owner free it.
-                self.frames.pop_front();
-            }
-            Rc::default()
-        };
-        match Rc::get_mut(&mut bytes) {
-            Some(buf) => {
-                buf.clear();
-                encode_message_into(buf, opcode, compressed, payload);
-            }
-            None => {
-                let mut buf = Vec::with_capacity(payload.len() + 10);
-                encode_message_into(&mut buf, opcode, compressed, payload);
-                bytes = Rc::new(buf);
+        if reusable || self.frames.len() >= POOL_FRAMES {
+            // Reused, or still queued somewhere and let go (its last owner frees it).
+            if let Some(mut old) = self.frames.pop_front() {
+                self.pooled_bytes -= old.capacity();
+                if reusable && let Some(buf) = Rc::get_mut(&mut old) {
+                    buf.clear();
+                    encode_message_into(buf, opcode, compressed, payload);
+                    return self.keep(old);
+                }
             }
         }
-        if bytes.capacity() <= POOL_MAX_BYTES {
+        let mut buf = Vec::with_capacity(payload.len() + MAX_HEADER);
+        encode_message_into(&mut buf, opcode, compressed, payload);
+        self.keep(Rc::new(buf))
+    }
+
+    /// A frame of `bytes`, also kept in the pool when it fits there.
+    fn keep(&mut self, bytes: Rc<Vec<u8>>) -> Frame {
+        let capacity = bytes.capacity();
+        if capacity <= POOL_MAX_BYTES && self.pooled_bytes + capacity <= POOL_BYTES {
+            self.pooled_bytes += capacity;
             self.frames.push_back(bytes.clone());
         }
         Frame(bytes)
@@ -426,5 +439,36 @@ mod tests {
         let third = spares.encode(OpCode::Binary, &[3; 50]);
         assert_ne!(third.as_ptr(), second.as_ptr());
         assert_eq!(&third[2..], &[3; 50]);
+    }
+
+    #[test]
+    fn hundreds_in_flight_still_reuse_buffers_and_the_pool_is_bounded() {
+        let mut spares = Spares::default();
+        // 300 messages in flight, then written everywhere; the next 300 reuse them all.
+        let in_flight: Vec<Frame> = (0..300u32)
+            .map(|i| spares.encode(OpCode::Binary, &i.to_be_bytes()))
+            .collect();
+        let mut first: Vec<*const u8> = in_flight.iter().map(|f| f.as_ptr()).collect();
+        drop(in_flight);
+        let again: Vec<Frame> = (0..300u32)
+            .map(|i| spares.encode(OpCode::Binary, &i.to_be_bytes()))
+            .collect();
+        let mut second: Vec<*const u8> = again.iter().map(|f| f.as_ptr()).collect();
+        first.sort();
+        second.sort();
+        assert_eq!(first, second, "every buffer was reused");
+        assert_eq!(&again[299][2..], &299u32.to_be_bytes());
+        drop(again);
+        // Large frames: the pool keeps at most POOL_BYTES of them.
+        let big = vec![7u8; 60 << 10];
+        let held: Vec<Frame> = (0..40)
+            .map(|_| spares.encode(OpCode::Binary, &big))
+            .collect();
+        assert!(spares.pooled_bytes <= POOL_BYTES);
+        assert_eq!(
+            spares.pooled_bytes,
+            spares.frames.iter().map(|f| f.capacity()).sum::<usize>()
+        );
+        assert!(held.iter().all(|f| f.len() == big.len() + 4));
     }
 }
