@@ -45,10 +45,17 @@ fn mint(alg: &str, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
     format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
-fn verifier(secret: Option<&[u8]>, pem: Option<&str>) -> TokenVerifier {
+/// A verifier with the default cache of verified tokens, or none (`cache: false`: every
+/// call verifies the signature, as for a token seen for the first time).
+fn verifier(secret: Option<&[u8]>, pem: Option<&str>, cache: bool) -> TokenVerifier {
     TokenVerifier::new(TokenConfig {
         hs256_secret: secret.map(<[u8]>::to_vec),
         public_key_pem: pem.map(|p| p.as_bytes().to_vec()),
+        cache_entries: if cache {
+            TokenConfig::default().cache_entries
+        } else {
+            0
+        },
         ..TokenConfig::default()
     })
     .expect("bench config")
@@ -78,9 +85,9 @@ fn tokens(c: &mut Criterion<ThreadCpu>) {
         pair.sign(&rng, m).expect("ec sign").as_ref().to_vec()
     });
     let cases = [
-        ("HS256", verifier(Some(SECRET), None), hs),
-        ("RS256", verifier(None, Some(RSA_PUBLIC)), rs),
-        ("ES256", verifier(None, Some(EC_PUBLIC)), es),
+        ("HS256", verifier(Some(SECRET), None, false), hs),
+        ("RS256", verifier(None, Some(RSA_PUBLIC), false), rs),
+        ("ES256", verifier(None, Some(EC_PUBLIC), false), es),
     ];
     let mut group = c.benchmark_group("token");
     for (name, verifier, token) in &cases {
@@ -90,7 +97,23 @@ fn tokens(c: &mut Criterion<ThreadCpu>) {
                 .authorize(Some(&query), None, Some("team-7"), NOW)
                 .is_ok()
         );
-        group.bench_function(format!("authorize {name}"), |b| {
+        group.bench_function(format!("authorize {name} first sight"), |b| {
+            b.iter(|| verifier.authorize(black_box(Some(&query)), None, Some("team-7"), NOW))
+        });
+    }
+    // The same token again (a reconnect, a second tab): the cache of verified tokens.
+    let seen = [
+        ("HS256", verifier(Some(SECRET), None, true), &cases[0].2),
+        ("ES256", verifier(None, Some(EC_PUBLIC), true), &cases[2].2),
+    ];
+    for (name, verifier, token) in &seen {
+        let query = format!("token={token}");
+        assert!(
+            verifier
+                .authorize(Some(&query), None, Some("team-7"), NOW)
+                .is_ok()
+        );
+        group.bench_function(format!("authorize {name} seen before"), |b| {
             b.iter(|| verifier.authorize(black_box(Some(&query)), None, Some("team-7"), NOW))
         });
     }

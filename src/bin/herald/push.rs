@@ -81,6 +81,7 @@ fn tokens(p: &Push, push: &mut PushConfig) -> Result<(), String> {
         audience: p.jwt_audience.clone(),
         issuer: p.jwt_issuer.clone(),
         leeway_secs: 0,
+        ..TokenConfig::default()
     };
     let verifier = TokenVerifier::new(config).map_err(|e| e.to_string())?;
     log::info!(

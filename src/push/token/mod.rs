@@ -30,6 +30,9 @@ use serde::Deserialize;
 use super::grants::{InvalidPattern, RoomGrants};
 use super::keys::bearer_token;
 use super::ring_provider;
+use cache::VerifiedTokens;
+
+mod cache;
 
 /// The shortest HS256 secret accepted, in bytes: RFC 7518 §3.2 requires a key at least as
 /// long as the hash output (256 bits).
@@ -41,8 +44,12 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// Tokens longer than this many bytes are refused as malformed without being parsed.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// How many verified tokens a [`TokenVerifier`] remembers by default (see
+/// [`TokenConfig::cache_entries`]): a few hundred bytes each, so about 0.5 MiB at most.
+pub const DEFAULT_CACHE_ENTRIES: usize = 1024;
+
 /// What verification needs, as the daemon's flags give it. At least one key must be set.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TokenConfig {
     /// The HS256 secret (`--jwt-secret-file`, see [`read_secret_file`]).
     pub hs256_secret: Option<Vec<u8>>,
@@ -54,6 +61,23 @@ pub struct TokenConfig {
     pub issuer: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds (0 by default).
     pub leeway_secs: u64,
+    /// How many tokens that passed verification are remembered (by their SHA-256), so that
+    /// the same token presented again skips the signature check; `exp` and `nbf` are still
+    /// checked every time. [`DEFAULT_CACHE_ENTRIES`] by default; 0 turns it off.
+    pub cache_entries: usize,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            public_key_pem: None,
+            audience: None,
+            issuer: None,
+            leeway_secs: 0,
+            cache_entries: DEFAULT_CACHE_ENTRIES,
+        }
+    }
 }
 
 /// Checks client tokens against a [`TokenConfig`]. Build it once at startup; `verify` is
@@ -67,6 +91,7 @@ pub struct TokenVerifier {
     audience: Option<String>,
     issuer: Option<String>,
     leeway_secs: u64,
+    verified: VerifiedTokens,
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -110,6 +135,7 @@ impl TokenVerifier {
             audience: config.audience,
             issuer: config.issuer,
             leeway_secs: config.leeway_secs,
+            verified: VerifiedTokens::new(config.cache_entries),
         })
     }
 
@@ -129,17 +155,28 @@ impl TokenVerifier {
 
     /// Verify `token` (the compact JWS form) at `now` (seconds since the Unix epoch):
     /// its algorithm, its signature, then `exp`, `nbf`, `iss`, `aud` and the herald claims.
+    /// A token that passed before (the same bytes) skips the signature and claim parsing
+    /// and has only `exp` and `nbf` checked again (see [`TokenConfig::cache_entries`]).
     /// Errors: see [`TokenError`] (never [`TokenError::Missing`] or
     /// [`TokenError::RoomNotGranted`]).
     pub fn verify(&self, token: &str, now: u64) -> Result<Grant, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed("token too long"));
         }
+        let digest = self.verified.digest(token);
+        if let Some(known) = digest.and_then(|d| self.verified.get(&d, now, self.leeway_secs)) {
+            return known;
+        }
         let (index, key) = self.key_for(header_alg(token)?)?;
         let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validations[index])
             .map_err(|e| TokenError::from_jwt(e.kind()))?
             .claims;
-        self.check_claims(claims, now)
+        let not_before = claims.nbf.map_or(0, |nbf| nbf.ceil() as u64);
+        let grant = self.check_claims(claims, now)?;
+        if let Some(digest) = digest {
+            self.verified.insert(digest, &grant, not_before);
+        }
+        Ok(grant)
     }
 
     /// At an upgrade: [`token_from_request`], [`TokenVerifier::verify`], then

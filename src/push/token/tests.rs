@@ -569,3 +569,32 @@ fn der_lengths() {
     assert_eq!(rsa_modulus_bits(&[0x31, 0x03, 0x02, 0x01, 0x01]), None);
     assert_eq!(rsa_modulus_bits(&[]), None);
 }
+
+#[test]
+fn a_token_seen_before_is_checked_against_the_clock_again() {
+    let v = hs_only();
+    let token = mint(
+        "HS256",
+        &with(json!({"exp": NOW + 10, "nbf": NOW - 5})),
+        Sign::Hs(SECRET),
+    );
+    let first = v.verify(&token, NOW).unwrap();
+    // The second time comes from the cache of verified tokens: the same grant...
+    assert_eq!(v.verify(&token, NOW + 9), Ok(first));
+    // ...and the same refusals as a first check at those times.
+    assert_eq!(v.verify(&token, NOW + 10), Err(TokenError::Expired));
+    assert_eq!(v.verify(&token, NOW + 10_000), Err(TokenError::Expired));
+    // A failed check is not remembered: the next one verifies again.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let other_first = if signature.starts_with('A') { 'B' } else { 'A' };
+    let forged = format!("{signed}.{other_first}{}", &signature[1..]);
+    assert_eq!(v.verify(&forged, NOW), Err(TokenError::BadSignature));
+    assert_eq!(v.verify(&forged, NOW), Err(TokenError::BadSignature));
+    // Caching is per verifier: another key refuses the token it never verified.
+    let other = TokenVerifier::new(TokenConfig {
+        hs256_secret: Some(b"another-secret-another-secret-another".to_vec()),
+        ..TokenConfig::default()
+    })
+    .unwrap();
+    assert_eq!(other.verify(&token, NOW), Err(TokenError::BadSignature));
+}
