@@ -225,7 +225,9 @@ Options:
   --channels K             channels the subscribers spread over [default: 1]
   --concurrency C          handshakes in progress at once [default: 100]
   --publishers P           HTTP connections triggering (fanout) [default: 2]
-  --window W               requests in flight per HTTP connection [default: 4]
+  --window W               requests in flight per HTTP connection [default: 4]; a
+                           server that answers `Connection: close` (sockudo closes
+                           every API connection) gets one request per connection
   --size BYTES             event data size [default: 32]
   --duration SECS          measured time (fanout) [default: 10]
   --warmup SECS            triggering before measuring (fanout) [default: 2]

@@ -209,6 +209,11 @@ struct Publisher {
     in_flight: usize,
     /// Requests sent on this connection.
     sent: usize,
+    /// Responses read on this connection.
+    answered: usize,
+    /// The server answered `Connection: close` (sockudo does after every API request):
+    /// requests still in flight will never be answered, and the connection is replaced.
+    closing: bool,
 }
 
 /// A new publisher connection to `addr`, registered with `token`.
@@ -230,6 +235,8 @@ fn publisher(poll: &Poll, addr: std::net::SocketAddr, token: Token) -> Result<Pu
         input: Vec::new(),
         in_flight: 0,
         sent: 0,
+        answered: 0,
+        closing: false,
     })
 }
 
@@ -267,34 +274,55 @@ impl Publisher {
             }
         }
         let mut used = 0;
-        while let Some((status, len)) = response_len(&self.input[used..]) {
-            statuses.push(status);
-            used += len;
+        while !self.closing {
+            let Some(response) = response_len(&self.input[used..]) else {
+                break;
+            };
+            statuses.push(response.status);
+            used += response.len;
             self.in_flight = self.in_flight.saturating_sub(1);
+            self.answered += 1;
+            self.closing = response.close;
         }
         self.input.drain(..used);
-        if eof {
+        if eof && !self.closing {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         Ok(())
     }
 }
 
-/// A complete response at the front of `buf`: its status and its length (head and
-/// `Content-Length` body).
-fn response_len(buf: &[u8]) -> Option<(u16, usize)> {
+/// A complete response read by a publisher.
+#[derive(Debug, PartialEq, Eq)]
+struct Response {
+    status: u16,
+    /// Head and `Content-Length` body, in bytes.
+    len: usize,
+    /// `Connection: close`: the server closes after this response.
+    close: bool,
+}
+
+/// The complete response at the front of `buf`, if there is one.
+fn response_len(buf: &[u8]) -> Option<Response> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = std::str::from_utf8(&buf[..end]).ok()?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
-    let body = head
-        .lines()
-        .find_map(|l| {
+    let header = |wanted: &str| {
+        head.lines().find_map(|l| {
             let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
+            name.eq_ignore_ascii_case(wanted).then(|| value.trim())
         })
-        .unwrap_or(0);
-    (buf.len() >= end + body).then_some((status, end + body))
+    };
+    let body = header("content-length").map_or(Some(0), |v| v.parse::<usize>().ok())?;
+    let close = header("connection").is_some_and(|v| {
+        v.split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case("close"))
+    });
+    (buf.len() >= end + body).then_some(Response {
+        status,
+        len: end + body,
+        close,
+    })
 }
 
 /// A signed `POST /apps/ID/events` for channel `c{channel}` stamped `ns`.
@@ -414,6 +442,8 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
     let measure_from = t0 + opts.warmup;
     let measure_to = measure_from + opts.duration;
     let mut next_channel = 0usize;
+    let mut per_connection = REQUESTS_PER_CONNECTION;
+    let mut reconnects = 0u64;
     let mut measuring = false;
     let mut cpu = None;
     let mut deliveries = 0u64;
@@ -434,11 +464,17 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
             break;
         }
         for (k, p) in pubs.iter_mut().enumerate() {
-            if p.sent >= REQUESTS_PER_CONNECTION && p.in_flight == 0 {
+            if p.closing {
+                // Learn the server's bound, so that requests are not pipelined past it
+                // (they would be sent and never answered).
+                per_connection = per_connection.min(p.answered.max(1));
+            }
+            if p.closing || (p.sent >= per_connection && p.in_flight == 0) {
                 let _ = poll.registry().deregister(&mut p.stream);
                 *p = publisher(&poll, opts.target.addr, Token(n + k))?;
+                reconnects += 1;
             }
-            while p.in_flight < opts.window && p.sent < REQUESTS_PER_CONNECTION {
+            while p.in_flight < opts.window && p.sent < per_connection {
                 let ns = t0.elapsed().as_nanos() as u64;
                 let request = trigger(opts, next_channel, ns, &pad);
                 next_channel = (next_channel + 1) % opts.channels.max(1);
@@ -464,7 +500,7 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
                     Err(e)
                         if e.kind() == io::ErrorKind::UnexpectedEof
                             && p.in_flight == 0
-                            && p.sent >= REQUESTS_PER_CONNECTION => {}
+                            && p.sent >= per_connection => {}
                     Err(e) => return Err(format!("publisher read: {e}")),
                 }
                 for &status in &statuses {
@@ -525,6 +561,10 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
     json.num("triggers_per_s", rate(published, opts.duration), 0);
     json.int("refused_triggers", refused);
     json.int("failures", failures);
+    // A server that closes every API connection (sockudo) makes each trigger pay a TCP
+    // connection: say so beside the figures.
+    json.int("requests_per_connection", per_connection as u64);
+    json.int("publisher_reconnects", reconnects);
     let mut table = Table::new(format!(
         "herald-bench pusher fanout  {}  {} subscribers on {} channel(s), {} publisher(s) x {}",
         opts.target.url(),
@@ -552,6 +592,14 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
                 Some(s) => format!(", {refused} refused (first: {s})"),
                 None => String::new(),
             }
+        ),
+    );
+    table.row(
+        "API connections",
+        format!(
+            "{} requests each at most ({} new connections)",
+            per_connection,
+            group(reconnects)
         ),
     );
     report_latency(&mut json, &mut table, "latency", "latency", &latency);
@@ -709,9 +757,22 @@ mod tests {
         assert_eq!(stamp(br#"{"channel":"c3","data":"t1"#), None, "cut short");
         assert_eq!(stamp(br#"{"event":"pusher:pong","data":{}}"#), None);
         let two = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n";
-        let (s1, l1) = response_len(two).unwrap();
-        assert_eq!(s1, 200);
-        assert_eq!(response_len(&two[l1..]), Some((401, two.len() - l1)));
+        let first = response_len(two).unwrap();
+        assert_eq!((first.status, first.close), (200, false));
+        let l1 = first.len;
+        assert_eq!(
+            response_len(&two[l1..]),
+            Some(Response {
+                status: 401,
+                len: two.len() - l1,
+                close: false
+            })
+        );
         assert_eq!(response_len(&two[..l1 - 1]), None);
+        // sockudo closes every API connection after one answer, and says so.
+        let closing = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+        assert!(response_len(closing).unwrap().close);
+        let kept = b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n";
+        assert!(!response_len(kept).unwrap().close);
     }
 }
