@@ -73,8 +73,18 @@ impl HeadScanner {
         let limit = buf.len().min(max).min(u32::MAX as usize);
         let start = self.scanned as usize;
         if limit > start {
-            for (i, &b) in buf[start..limit].iter().enumerate() {
-                self.state = match (self.state, b) {
+            let bytes = &buf[start..limit];
+            let mut i = 0;
+            while i < bytes.len() {
+                if self.state == State::InLine {
+                    // Inside a line only its end matters: find it in one pass (the
+                    // compiler vectorizes `position`), then go on byte by byte.
+                    match bytes[i..].iter().position(|&b| b == b'\n') {
+                        Some(at) => i += at,
+                        None => break,
+                    }
+                }
+                self.state = match (self.state, bytes[i]) {
                     (State::Leading, b'\n') => State::Leading,
                     (State::Leading, b'\r') => State::LeadingCr,
                     (State::LeadingCr, b'\n') => State::Leading,
@@ -88,6 +98,7 @@ impl HeadScanner {
                     }
                     _ => State::InLine,
                 };
+                i += 1;
             }
             self.work.scanned += (limit - start) as u32;
             self.scanned = limit as u32;
