@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use super::{Grant, TokenError};
+use super::{Grant, TokenError, check_times};
 
 /// A token's SHA-256.
 type Digest = [u8; 32];
@@ -67,14 +67,14 @@ impl VerifiedTokens {
     ) -> Option<Result<Grant, TokenError>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let entry = inner.entries.get(digest)?;
-        if now >= entry.grant.expires_at.saturating_add(leeway) {
-            inner.entries.remove(digest);
-            return Some(Err(TokenError::Expired));
+        match check_times(entry.grant.expires_at, entry.not_before, now, leeway) {
+            Ok(()) => Some(Ok(entry.grant.clone())),
+            Err(TokenError::Expired) => {
+                inner.entries.remove(digest);
+                Some(Err(TokenError::Expired))
+            }
+            Err(e) => Some(Err(e)),
         }
-        if now.saturating_add(leeway) < entry.not_before {
-            return Some(Err(TokenError::NotYetValid));
-        }
-        Some(Ok(entry.grant.clone()))
     }
 
     /// Remember that the token with `digest` grants `grant` from `not_before` on.

@@ -171,8 +171,7 @@ impl TokenVerifier {
         let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validations[index])
             .map_err(|e| TokenError::from_jwt(e.kind()))?
             .claims;
-        let not_before = claims.nbf.map_or(0, |nbf| nbf.ceil() as u64);
-        let grant = self.check_claims(claims, now)?;
+        let (grant, not_before) = self.check_claims(claims, now)?;
         if let Some(digest) = digest {
             self.verified.insert(digest, &grant, not_before);
         }
@@ -207,21 +206,17 @@ impl TokenVerifier {
         }
     }
 
-    fn check_claims(&self, claims: Claims, now: u64) -> Result<Grant, TokenError> {
+    /// The grant of verified `claims` at `now`, with its `nbf` in whole seconds (0: none).
+    fn check_claims(&self, claims: Claims, now: u64) -> Result<(Grant, u64), TokenError> {
         let exp = claims
             .exp
             .ok_or(TokenError::Malformed("no exp claim"))?
             .floor();
-        // Saturating float-to-int casts: a negative exp is 0 (long expired).
+        // Saturating float-to-int casts: a negative exp is 0 (long expired), a negative
+        // nbf no bound.
         let expires_at = exp as u64;
-        if now >= expires_at.saturating_add(self.leeway_secs) {
-            return Err(TokenError::Expired);
-        }
-        if let Some(nbf) = claims.nbf
-            && now.saturating_add(self.leeway_secs) < nbf.ceil() as u64
-        {
-            return Err(TokenError::NotYetValid);
-        }
+        let not_before = claims.nbf.map_or(0, |nbf| nbf.ceil() as u64);
+        check_times(expires_at, not_before, now, self.leeway_secs)?;
         if let Some(issuer) = &self.issuer
             && claims.iss.as_deref() != Some(issuer.as_str())
         {
@@ -240,13 +235,27 @@ impl TokenVerifier {
         if claims.sub.as_deref() == Some("") {
             return Err(TokenError::Malformed("empty sub claim"));
         }
-        Ok(Grant {
+        let grant = Grant {
             user: claims.sub,
             rooms,
             publish: claims.publish.unwrap_or(true),
             expires_at,
-        })
+        };
+        Ok((grant, not_before))
     }
+}
+
+/// `exp` and `nbf` (seconds since the Unix epoch; `not_before` 0: none) against `now`, with
+/// `leeway` seconds of clock skew either way (RFC 7519 §4.1.4, §4.1.5). Checked for every
+/// token, a remembered one included.
+fn check_times(expires_at: u64, not_before: u64, now: u64, leeway: u64) -> Result<(), TokenError> {
+    if now >= expires_at.saturating_add(leeway) {
+        return Err(TokenError::Expired);
+    }
+    if now.saturating_add(leeway) < not_before {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
 }
 
 /// jsonwebtoken's settings for one algorithm: the signature only. herald checks the time
