@@ -313,7 +313,9 @@ fn response_len(buf: &[u8]) -> Option<Response> {
             name.eq_ignore_ascii_case(wanted).then(|| value.trim())
         })
     };
-    let body = header("content-length").map_or(Some(0), |v| v.parse::<usize>().ok())?;
+    let body = header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
     let close = header("connection").is_some_and(|v| {
         v.split(',')
             .any(|token| token.trim().eq_ignore_ascii_case("close"))
