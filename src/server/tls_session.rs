@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// write, so the ciphertext a connection keeps for a blocked socket stays bounded.
 const WRITE_CHUNK: usize = 64 << 10;
 
-/// Ciphertext read from the socket per read, after what was kept of a cut record.
+/// Ciphertext read from the socket per read.
 const READ_CHUNK: usize = 32 << 10;
 
 /// The most rustls may leave unprocessed between reads: a handshake message it is still
@@ -34,7 +34,7 @@ const MAX_PARTIAL: usize = (64 << 10) + (18 << 10);
 /// The loop thread's buffers for TLS work, shared by all its connections.
 #[derive(Default)]
 struct Scratch {
-    /// Ciphertext being processed: a kept cut record, then what the socket gave.
+    /// Ciphertext as the socket gave it (`READ_CHUNK` bytes, zeroed once).
     input: Vec<u8>,
     /// Plaintext gathered from a vectored write into one record.
     plain: Vec<u8>,
@@ -149,13 +149,9 @@ impl TlsSession {
     ///
     /// Errors: `InvalidData` if they are not valid TLS.
     pub fn start(&mut self, received: &[u8]) -> io::Result<()> {
-        if received.len() > MAX_PARTIAL {
-            return Err(invalid(rustls::Error::General("TLS input too long".into())));
-        }
-        let mut input = received.to_vec();
-        let consumed = self.process(&mut input, &mut [])?.0;
-        self.keep_partial(&input[consumed..]);
-        Ok(())
+        // No application data can come before the handshake ends, so nothing reaches the
+        // empty reader's buffer.
+        self.take_input(&mut received.to_vec(), &mut []).map(drop)
     }
 
     /// Whether ciphertext waits for the socket.
@@ -202,26 +198,14 @@ impl TlsSession {
             }
             let produced = SCRATCH.with_borrow_mut(|scratch| -> io::Result<Option<usize>> {
                 let input = &mut scratch.input;
-                input.clear();
-                input.extend_from_slice(&self.partial);
-                let kept = input.len();
-                input.resize(kept + READ_CHUNK, 0);
-                let n = socket.read(&mut input[kept..]);
-                let n = match n {
+                // Sized once per thread and never zeroed again: a read costs what it brought.
+                input.resize(READ_CHUNK, 0);
+                let n = match socket.read(input) {
                     Ok(0) => return Ok(None),
                     Ok(n) => n,
                     Err(e) => return Err(e),
                 };
-                input.truncate(kept + n);
-                let (consumed, produced) = self.process(input, buf)?;
-                let rest = &input[consumed..];
-                if rest.len() > MAX_PARTIAL {
-                    return Err(invalid(rustls::Error::General(
-                        "TLS input over the buffer".into(),
-                    )));
-                }
-                self.keep_partial(rest);
-                Ok(Some(produced))
+                self.take_input(&mut input[..n], buf).map(Some)
             })?;
             match produced {
                 None => return Ok(0),
@@ -229,6 +213,39 @@ impl TlsSession {
                 Some(n) => return Ok(n),
             }
         }
+    }
+
+    /// Process `fresh` ciphertext from the socket after what was kept of a cut record,
+    /// plaintext into `buf`: how much of `buf` it filled. Each byte is copied into the kept
+    /// record at most once and moved at most once when the record before it completes, so
+    /// a peer that sends a record a byte at a time costs linear time, not quadratic.
+    fn take_input(&mut self, fresh: &mut [u8], buf: &mut [u8]) -> io::Result<usize> {
+        if self.partial.is_empty() {
+            let (consumed, produced) = self.process(fresh, buf)?;
+            let rest = &fresh[consumed..];
+            if rest.len() > MAX_PARTIAL {
+                return Err(invalid(rustls::Error::General(
+                    "TLS input over the buffer".into(),
+                )));
+            }
+            self.keep_partial(rest);
+            return Ok(produced);
+        }
+        if self.partial.len() + fresh.len() > MAX_PARTIAL {
+            return Err(invalid(rustls::Error::General(
+                "TLS input over the buffer".into(),
+            )));
+        }
+        let mut kept = std::mem::take(&mut self.partial);
+        kept.extend_from_slice(fresh);
+        let result = self.process(&mut kept, buf);
+        if let Ok((consumed, _)) = result {
+            kept.drain(..consumed);
+        }
+        if !kept.is_empty() {
+            self.partial = kept;
+        }
+        result.map(|(_, produced)| produced)
     }
 
     /// Keep `rest` (unprocessed ciphertext) for the next read, or let the buffer go.
