@@ -317,24 +317,11 @@ impl TlsSession {
     /// input left after the failure: rustls must always be given the unprocessed input
     /// (its handshake joiner keeps offsets into it), never an empty slice in its place.
     fn queue_alert(conn: &mut UnbufferedServerConnection, pending: &mut Vec<u8>, data: &mut [u8]) {
-        // rustls hands out the queued alert, then asks for it to be transmitted: stop
-        // there, before it would look at the input again.
-        let mut consumed = 0;
-        for _ in 0..4 {
-            let status = conn.process_tls_records(&mut data[consumed..]);
-            match status.state {
-                Ok(ConnectionState::EncodeTlsData(mut alert)) => {
-                    if append_with(pending, |out| alert.encode(out), encode_too_small).is_err() {
-                        return;
-                    }
-                }
-                Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                    transmit.done();
-                    return;
-                }
-                _ => return,
-            }
-            consumed += status.discard;
+        // One call only: rustls hands out a queued record before it looks at the input, but
+        // the call after would parse the bad input again (and try to alert twice).
+        if let Ok(ConnectionState::EncodeTlsData(mut alert)) = conn.process_tls_records(data).state
+        {
+            let _ = append_with(pending, |out| alert.encode(out), encode_too_small);
         }
     }
 
