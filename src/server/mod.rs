@@ -28,6 +28,8 @@ mod rooms;
 mod setup;
 mod shutdown;
 pub(crate) mod timers;
+#[cfg(feature = "tls")]
+mod tls_session;
 pub(crate) mod transport;
 mod turn;
 mod unix_socket;

@@ -1,20 +1,17 @@
 //! A connection's byte pipe: plain TCP (or Unix socket), or TLS over it (rustls, behind the `tls` feature).
 //!
-//! Owns the socket and, for wss://, the rustls `ServerConnection`, which is sans-IO: bytes
-//! from the socket go in with `read_tls` and come out decrypted from its reader; plaintext
-//! goes into its writer and leaves encrypted through `write_tls`. Everything above this
-//! file sees one `read` with a typed result (bytes, end of stream, would block, a TLS
+//! Owns the socket and, for wss://, its `TlsSession` (rustls' unbuffered connection, in
+//! `tls_session.rs`), which is handed the socket for each read and write. Everything above
+//! this file sees one `read` with a typed result (bytes, end of stream, would block, a TLS
 //! failure, an I/O error) and one `Write`, and never needs to know which transport it is.
-//! The TLS send buffer is bounded, so a peer that stops reading still hits the server's
-//! backlog limit.
+//! TLS keeps at most one write's ciphertext for a socket that would block, so a peer that
+//! stops reading still hits the server's backlog limit.
 
 use super::listener::Stream;
+#[cfg(feature = "tls")]
+use super::tls_session::TlsSession;
 use std::io::{self, IoSlice, Read as _, Write};
 use std::net::Shutdown;
-
-/// Plaintext TLS may hold ready to encrypt before writes report "would block".
-#[cfg(feature = "tls")]
-const TLS_BUFFER: usize = 64 << 10;
 
 /// What one read brought.
 #[derive(Debug)]
@@ -37,7 +34,7 @@ pub struct Transport {
     /// The socket (registered with the poll).
     pub stream: Stream,
     #[cfg(feature = "tls")]
-    tls: Option<Box<rustls::ServerConnection>>,
+    tls: Option<Box<TlsSession>>,
 }
 
 impl Transport {
@@ -56,11 +53,9 @@ impl Transport {
         stream: Stream,
         config: std::sync::Arc<rustls::ServerConfig>,
     ) -> Result<Transport, rustls::Error> {
-        let mut conn = rustls::ServerConnection::new(config)?;
-        conn.set_buffer_limit(Some(TLS_BUFFER));
         Ok(Transport {
             stream,
-            tls: Some(Box::new(conn)),
+            tls: Some(Box::new(TlsSession::new(config)?)),
         })
     }
 
@@ -73,21 +68,12 @@ impl Transport {
     pub fn start_tls(
         &mut self,
         config: std::sync::Arc<rustls::ServerConfig>,
-        mut received: &[u8],
+        received: &[u8],
     ) -> io::Result<()> {
-        let invalid = |e| io::Error::new(io::ErrorKind::InvalidData, e);
-        let mut conn = rustls::ServerConnection::new(config).map_err(invalid)?;
-        conn.set_buffer_limit(Some(TLS_BUFFER));
-        while !received.is_empty() {
-            // Reading from a slice moves it on; rustls takes what fits its buffer.
-            if conn.read_tls(&mut received)? == 0 {
-                return Err(invalid(rustls::Error::General(
-                    "TLS input over the buffer".into(),
-                )));
-            }
-            conn.process_new_packets().map_err(invalid)?;
-        }
-        self.tls = Some(Box::new(conn));
+        let mut tls =
+            TlsSession::new(config).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        tls.start(received)?;
+        self.tls = Some(Box::new(tls));
         Ok(())
     }
 
@@ -105,14 +91,7 @@ impl Transport {
     pub fn flush_tls(&mut self) -> io::Result<bool> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            while tls.wants_write() {
-                match tls.write_tls(&mut self.stream) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            return tls.flush(&mut self.stream);
         }
         Ok(true)
     }
@@ -146,19 +125,7 @@ impl Transport {
     fn read_once(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            loop {
-                match tls.reader().read(buf) {
-                    Ok(n) => return Ok(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-                // No plaintext buffered: feed TLS more bytes from the socket.
-                if tls.read_tls(&mut self.stream)? == 0 {
-                    return Ok(0);
-                }
-                tls.process_new_packets()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            }
+            return tls.read(&mut self.stream, buf);
         }
         self.stream.read(buf)
     }
@@ -167,7 +134,7 @@ impl Transport {
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            tls.send_close_notify();
+            tls.close_notify();
             self.flush_tls()?;
         }
         self.stream.shutdown(Shutdown::Write)
@@ -182,21 +149,7 @@ impl Write for Transport {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            let mut taken = tls.writer().write_vectored(bufs)?;
-            let drained = self.flush_tls()?;
-            if taken == 0 && drained {
-                // Its buffer was full and has just gone out: now there is room.
-                if let Some(tls) = &mut self.tls {
-                    taken = tls.writer().write_vectored(bufs)?;
-                }
-                self.flush_tls()?;
-            }
-            // rustls takes nothing while its buffer is full; with the socket blocked too,
-            // that is "would block", not the end of the stream.
-            if taken == 0 {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            return Ok(taken);
+            return tls.write_vectored(&mut self.stream, bufs);
         }
         self.stream.write_vectored(bufs)
     }
