@@ -62,6 +62,13 @@ impl Write for Socket {
 }
 
 fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    configs_for(&[&rustls::version::TLS13, &rustls::version::TLS12])
+}
+
+/// A server speaking TLS 1.2 and 1.3, and a client offering `versions`.
+fn configs_for(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let der: CertificateDer<'static> = made.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
@@ -75,7 +82,7 @@ fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(der).unwrap();
     let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -158,7 +165,13 @@ fn holds_nothing(server: &TlsSession) -> bool {
 
 #[test]
 fn handshake_and_data_in_every_cut_then_nothing_is_held() {
-    let (server_config, client_config) = configs();
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        handshake_and_data_in_every_cut(version);
+    }
+}
+
+fn handshake_and_data_in_every_cut(version: &'static rustls::SupportedProtocolVersion) {
+    let (server_config, client_config) = configs_for(&[version]);
     let message: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
     for cut in [1, 2, 3, 5, 7, 64, 517, 4096, 1 << 20] {
         let mut server = TlsSession::new(server_config.clone()).unwrap();
@@ -181,6 +194,7 @@ fn handshake_and_data_in_every_cut_then_nothing_is_held() {
         back.extend(client_reads(&mut client));
         assert!(back.starts_with(b"HTTP/1.1 101 "), "cut {cut}");
         assert!(back[13..] == message[..], "cut {cut}: {} bytes", back.len());
+        assert_eq!(client.protocol_version(), Some(version.version));
         assert!(holds_nothing(&server), "cut {cut}: {server:?}");
     }
 }
