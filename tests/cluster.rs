@@ -20,7 +20,7 @@ use herald::{Client, ClientConfig, OwnedMessage};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -167,124 +167,8 @@ fn workers_flag_mistakes_exit_2() {
 #[cfg(feature = "redis")]
 mod redis_relay {
     use super::*;
+    use common::{Redis, redis_server_binary};
     use herald::{ChatRoom, Config, RedisConfig, RedisRelay, Server};
-    use std::net::TcpListener;
-    use std::path::PathBuf;
-
-    /// `redis-server` on PATH; `None` (test skipped) unless CI requires it.
-    fn redis_server_binary() -> Option<PathBuf> {
-        let found = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("redis-server"))
-                .find(|p| p.is_file())
-        });
-        if found.is_none() {
-            if std::env::var("HERALD_REQUIRE_REDIS").as_deref() == Ok("1") {
-                panic!("redis-server is not installed and HERALD_REQUIRE_REDIS=1");
-            }
-            // Straight to stderr, past the test harness's capture, so that it shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: redis-server is not installed (apt-get install redis-server); \
-                 set HERALD_REQUIRE_REDIS=1 to make this a failure"
-            );
-        }
-        found
-    }
-
-    /// A `redis-server` this test started; killed (by its PID) when dropped.
-    struct Redis {
-        binary: PathBuf,
-        port: u16,
-        child: Option<Child>,
-    }
-
-    impl Redis {
-        fn start(binary: PathBuf) -> Redis {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut redis = Redis {
-                binary,
-                port,
-                child: None,
-            };
-            redis.restart();
-            redis
-        }
-
-        fn url(&self) -> String {
-            format!("redis://127.0.0.1:{}/", self.port)
-        }
-
-        /// Start (again) on the same port, and wait until it answers PING.
-        fn restart(&mut self) {
-            assert!(self.child.is_none());
-            let child = Command::new(&self.binary)
-                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            self.child = Some(child);
-            let start = Instant::now();
-            while self.ping().is_err() {
-                assert!(start.elapsed() < TIMEOUT, "redis-server did not come up");
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-
-        fn ping(&self) -> redis::RedisResult<()> {
-            let mut con = redis::Client::open(self.url())?.get_connection()?;
-            redis::cmd("PING").query::<String>(&mut con).map(drop)
-        }
-
-        /// Kill it (SIGKILL: no goodbye to its clients) and wait for it to be gone.
-        fn kill(&mut self) {
-            let mut child = self.child.take().expect("running");
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-
-        /// Subscribers of a channel.
-        fn numsub(&self, channel: &str) -> usize {
-            let mut con = redis::Client::open(self.url())
-                .unwrap()
-                .get_connection()
-                .unwrap();
-            let (_, n): (String, usize) = redis::cmd("PUBSUB")
-                .arg("NUMSUB")
-                .arg(channel)
-                .query(&mut con)
-                .unwrap();
-            n
-        }
-
-        /// Wait until `n` instances are subscribed to `channel`.
-        fn await_subscribers(&self, channel: &str, n: usize) {
-            let start = Instant::now();
-            while self.numsub(channel) != n {
-                assert!(
-                    start.elapsed() < TIMEOUT,
-                    "{channel} never got {n} subscribers"
-                );
-                thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-
-    impl Drop for Redis {
-        fn drop(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
 
     /// A chat server with a Redis relay, on its own thread; its address.
     fn instance(redis: &RedisConfig) -> SocketAddr {

@@ -16,7 +16,7 @@ mod common;
 #[path = "push/support.rs"]
 mod support;
 
-use common::{Daemon, recv_binary, recv_text};
+use common::{Daemon, Redis, recv_binary, recv_text, redis_server_binary};
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -63,7 +63,7 @@ fn api_publishes_reach_every_instance() {
     if !have_python() {
         return;
     }
-    let redis = Redis::start(&binary);
+    let redis = Redis::start(binary);
     let dir = TempDir::new("push-redis-api");
     let keys = Keys::new("push-redis-api-keys");
     let prefix = format!("t{}:room:", std::process::id());
@@ -126,7 +126,7 @@ fn room_counts_are_cluster_wide() {
     if !have_python() {
         return;
     }
-    let redis = Redis::start(&binary);
+    let redis = Redis::start(binary);
     let dir = TempDir::new("push-redis-rooms");
     let keys = Keys::new("push-redis-rooms-keys");
     let prefix = format!("c{}:room:", std::process::id());
@@ -161,7 +161,7 @@ fn plain_redis_publish_reaches_members() {
     let Some(binary) = redis_server_binary() else {
         return;
     };
-    let redis = Redis::start(&binary);
+    let redis = Redis::start(binary);
     let dir = TempDir::new("push-redis-plain");
     let prefix = format!("p{}:room:", std::process::id());
     let (a, b) = pair(&redis, &dir, None, &prefix);
@@ -238,7 +238,7 @@ fn laravel_redis_broadcaster_and_a_browser_client() {
     if !have_php("redis") || !have_python() {
         return;
     }
-    let redis = Redis::start(&binary);
+    let redis = Redis::start(binary);
     let dir = TempDir::new("push-redis-laravel");
     // Laravel's default Redis prefix: the app name's slug, then `_database_`.
     let prefix = format!("laravel{}_database_", std::process::id());

@@ -729,90 +729,16 @@ fn presence_and_exclusion_across_workers() {
     }
 }
 
-/// A `redis-server` this test started on a free port; killed (by its PID) when dropped.
-#[cfg(feature = "redis")]
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-#[cfg(feature = "redis")]
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[cfg(feature = "redis")]
-impl Redis {
-    /// `None` (the test is skipped) without redis-server, unless CI requires it.
-    fn start() -> Option<Redis> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            if std::env::var("HERALD_REQUIRE_REDIS").as_deref() == Ok("1") {
-                panic!("redis-server is not installed and HERALD_REQUIRE_REDIS=1");
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: redis-server is not installed (apt-get install redis-server); \
-                 set HERALD_REQUIRE_REDIS=1 to make this a failure"
-            );
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let redis = Redis { child, port };
-        let start = Instant::now();
-        while redis.numsub("ping").is_none() {
-            assert!(start.elapsed() < WAIT, "redis-server did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(redis)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Subscribers of a channel (`None` while the server does not answer).
-    fn numsub(&self, channel: &str) -> Option<usize> {
-        let mut con = redis::Client::open(self.url())
-            .ok()?
-            .get_connection()
-            .ok()?;
-        let (_, n): (String, usize) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(channel)
-            .query(&mut con)
-            .ok()?;
-        Some(n)
-    }
-}
-
 #[test]
 #[cfg(feature = "redis")]
 fn presence_and_exclusion_across_instances_through_redis() {
     if !have(&["node", "python"]) {
         return;
     }
-    let Some(redis) = Redis::start() else {
+    let Some(binary) = common::redis_server_binary() else {
         return;
     };
+    let redis = common::Redis::start(binary);
     let url = redis.url();
     let a = Daemon::start(&["--pusher-app", APP, "--redis", &url]);
     let b = Daemon::start(&["--pusher-app", APP, "--redis", &url]);

@@ -10,9 +10,9 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -336,93 +336,4 @@ pub fn metric(addr: SocketAddr, sample: &str) -> Option<f64> {
     let body = common::http_get(addr, "/metrics").body_text();
     body.lines()
         .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// `redis-server` on PATH; `None` (test skipped) unless CI requires it.
-pub fn redis_server_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("redis-server"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("HERALD_REQUIRE_REDIS").as_deref() == Ok("1") {
-            panic!("redis-server is not installed and HERALD_REQUIRE_REDIS=1");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: redis-server is not installed (apt-get install redis-server); \
-             set HERALD_REQUIRE_REDIS=1 to make this a failure"
-        );
-    }
-    found
-}
-
-/// A `redis-server` this test started on a free port; killed (by its PID) when dropped.
-pub struct Redis {
-    pub port: u16,
-    child: Child,
-}
-
-impl Redis {
-    pub fn start(binary: &Path) -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let redis = Redis { port, child };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() || redis.numsub("probe").is_none() {
-            assert!(start.elapsed() < TIMEOUT, "redis-server did not come up");
-            thread::sleep(Duration::from_millis(20));
-        }
-        redis
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Subscribers of a channel (`PUBSUB NUMSUB`), `None` if Redis does not answer.
-    pub fn numsub(&self, channel: &str) -> Option<usize> {
-        let mut con = redis::Client::open(self.url())
-            .ok()?
-            .get_connection()
-            .ok()?;
-        let (_, n): (String, usize) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(channel)
-            .query(&mut con)
-            .ok()?;
-        Some(n)
-    }
-
-    /// Wait until `n` clients are subscribed to `channel` (an instance subscribes when a
-    /// room gets its first local member, a moment after the client's 101).
-    pub fn await_subscribers(&self, channel: &str, n: usize) {
-        let start = Instant::now();
-        while self.numsub(channel) != Some(n) {
-            assert!(
-                start.elapsed() < TIMEOUT,
-                "{channel} never got {n} subscribers"
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
