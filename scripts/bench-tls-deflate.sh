@@ -15,7 +15,10 @@
 #   deflate on vs off: 1 KiB JSON chat messages (text frames of random lorem-ipsum words,
 #     about 1.8x compressible at herald's level), N=100 S=1 W=32 and N=1000 S=10 W=8:
 #     deliveries/s, server CPU per delivery and bytes on the wire per delivery, with
-#     herald's default --deflate-threshold (128). Also both at once (wss + deflate).
+#     herald's default --deflate-threshold (128). Also both at once (wss + deflate), and a
+#     small room, N=5 S=1: closed loop (W=32), and open loop at the same offered rate with
+#     and without deflate (--n5-rate, 20,000 messages/s), where the server's CPU per
+#     delivery is compared at equal load rather than at whatever rate each load allowed.
 #   idle memory per connection: 10,000 idle clients, without and with deflate
 #     negotiated (it must not change), and over wss (for reference).
 # Results (tables and one JSON line per test and round) are kept in a directory printed
@@ -30,6 +33,7 @@ Options:
   --duration SECS   measured time of each broadcast run [default: 10; 2 with --quick]
   --repeat R        rounds of the whole matrix; the table shows the median [default: 1]
   --quick           short runs (2 s broadcasts, 2,000 idle clients held 1 s)
+  --n5-rate R       the open-loop rate of the N=5 pair, messages/s [default: 20000]
   --nice            run the server and the load generator at nice -10 (root only)
   --wait-quiet SECS before each test, wait up to SECS for the machine to be idle (under
                     25% busy over a second); each test reports the CPU others used
@@ -44,6 +48,7 @@ QUICK=0
 NICE=0
 WAIT_QUIET=0
 REPEAT=1
+N5_RATE=20000
 OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -52,6 +57,8 @@ while [ $# -gt 0 ]; do
         --repeat) REPEAT=${2:?--repeat needs a number}; shift 2 ;;
         --repeat=*) REPEAT=${1#*=}; shift ;;
         --quick) QUICK=1; shift ;;
+        --n5-rate) N5_RATE=${2:?--n5-rate needs a number}; shift 2 ;;
+        --n5-rate=*) N5_RATE=${1#*=}; shift ;;
         --out) OUT=${2:?--out needs a directory}; shift 2 ;;
         --out=*) OUT=${1#*=}; shift ;;
         --nice) NICE=1; shift ;;
@@ -74,6 +81,9 @@ if ! [[ "$WAIT_QUIET" =~ ^[0-9]+$ ]]; then
 fi
 if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]]; then
     echo "bench-tls-deflate.sh: --repeat must be a positive whole number" >&2; exit 2
+fi
+if ! [[ "$N5_RATE" =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench-tls-deflate.sh: --n5-rate must be a positive whole number of messages per second" >&2; exit 2
 fi
 if ! command -v openssl >/dev/null; then
     echo "bench-tls-deflate.sh: openssl is needed to make the test certificate" >&2; exit 1
@@ -134,6 +144,8 @@ BC="broadcast --duration $DURATION --warmup $WARMUP"
 W32="--clients 100 --senders 1 --window 32"
 N1000="--clients 1000 --senders 10 --window 8"
 JSON="--size 1024 --payload json"
+N5="--clients 5 --senders 1 --window 32"
+N5R="--clients 5 --senders 1 --rate $N5_RATE"
 # name|server|scheme|herald-bench arguments
 TESTS=(
     "plain-w32|plain|ws|$BC $W32 --size 32"
@@ -145,6 +157,10 @@ TESTS=(
     "json-n1000|plain|ws|$BC $N1000 $JSON"
     "deflate-n1000|plain|ws|$BC $N1000 $JSON --deflate"
     "tls-deflate-w32|tls|wss|$BC $W32 $JSON --deflate"
+    "json-n5|plain|ws|$BC $N5 $JSON"
+    "deflate-n5|plain|ws|$BC $N5 $JSON --deflate"
+    "json-n5-rate|plain|ws|$BC $N5R $JSON"
+    "deflate-n5-rate|plain|ws|$BC $N5R $JSON --deflate"
     "idle|plain|ws|idle --clients $IDLE_CLIENTS --hold $HOLD"
     "idle-deflate|plain|ws|idle --clients $IDLE_CLIENTS --hold $HOLD --deflate"
     "idle-tls|tls|wss|idle --clients $IDLE_CLIENTS --hold $HOLD"
@@ -206,6 +222,9 @@ val() { # val TEST KEY: the median over the rounds ("" if none)
     [ "${#vals[@]}" -gt 0 ] || return 0
     printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+times() { # times A B: A / B as a factor
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.2fx", a / b }'
+}
 ratio() { # ratio A B: A / B as a percentage
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.0f%%", 100 * a / b }'
 }
@@ -236,24 +255,29 @@ spread() { # spread TEST KEY: min-max over the rounds, when there are several
     printf '  server core (the rate ratio understates the cost when the load generator is the limit).\n'
 
     printf '\npermessage-deflate, 1 KiB JSON text messages (default --deflate-threshold 128)\n'
-    printf '  %-16s %26s %26s %10s %20s %20s\n' "" "deflate off" "deflate on" "on ÷ off" "srv CPU/delivery" "bytes read/delivery"
-    for pair in "N=100 S=1 W=32|json-w32|deflate-w32" "N=1000 S=10 W=8|json-n1000|deflate-n1000" "wss, N=100 W=32|tls-w32|tls-deflate-w32"; do
+    printf '  %-18s %26s %26s %10s %20s %11s %20s\n' "" "deflate off" "deflate on" "on ÷ off" "srv CPU/delivery" "CPU on÷off" "bytes read/delivery"
+    for pair in "N=100 S=1 W=32|json-w32|deflate-w32" "N=1000 S=10 W=8|json-n1000|deflate-n1000" "N=5 S=1 W=32|json-n5|deflate-n5" "N=5 S=1 $((N5_RATE / 1000))k msg/s|json-n5-rate|deflate-n5-rate" "wss, N=100 W=32|tls-w32|tls-deflate-w32"; do
         IFS='|' read -r label a b <<<"$pair"
         if [ "$a" = tls-w32 ]; then
             # The wss + deflate run against wss without it would mix message sizes: show it alone.
-            printf '  %-16s %26s %26s %10s %20s %20s\n' "$label" "-" \
+            printf '  %-18s %26s %26s %10s %20s %11s %20s\n' "$label" "-" \
                 "$(fmt rate "$(val "$b" deliveries_per_s)")$(spread "$b" deliveries_per_s)" "-" \
-                "$(fmt ns "$(val "$b" server_cpu_ns_per_delivery)")" \
+                "$(fmt ns "$(val "$b" server_cpu_ns_per_delivery)")" "-" \
                 "$(fmt bytes "$(val "$b" wire_bytes_per_delivery)")"
             continue
         fi
-        printf '  %-16s %26s %26s %10s %20s %20s\n' "$label" \
+        printf '  %-18s %26s %26s %10s %20s %11s %20s\n' "$label" \
             "$(fmt rate "$(val "$a" deliveries_per_s)")$(spread "$a" deliveries_per_s)" \
             "$(fmt rate "$(val "$b" deliveries_per_s)")$(spread "$b" deliveries_per_s)" \
             "$(ratio "$(val "$b" deliveries_per_s)" "$(val "$a" deliveries_per_s)")" \
             "$(fmt ns "$(val "$a" server_cpu_ns_per_delivery)") / $(fmt ns "$(val "$b" server_cpu_ns_per_delivery)")" \
+            "$(times "$(val "$b" server_cpu_ns_per_delivery)" "$(val "$a" server_cpu_ns_per_delivery)")" \
             "$(fmt bytes "$(val "$a" wire_bytes_per_delivery)") / $(fmt bytes "$(val "$b" wire_bytes_per_delivery)")"
     done
+    printf '  "CPU on÷off": server CPU per delivery with deflate ÷ without (the issue aims at <= 2x at N=5).\n'
+    printf '  Closed loop, the rate is whatever the load generator reaches, and deflate makes it compress\n'
+    printf '  every message it sends: the server then sees fewer messages per turn. The open-loop pair\n'
+    printf '  offers both servers the same %s messages/s.\n' "$N5_RATE"
 
     printf '\nidle memory per connection (server RSS, %s connections)\n' "$IDLE_CLIENTS"
     printf '  %-16s %12s\n' "ws" "$(fmt bytes "$(val idle rss_per_conn_bytes)")"
