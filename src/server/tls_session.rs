@@ -23,6 +23,15 @@ use std::sync::Arc;
 /// write, so the ciphertext a connection keeps for a blocked socket stays bounded.
 const WRITE_CHUNK: usize = 64 << 10;
 
+/// Room offered for a handshake record or an alert (rustls asks for more if it needs it).
+const RECORD_ROOM: usize = 4096;
+
+/// Ciphertext for `n` bytes of plaintext: a 5-byte header, the content type and a 16-byte
+/// tag per record of at most 16 KiB (TLS 1.3; TLS 1.2 adds an 8-byte nonce), rounded up.
+fn sealed_len(n: usize) -> usize {
+    n + (n / 16384 + 1) * 64
+}
+
 /// Ciphertext read from the socket per read.
 const READ_CHUNK: usize = 32 << 10;
 
@@ -83,14 +92,15 @@ fn invalid(e: rustls::Error) -> io::Error {
 }
 
 /// Run an encoding step that writes into a buffer it needs to be large enough, appending
-/// its output to `out` (grown to the size it asks for).
+/// its output to `out`: `room` bytes are offered first (zeroed, so no more than the step
+/// likely needs), then as many as it asks for.
 fn append_with<E>(
     out: &mut Vec<u8>,
+    mut room: usize,
     mut step: impl FnMut(&mut [u8]) -> Result<usize, E>,
     too_small: impl Fn(&E) -> Option<usize>,
 ) -> Result<(), E> {
     let at = out.len();
-    let mut room = 4096;
     loop {
         out.resize(at + room, 0);
         match step(&mut out[at..]) {
@@ -294,8 +304,13 @@ impl TlsSession {
                     }
                 }
                 ConnectionState::EncodeTlsData(mut handshake) => {
-                    append_with(pending, |out| handshake.encode(out), encode_too_small)
-                        .map_err(|e| invalid(rustls::Error::General(e.to_string())))?;
+                    append_with(
+                        pending,
+                        RECORD_ROOM,
+                        |out| handshake.encode(out),
+                        encode_too_small,
+                    )
+                    .map_err(|e| invalid(rustls::Error::General(e.to_string())))?;
                 }
                 // Sent in order with the rest of `pending`, by `flush`.
                 ConnectionState::TransmitTlsData(transmit) => transmit.done(),
@@ -321,7 +336,12 @@ impl TlsSession {
         // the call after would parse the bad input again (and try to alert twice).
         if let Ok(ConnectionState::EncodeTlsData(mut alert)) = conn.process_tls_records(data).state
         {
-            let _ = append_with(pending, |out| alert.encode(out), encode_too_small);
+            let _ = append_with(
+                pending,
+                RECORD_ROOM,
+                |out| alert.encode(out),
+                encode_too_small,
+            );
         }
     }
 
@@ -346,7 +366,7 @@ impl TlsSession {
                 }
                 // A post-handshake message (a ticket, a key update's answer): before the data.
                 Ok(ConnectionState::EncodeTlsData(mut handshake)) => {
-                    append_with(out, |o| handshake.encode(o), encode_too_small)
+                    append_with(out, RECORD_ROOM, |o| handshake.encode(o), encode_too_small)
                         .map_err(|e| invalid(rustls::Error::General(e.to_string())))?;
                     done = false;
                 }
@@ -400,7 +420,12 @@ impl TlsSession {
             }
             output.clear();
             let encrypted = self.with_write_state(output, |traffic, out| {
-                append_with(out, |o| traffic.encrypt(data, o), encrypt_too_small)
+                append_with(
+                    out,
+                    sealed_len(data.len()),
+                    |o| traffic.encrypt(data, o),
+                    encrypt_too_small,
+                )
             })?;
             let refused = match encrypted {
                 Some(Ok(())) => None,
@@ -433,7 +458,12 @@ impl TlsSession {
     pub fn close_notify(&mut self) {
         let mut out = std::mem::take(&mut self.pending);
         let _ = self.with_write_state(&mut out, |traffic, out| {
-            append_with(out, |o| traffic.queue_close_notify(o), encrypt_too_small)
+            append_with(
+                out,
+                sealed_len(2),
+                |o| traffic.queue_close_notify(o),
+                encrypt_too_small,
+            )
         });
         self.pending = out;
     }
