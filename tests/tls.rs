@@ -1,6 +1,7 @@
 //! wss:// and https:// on one port: a certificate made in the test, rustls clients chatting
 //! through herald over TLS, the HTTP endpoints over TLS, the daemon's --tls-cert/--tls-key
-//! (and its answer to bad files), and garbage on the TLS port survived.
+//! (and its answer to bad files), and garbage on the TLS port and a corrupted record from
+//! an open WebSocket survived.
 #![cfg(feature = "tls")]
 
 mod common;
@@ -113,17 +114,56 @@ fn garbage_and_plain_text_on_the_tls_port_are_survived() {
     half.write_all(b"\x16\x03\x01").unwrap();
     good.send(Message::text("still here")).unwrap();
     assert_eq!(other.read().unwrap(), Message::text("still here"));
-    let mut raw = tls_connect(addr, &cert);
+    let failures = tls_failures(addr, &cert);
+    assert!(failures >= 3, "{failures} TLS failures counted");
+}
+
+/// `herald_tls_failures_total` from /metrics, fetched over TLS.
+fn tls_failures(addr: SocketAddr, cert: &CertificateDer<'static>) -> u64 {
+    let mut raw = tls_connect(addr, cert);
     raw.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut body = String::new();
     let _ = raw.read_to_string(&mut body);
-    let failures = body
-        .lines()
+    body.lines()
         .find_map(|l| l.strip_prefix("herald_tls_failures_total "))
         .and_then(|v| v.parse::<u64>().ok())
-        .expect("tls failure counter");
-    assert!(failures >= 3, "{failures} TLS failures counted");
+        .expect("tls failure counter")
+}
+
+#[test]
+fn a_corrupted_record_from_an_open_websocket_gets_bad_record_mac_and_hurts_no_one_else() {
+    let (addr, cert) = tls_server();
+    let mut good = wss(addr, &cert);
+    let mut other = wss(addr, &cert);
+    let before = tls_failures(addr, &cert);
+    // A client with an open WebSocket seals a text frame, flips one bit of the record's
+    // authentication tag and sends it.
+    let mut bad = wss(addr, &cert);
+    let stream = bad.get_mut();
+    let frame = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+    stream.conn.writer().write_all(&frame).unwrap();
+    let mut sealed = Vec::new();
+    while stream.conn.wants_write() {
+        stream.conn.write_tls(&mut sealed).unwrap();
+    }
+    let last = sealed.len() - 1;
+    sealed[last] ^= 0x01;
+    stream.sock.write_all(&sealed).unwrap();
+    // The server answers with a bad_record_mac alert (RFC 8446 §5.2, RFC 5246 §7.2.2)
+    // and closes the connection.
+    let mut reply = Vec::new();
+    stream.sock.read_to_end(&mut reply).unwrap();
+    let mut reply = &reply[..];
+    while !reply.is_empty() && stream.conn.read_tls(&mut reply).unwrap() > 0 {}
+    match stream.conn.process_new_packets() {
+        Err(rustls::Error::AlertReceived(rustls::AlertDescription::BadRecordMac)) => {}
+        other => panic!("expected a bad_record_mac alert, got {other:?}"),
+    }
+    // Everyone else is still served, and the failure was counted.
+    good.send(Message::text("still here")).unwrap();
+    assert_eq!(other.read().unwrap(), Message::text("still here"));
+    assert_eq!(tls_failures(addr, &cert), before + 1);
 }
 
 #[test]

@@ -85,10 +85,15 @@ impl<H: Handler> Server<H> {
                 Read::Closed => return self.peer_eof(peer),
                 Read::WouldBlock => return,
                 Read::Tls(e) => {
-                    // A failed TLS handshake or a bad record: routine noise on a public
-                    // port (scanners, plain HTTP), so debug level.
+                    // A failed TLS handshake is routine noise on a public port (scanners,
+                    // plain HTTP), so debug level; a bad record from an open WebSocket
+                    // (a corrupted or forged record, a renegotiation) is worth an info line.
                     if let Some(conn) = self.registry.get_mut(peer) {
-                        debug!("{}: TLS: {e}", conn.addr);
+                        if matches!(conn.phase, Phase::WebSocket(_)) {
+                            info!("{}: TLS: {e}; connection closed", conn.addr);
+                        } else {
+                            debug!("{}: TLS: {e}", conn.addr);
+                        }
                         // Let the TLS alert out if the socket takes it at once.
                         let _ = conn.transport.flush_tls();
                     }
