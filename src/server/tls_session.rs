@@ -7,8 +7,9 @@
 //! read and encrypted in the loop thread's scratch buffers, shared by all its connections,
 //! so an idle TLS connection holds rustls' keys and secrets and nothing else (rustls'
 //! buffered `ServerConnection` kept its read and write buffers for the connection's life:
-//! an idle wss connection cost the server about 8 KB then, about 4 KB now). Knows nothing about WebSocket framing, the poll or
-//! the socket's registration: `Transport` hands it the socket for one read or write.
+//! an idle wss connection cost the server about 8 KB then, about 4 KB now). Knows nothing
+//! about WebSocket framing, the poll or the socket's registration: `Transport` hands it the
+//! socket for one read or write.
 
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
