@@ -4,6 +4,7 @@
 
 use crate::files::Outputs;
 use crate::flags::Flags;
+use crate::schedule::Stage;
 use crate::target::Target;
 use crate::thresholds::{self, Kind, Threshold};
 use crate::{broadcast, connect, idle, payload, procfs, publish, pusher};
@@ -33,7 +34,13 @@ const COMMON: &[&str] = &[
     "--rooms",
 ];
 /// Those that may be given more than once.
-const REPEATABLE: &[&str] = &["--header", "--subprotocol", "--query", "--fail-if"];
+const REPEATABLE: &[&str] = &[
+    "--header",
+    "--subprotocol",
+    "--query",
+    "--fail-if",
+    "--stage",
+];
 /// Switches every command takes.
 const SWITCHES: &[&str] = &["--quiet", "--insecure", "--deflate", "--allow-remote"];
 /// The files a command can write beside its report.
@@ -102,6 +109,28 @@ fn outputs(f: &Flags) -> Outputs {
     }
 }
 
+/// `--stage RATE:SECS`: messages per second offered (all senders together, above 0) for a
+/// whole number of seconds (1 to 86,400; whole, so that every second of the run's
+/// intervals falls in one stage).
+fn stage(raw: &str) -> Result<Stage, String> {
+    let bad = || {
+        format!(
+            "--stage: '{raw}' is not RATE:SECS (messages per second above 0, then a whole \
+             number of seconds from 1 to 86400, e.g. 5000:10)"
+        )
+    };
+    let (rate, secs) = raw.split_once(':').ok_or_else(bad)?;
+    let rate: f64 = rate.trim_end_matches("/s").parse().map_err(|_| bad())?;
+    let secs: u32 = secs.trim_end_matches('s').parse().map_err(|_| bad())?;
+    if !(rate > 0.0 && rate <= 1e9 && (1..=86_400).contains(&secs)) {
+        return Err(bad());
+    }
+    Ok(Stage {
+        rate,
+        secs: f64::from(secs),
+    })
+}
+
 /// A setup phase that `--ramp` stretches past its timeout cannot succeed: say so first.
 fn check_ramp(ramp: Option<f64>, connections: usize, timeout: Duration) -> Result<(), String> {
     if let Some(r) = ramp
@@ -146,9 +175,15 @@ fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
         "--stall-timeout",
         "--rate",
         "--rate-per-sender",
+        "--stage",
     ];
     let extra: Vec<&str> = extra.iter().chain(FILES).copied().collect();
     let f = parse_flags(rest, &extra, &["--inflate-all"])?;
+    let stages = f
+        .all("--stage")
+        .iter()
+        .map(|s| stage(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let senders = f.count("--senders", 1)?;
     let rate = match (f.rate("--rate")?, f.rate("--rate-per-sender")?) {
         (Some(_), Some(_)) => {
@@ -158,7 +193,19 @@ fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
         (None, Some(each)) => Some(each * senders as f64),
         (None, None) => None,
     };
-    let duration = f.secs("--duration", 10.0, false)?;
+    if !stages.is_empty() {
+        if rate.is_some() {
+            return Err("--stage and --rate (or --rate-per-sender) exclude each other".into());
+        }
+        if f.has("--duration") {
+            return Err("--stage sets the measured time (the stages' sum): drop --duration".into());
+        }
+    }
+    let rate = rate.or(stages.first().map(|s| s.rate));
+    let duration = match stages.is_empty() {
+        true => f.secs("--duration", 10.0, false)?,
+        false => Duration::from_secs_f64(stages.iter().map(|s| s.secs).sum()),
+    };
     let opts = broadcast::Opts {
         target: target(&f)?,
         clients: f.count("--clients", 100)?,
@@ -168,6 +215,7 @@ fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
         inflate_all: f.has("--inflate-all"),
         window: f.count("--window", if rate.is_some() { 1000 } else { 1 })?,
         rate,
+        stages,
         duration,
         warmup: f.secs("--warmup", 1.0, true)?,
         server_pid: server_pid(&f)?,
@@ -443,6 +491,25 @@ mod tests {
             panic!("refused");
         };
         assert_eq!((o.rate, o.window), (None, 1), "closed loop by default");
+        let Ok(Command::Broadcast(o)) =
+            parse_line("broadcast --url ws://127.0.0.1:9/ --stage 1000:2 --stage 5000/s:3s")
+        else {
+            panic!("refused");
+        };
+        assert_eq!(
+            (o.rate, o.duration, o.window, o.stages.len()),
+            (Some(1000.0), Duration::from_secs(5), 1000, 2),
+            "open loop, the warm-up at the first stage's rate, measured for the sum"
+        );
+        for bad in [
+            "broadcast --url ws://127.0.0.1:9/ --stage 1000",
+            "broadcast --url ws://127.0.0.1:9/ --stage 0:5",
+            "broadcast --url ws://127.0.0.1:9/ --stage 1000:0.5",
+            "broadcast --url ws://127.0.0.1:9/ --stage 1000:5 --rate 10",
+            "broadcast --url ws://127.0.0.1:9/ --stage 1000:5 --duration 5",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
         assert!(matches!(
             parse_line("idle --url ws://127.0.0.1:9/ --fail-if rss_per_conn>1KiB"),
             Ok(Command::Idle(_))

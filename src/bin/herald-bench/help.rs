@@ -131,6 +131,12 @@ Options:
   --rate R                 open loop: R messages per second in all, spread evenly over the
                            senders (each sends every S/R s, their turns staggered)
   --rate-per-sender R      open loop: R messages per second from each sender (R×S in all)
+  --stage RATE:SECS        open loop in stages (k6's stages, Artillery's phases): RATE
+                           messages per second in all for SECS whole seconds, then the next
+                           --stage, e.g. --stage 10000:10 --stage 50000:10 --stage 100000:10.
+                           The warm-up runs at the first rate, the measured time is the
+                           sum, and each stage gets a row (and an entry in \"stages\" in
+                           the JSON): its rates and latency percentiles on their own
   --rooms K                spread the clients over K rooms, client i in room i mod K (every
                            room needs 2 clients and gets senders i < S with i mod K = room).
                            The path is the URL's with {{room}} replaced by the room number,

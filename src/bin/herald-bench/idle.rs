@@ -84,7 +84,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
         let now = Instant::now();
         match stage {
             Stage::Connecting => {
-                let allowed = ramp.map_or(usize::MAX, |s| {
+                let allowed = ramp.as_ref().map_or(usize::MAX, |s| {
                     s.due_by((now - start).as_nanos() as u64) as usize
                 });
                 while in_progress < opts.concurrency && next < clients.len().min(allowed) {

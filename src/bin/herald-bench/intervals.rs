@@ -183,6 +183,17 @@ struct Sink {
     file: Option<BufWriter<File>>,
     error: Option<String>,
     points: Vec<Point>,
+    stages: Vec<StageTally>,
+}
+
+/// One `--stage` of the measured interval, added up from its seconds.
+#[derive(Clone, Debug, Default)]
+pub struct StageTally {
+    /// Its end, in seconds since the measured interval began.
+    pub end_s: f64,
+    /// The seconds of it that were recorded (less than its length if the run stopped early).
+    pub secs: f64,
+    pub slice: Slice,
 }
 
 /// The shared sink: adds up the threads' slices and writes each second once all threads
@@ -209,6 +220,7 @@ impl Intervals {
                 file: file.map(BufWriter::new),
                 error: None,
                 points: Vec::new(),
+                stages: Vec::new(),
             }),
         }
     }
@@ -216,6 +228,24 @@ impl Intervals {
     /// The measured interval starts at `from` (known once the run started).
     pub fn set_origin(&self, from: u64) {
         self.from.store(from, Relaxed);
+    }
+
+    /// Also add up the measured interval stage by stage: `ends_s` are the stages' ends in
+    /// seconds since it began, whole seconds (slice edges fall on them, so no slice
+    /// straddles two stages).
+    pub fn set_stages(&self, ends_s: &[f64]) {
+        self.sink.lock().unwrap().stages = ends_s
+            .iter()
+            .map(|&end_s| StageTally {
+                end_s,
+                ..StageTally::default()
+            })
+            .collect();
+    }
+
+    /// The stages' tallies (complete after `finish`).
+    pub fn stages(&self) -> Vec<StageTally> {
+        self.sink.lock().unwrap().stages.clone()
     }
 
     /// One thread's slice `index`, from `start` to `end`.
@@ -273,6 +303,12 @@ impl Intervals {
             && let Err(e) = writeln!(file, "{}", json.finish())
         {
             sink.error.get_or_insert(e.to_string());
+        }
+        if p.end > from
+            && let Some(stage) = sink.stages.iter_mut().find(|s| t_s <= s.end_s + 1e-6)
+        {
+            stage.slice.merge(&p.slice);
+            stage.secs += secs;
         }
         sink.points.push(Point {
             t_s,
@@ -389,5 +425,33 @@ mod tests {
             "3 in half a second"
         );
         assert_eq!(points[0].latency, None, "no samples in the first second");
+    }
+
+    #[test]
+    fn stages_add_up_their_own_seconds() {
+        // Measured from 1 s: a stage of 1 s, then one of 2 s.
+        let (start, from, to) = (0, SECOND, 4 * SECOND);
+        let sink = Arc::new(Intervals::new(1, NAMES, from, None));
+        sink.set_stages(&[1.0, 3.0]);
+        let mut r = Recorder::new(Edges { start, from, to }, Some(sink.clone()));
+        for (at, ns) in [
+            (SECOND / 2, 9_000), // warm-up: in no stage
+            (SECOND + 1, 1_000),
+            (2 * SECOND + 1, 2_000),
+            (3 * SECOND + 1, 4_000),
+            (3 * SECOND + 2, 4_000),
+        ] {
+            let s = r.at(at).unwrap();
+            s.done += 1;
+            s.latency.record(ns);
+        }
+        r.finish(to);
+        sink.finish().unwrap();
+        let stages: Vec<(f64, u64, u64)> = sink
+            .stages()
+            .iter()
+            .map(|s| (s.secs, s.slice.done, s.slice.latency.max()))
+            .collect();
+        assert_eq!(stages, [(1.0, 1, 1_000), (2.0, 3, 4_001)]);
     }
 }

@@ -36,6 +36,7 @@ use crate::files::Outputs;
 use crate::intervals::{Intervals, Names};
 use crate::payload::Payload;
 use crate::rng::Rng;
+use crate::schedule::{Schedule, Stage};
 use crate::target::Target;
 use crate::thresholds::Threshold;
 use mio::{Poll, Waker};
@@ -58,8 +59,12 @@ pub struct Opts {
     pub inflate_all: bool,
     /// Closed loop: messages in flight per sender; open loop: the most in flight.
     pub window: usize,
-    /// Open loop: messages per second from all senders together.
+    /// Open loop: messages per second from all senders together (with `stages`, the
+    /// first stage's rate).
     pub rate: Option<f64>,
+    /// Open loop in stages (`--stage RATE:SECS`): the rates the measured interval goes
+    /// through in turn, the warm-up at the first; `duration` is their sum. Empty otherwise.
+    pub stages: Vec<Stage>,
     pub duration: Duration,
     pub warmup: Duration,
     pub server_pid: Option<u32>,
@@ -84,10 +89,49 @@ const NAMES: Names = Names {
 };
 /// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
 /// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
+impl Opts {
+    /// Sender `g`'s open-loop schedule, from the start of the warm-up; `None` in closed
+    /// loop.
+    pub fn schedule(&self, g: usize) -> Option<Schedule> {
+        let rate = self.rate?;
+        Some(match self.stages.split_first() {
+            None => Schedule::share(rate, g, self.senders),
+            Some((first, rest)) => {
+                let mut stages = vec![Stage {
+                    rate: first.rate,
+                    secs: first.secs + self.warmup.as_secs_f64(),
+                }];
+                stages.extend_from_slice(rest);
+                Schedule::staged(&stages, g, self.senders)
+            }
+        })
+    }
+}
+
 pub fn run(opts: Opts) -> Result<bool, String> {
-    let intervals = opts.outputs.open(opts.threads, NAMES, 0)?;
+    let intervals = intervals(&opts)?;
     let tally = measure(&opts, intervals.clone())?;
     report::report(&opts, &tally, intervals.as_deref())
+}
+
+/// The second-by-second sink: for the files asked for, and for `--stage`'s rows.
+fn intervals(opts: &Opts) -> Result<Option<Arc<Intervals>>, String> {
+    let mut intervals = opts.outputs.open(opts.threads, NAMES, 0)?;
+    if !opts.stages.is_empty() {
+        // The stages are reported from the run's seconds, asked for or not.
+        let sink =
+            intervals.get_or_insert_with(|| Arc::new(Intervals::new(opts.threads, NAMES, 0, None)));
+        let ends: Vec<f64> = opts
+            .stages
+            .iter()
+            .scan(0.0, |end, s| {
+                *end += s.secs;
+                Some(*end)
+            })
+            .collect();
+        sink.set_stages(&ends);
+    }
+    Ok(intervals)
 }
 
 /// Set up, run and close every client; what the threads measured, added up.
@@ -186,6 +230,7 @@ mod tests {
             inflate_all: false,
             window: 1000,
             rate: Some(400.0),
+            stages: Vec::new(),
             duration: Duration::from_millis(500),
             warmup: Duration::from_millis(100),
             server_pid: None,
@@ -220,5 +265,61 @@ mod tests {
         );
         let per_message = t.deliveries as f64 / t.sent as f64;
         assert!((2.0..=4.0).contains(&per_message), "{per_message}");
+    }
+
+    #[test]
+    fn stages_are_offered_in_turn_and_tallied_on_their_own() {
+        let addr = chat_server();
+        let target = Target::parse(&format!("ws://{addr}/"), false).unwrap();
+        let stages = vec![
+            Stage {
+                rate: 200.0,
+                secs: 1.0,
+            },
+            Stage {
+                rate: 1000.0,
+                secs: 1.0,
+            },
+        ];
+        let opts = Opts {
+            target,
+            clients: 4,
+            senders: 2,
+            size: 32,
+            payload: Payload::Binary,
+            inflate_all: false,
+            window: 1000,
+            rate: Some(200.0),
+            stages,
+            duration: Duration::from_secs(2),
+            warmup: Duration::from_millis(100),
+            server_pid: None,
+            threads: 1,
+            concurrency: 4,
+            ramp: None,
+            setup_timeout: Duration::from_secs(20),
+            stall_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(5),
+            progress: false,
+            outputs: Outputs::default(),
+            thresholds: Vec::new(),
+        };
+        let sink = intervals(&opts).unwrap().expect("stages need the sink");
+        let t = measure(&opts, Some(sink.clone())).unwrap();
+        assert_eq!((t.lost, t.errors), (0, 0));
+        sink.finish().unwrap();
+        let stages = sink.stages();
+        let sent: Vec<u64> = stages.iter().map(|s| s.slice.sent).collect();
+        // The schedule is exact: 200 messages are due in the first second, 1,000 in the
+        // second; a busy turn may move one or two across the edge.
+        assert!((195..=205).contains(&sent[0]), "{sent:?}");
+        assert!((995..=1005).contains(&sent[1]), "{sent:?}");
+        for s in &stages {
+            assert_eq!(s.secs, 1.0);
+            assert_eq!(s.slice.latency.count(), s.slice.done);
+            // Each message reaches the three other clients.
+            let per_message = s.slice.done as f64 / s.slice.sent as f64;
+            assert!((2.9..=3.1).contains(&per_message), "{per_message}");
+        }
     }
 }

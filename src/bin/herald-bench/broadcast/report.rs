@@ -3,10 +3,11 @@
 
 use super::Opts;
 use super::tally::Tally;
-use crate::intervals::Intervals;
-use crate::latency::report_latency;
+use crate::intervals::{Intervals, StageTally};
+use crate::latency::{QUANTILES, report_latency};
 use crate::output::{Json, Table, group, human_ns, rate};
 use crate::thresholds::{self, Metrics};
+use std::time::Duration;
 
 /// Write the files asked for, then print the table (stderr) and the JSON object (stdout).
 /// `Ok(false)`: a `--fail-if` threshold held.
@@ -80,14 +81,23 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
         Some(r) => {
             json.int("late_sends", t.late);
             json.num("behind_max_us", t.behind_max_ns as f64 / 1e3, 1);
-            table.row(
-                "load",
+            let offered = if opts.stages.is_empty() {
                 format!(
-                    "open loop: {} messages/s offered ({:.1}/s per sender); latency from the \
-                     intended send time",
+                    "{} messages/s offered ({:.1}/s per sender)",
                     group(r as u64),
                     r / opts.senders as f64
-                ),
+                )
+            } else {
+                let rates: Vec<String> = opts.stages.iter().map(|s| group(s.rate as u64)).collect();
+                format!(
+                    "{} stages, {} messages/s offered",
+                    opts.stages.len(),
+                    rates.join(" → ")
+                )
+            };
+            table.row(
+                "load",
+                format!("open loop: {offered}; latency from the intended send time"),
             );
             let lag = if t.late == 0 {
                 format!(
@@ -258,6 +268,8 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
         opts.size,
         opts.payload.name(),
         match opts.rate {
+            Some(_) if !opts.stages.is_empty() =>
+                format!("open loop in {} stages", opts.stages.len()),
             Some(r) => format!("open loop {r:.0} msg/s"),
             None => format!("window {}", opts.window),
         }
@@ -269,8 +281,52 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
         "delivery latency",
         &mut table,
     )?;
+    if let Some(sink) = intervals
+        && !opts.stages.is_empty()
+    {
+        report_stages(opts, &sink.stages(), &mut json, &mut table);
+    }
     let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
     println!("{}", json.finish());
     Ok(passed)
+}
+
+/// One row and one JSON object (in `stages`) per `--stage`: what was offered and what it got.
+fn report_stages(opts: &Opts, tallies: &[StageTally], json: &mut Json, table: &mut Table) {
+    let mut items = Vec::new();
+    for (i, (stage, t)) in opts.stages.iter().zip(tallies).enumerate() {
+        let secs = Duration::from_secs_f64(t.secs);
+        let h = &t.slice.latency;
+        let mut item = Json::empty();
+        item.num("rate", stage.rate, 1);
+        item.num("secs", t.secs, 3);
+        item.num("deliveries_per_s", rate(t.slice.done, secs), 0);
+        item.num("sent_per_s", rate(t.slice.sent, secs), 0);
+        for (name, _, q) in QUANTILES {
+            item.num(&format!("latency_{name}_us"), h.quantile(q) as f64 / 1e3, 1);
+        }
+        item.num("latency_max_us", h.max() as f64 / 1e3, 1);
+        item.int("lost", t.slice.lost);
+        item.int("errors", t.slice.errors);
+        items.push(item.finish());
+        table.row(
+            &format!("stage {}", i + 1),
+            format!(
+                "{}/s offered for {:.0} s: {}/s sent, {}/s deliveries; p50 {}, p99 {}, \
+                 p99.9 {}, max {}; lost {}, errors {}",
+                group(stage.rate as u64),
+                t.secs,
+                group(rate(t.slice.sent, secs) as u64),
+                group(rate(t.slice.done, secs) as u64),
+                human_ns(h.quantile(0.5)),
+                human_ns(h.quantile(0.99)),
+                human_ns(h.quantile(0.999)),
+                human_ns(h.max()),
+                t.slice.lost,
+                t.slice.errors
+            ),
+        );
+    }
+    json.raw("stages", &format!("[{}]", items.join(",")));
 }

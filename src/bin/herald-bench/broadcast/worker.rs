@@ -104,7 +104,7 @@ impl Worker {
                 seq: 0,
                 sent_at: vec![0; w],
                 dead: false,
-                schedule: opts.rate.map(|r| Schedule::share(r, g, opts.senders)),
+                schedule: opts.schedule(g),
             })
             .collect();
         let now = Instant::now();

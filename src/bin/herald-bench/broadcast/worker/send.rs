@@ -48,7 +48,7 @@ impl Worker {
                 }
             }
             // Open loop: the messages due by now (closed loop: no limit but the window).
-            let due = match s.schedule {
+            let due = match &s.schedule {
                 Some(schedule) => schedule.due_by(now_ns.saturating_sub(start)),
                 None => u64::MAX,
             };
@@ -56,7 +56,7 @@ impl Worker {
                 continue; // a completion (an event) reopens the window
             }
             if s.seq >= due {
-                if let Some(schedule) = s.schedule {
+                if let Some(schedule) = &s.schedule {
                     let at = start + schedule.due_at(s.seq);
                     next_due = Some(next_due.map_or(at, |n: u64| n.min(at)));
                 }
@@ -71,7 +71,7 @@ impl Worker {
                 let now_ns = self.shared.now_ns();
                 // The time the message carries, which its latency is measured from: the
                 // intended send time in open loop, so that lateness is counted.
-                let stamp = match s.schedule {
+                let stamp = match &s.schedule {
                     Some(schedule) => {
                         let intended = start + schedule.due_at(seq);
                         self.tally.schedule_lag(now_ns.saturating_sub(intended));
@@ -95,7 +95,7 @@ impl Worker {
                     completed += 1;
                 }
             }
-            if let Some(schedule) = s.schedule
+            if let Some(schedule) = &s.schedule
                 && s.seq - completed < w
             {
                 let at = start + schedule.due_at(s.seq);
