@@ -45,6 +45,7 @@ mod target;
 mod thresholds;
 mod tls;
 mod upgrade;
+mod wakeup;
 
 use cli::Command;
 use std::process::ExitCode;

@@ -15,6 +15,8 @@ use std::time::Instant;
 pub const SYNC_ID: u32 = u32::MAX;
 /// The token of a loop's waker.
 pub const WAKE: Token = Token(usize::MAX);
+/// The open loop's timer (`wakeup::Wakeup`) in a worker's poll.
+pub const TIMER: Token = Token(usize::MAX - 1);
 
 /// The run's phases (`Shared::phase`): connecting every client, the sync round, the run
 /// (warm-up, measured interval, closes), or failed.

@@ -11,7 +11,7 @@
 mod receive;
 mod send;
 
-use super::shared::{FAILED, RUN, SETUP, SYNC, SYNC_ID, Shared, WAKE};
+use super::shared::{FAILED, RUN, SETUP, SYNC, SYNC_ID, Shared, TIMER, WAKE};
 use super::tally::Tally;
 use crate::connection::{Client, Phase};
 use crate::cpu::CpuWindow;
@@ -20,6 +20,7 @@ use crate::output::group;
 use crate::payload::Messages;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
+use crate::wakeup::Wakeup;
 use mio::{Events, Interest, Poll, Token};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
@@ -73,6 +74,9 @@ pub struct Worker {
     recorder: Option<Recorder>,
     /// Open loop: when the next message of a sender here is due (ns on the run's clock).
     next_due: Option<u64>,
+    /// Open loop: wakes the poll when the next message is due (`None` in closed loop, or
+    /// if the timer could not be made: then the poll's millisecond timeout does).
+    wakeup: Option<Wakeup>,
 }
 
 /// When things happened and are due, for the steps of the loop.
@@ -107,6 +111,9 @@ impl Worker {
                 schedule: opts.schedule(g),
             })
             .collect();
+        let wakeup = opts
+            .rate
+            .and_then(|_| Wakeup::new(poll.registry(), TIMER).ok());
         let now = Instant::now();
         Worker {
             t,
@@ -146,6 +153,7 @@ impl Worker {
             },
             recorder: None,
             next_due: None,
+            wakeup,
             shared,
         }
     }
@@ -222,13 +230,19 @@ impl Worker {
         let timeout = if !self.again.is_empty() {
             Duration::ZERO
         } else if phase == RUN {
-            // Open loop: wake for the next message due (epoll counts in milliseconds).
+            // Open loop: wake for the next message due. epoll counts in milliseconds (mio
+            // rounds up), so the timer does the waking when there is one.
             let until_due = self
                 .next_due
                 .map(|at| Duration::from_nanos(at.saturating_sub(self.shared.now_ns())));
-            until_due.map_or(Duration::from_millis(5), |d| {
-                d.min(Duration::from_millis(5))
-            })
+            match (until_due, &self.wakeup) {
+                (Some(d), Some(timer)) if !d.is_zero() && timer.arm(d).is_ok() => {
+                    Duration::from_millis(5)
+                }
+                _ => until_due.map_or(Duration::from_millis(5), |d| {
+                    d.min(Duration::from_millis(5))
+                }),
+            }
         } else {
             Duration::from_millis(20)
         };
@@ -239,7 +253,7 @@ impl Worker {
         }
         let mut again = std::mem::take(&mut self.again);
         for ev in events.iter() {
-            if ev.token() == WAKE {
+            if ev.token() == WAKE || ev.token() == TIMER {
                 continue;
             }
             let l = ev.token().0;
