@@ -87,8 +87,7 @@ const NAMES: Names = Names {
     errors: "errors",
     messages: true,
 };
-/// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
-/// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
+
 impl Opts {
     /// Sender `g`'s open-loop schedule, from the start of the warm-up; `None` in closed
     /// loop.
@@ -108,6 +107,8 @@ impl Opts {
     }
 }
 
+/// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
+/// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
 pub fn run(opts: Opts) -> Result<bool, String> {
     let intervals = intervals(&opts)?;
     let tally = measure(&opts, intervals.clone())?;
