@@ -98,17 +98,34 @@ impl Proxy {
             );
             thread::sleep(Duration::from_millis(10));
         }
+        // A child that already exited (it could not bind) did not answer that connect.
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("{} exited ({status}): {err}", binary.display());
+        }
         Proxy { child, addr, dir }
     }
 }
 
-/// A free loopback port for a proxy to listen on.
+/// A free loopback port for a proxy to listen on, never the same twice in this process:
+/// the tests run in parallel, and two proxies handed one port would race to bind it (the
+/// loser's client then talks to the winner, as a CI run once saw: nginx answering where
+/// HAProxy's PROXY header was expected).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn temp_dir(name: &str) -> PathBuf {
