@@ -14,7 +14,8 @@
 #                                         connections (scripts/size.sh)
 #
 # Each test gets a fresh server on a free loopback port, pinned to CPU 0, with the load
-# generator pinned to CPU 1 (when taskset and two CPUs are there). The matrix:
+# generator pinned to CPU 1 (when taskset and two CPUs are there); each test runs against
+# every server in turn before the next test starts. The matrix:
 #   broadcast N=100  S=1  size=32 W=1     latency of one message at a time
 #   broadcast N=100  S=1  size=32 W=32    delivery rate, one busy sender
 #   broadcast N=1000 S=10 size=32 W=8     delivery rate, a big room
@@ -260,12 +261,13 @@ run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
 say "== results in $OUT"
 busy=$(awk '{print $1}' /proc/loadavg)
 say "== load average before starting: $busy (a busy machine makes every figure noisy)"
-for entry in "${SERVERS[@]}"; do
-    name=${entry%%|*}
-    template=${entry#*|}
-    say "== $name"
-    for t in "${TESTS[@]}"; do
-        run_test "$name" "$template" "${t%%|*}" "${t#*|}"
+# Test by test, every server in turn (herald first: its bcast-w32 sets the open-loop rate),
+# so that a change in the machine's speed during the run falls on all servers alike rather
+# than on whichever ran in that stretch.
+for t in "${TESTS[@]}"; do
+    say "== ${t%%|*}"
+    for entry in "${SERVERS[@]}"; do
+        run_test "${entry%%|*}" "${entry#*|}" "${t%%|*}" "${t#*|}"
     done
 done
 
