@@ -6,28 +6,27 @@
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
-use rustix::fd::{AsRawFd, OwnedFd};
-use rustix::time::{
-    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
-    timerfd_settime,
-};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 /// A one-shot monotonic timer registered in a poll under one token.
 pub struct Wakeup {
-    fd: OwnedFd,
+    timer: TimerFd,
 }
 
 impl Wakeup {
     /// A disarmed timer, registered (readable) in `registry` under `token`.
     pub fn new(registry: &Registry, token: Token) -> io::Result<Wakeup> {
-        let fd = timerfd_create(
-            TimerfdClockId::Monotonic,
-            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+        let timer = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
         )?;
-        registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
-        Ok(Wakeup { fd })
+        let fd = timer.as_fd().as_raw_fd();
+        registry.register(&mut SourceFd(&fd), token, Interest::READABLE)?;
+        Ok(Wakeup { timer })
     }
 
     /// Make the poll return `after` from now (at least 1 ns later: zero would disarm the
@@ -35,17 +34,10 @@ impl Wakeup {
     /// the edge-triggered poll sees the next one.
     pub fn arm(&self, after: Duration) -> io::Result<()> {
         let after = after.max(Duration::from_nanos(1));
-        let spec = Itimerspec {
-            it_interval: Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: Timespec {
-                tv_sec: after.as_secs().try_into().unwrap_or(i64::MAX),
-                tv_nsec: after.subsec_nanos().into(),
-            },
-        };
-        timerfd_settime(&self.fd, TimerfdTimerFlags::empty(), &spec)?;
+        self.timer.set(
+            Expiration::OneShot(TimeSpec::from(after)),
+            TimerSetTimeFlags::empty(),
+        )?;
         Ok(())
     }
 }
