@@ -8,6 +8,7 @@
 
 use super::listener::PeerAddr;
 use super::outbox::{Frame, Outbox, Spares};
+use super::read_buf::ReadBuf;
 use super::rooms::RoomSet;
 use super::transport::Transport;
 use crate::protocol::handshake::{HeadParser, HttpRequest};
@@ -74,7 +75,7 @@ pub struct Conn {
     /// WebSocket session).
     pub phase: Phase,
     /// Bytes of an unfinished request or frame. Empty (and unallocated) between messages.
-    pub rbuf: Vec<u8>,
+    pub rbuf: ReadBuf,
     /// Frames waiting to be written.
     pub outbox: Outbox,
     /// When the current phase times out, outside `WebSocket` (whose session keeps its own
@@ -130,7 +131,7 @@ impl Conn {
             addr,
             generation,
             phase: Phase::request(0),
-            rbuf: Vec::new(),
+            rbuf: ReadBuf::default(),
             outbox: Outbox::default(),
             deadline: 0,
             armed: 0,
@@ -213,13 +214,15 @@ impl Conn {
 
 #[cfg(test)]
 mod tests {
-    /// An idle connection costs its slab entry and nothing else, and the budget for that
-    /// is 256 bytes: keep the struct well inside it.
+    /// An idle connection costs its slab entry, a timer wheel node and its room
+    /// membership, and the budget for all that is 256 bytes: keep the struct well inside
+    /// it, with the empty read buffer and outbox one pointer each.
     #[test]
     fn an_idle_connection_fits_the_memory_budget() {
+        assert_eq!(std::mem::size_of::<super::Outbox>(), 8);
         let conn = std::mem::size_of::<super::Conn>();
         // mio's sockets carry a selector id in debug builds.
-        let budget = if cfg!(debug_assertions) { 200 } else { 192 };
+        let budget = if cfg!(debug_assertions) { 168 } else { 152 };
         assert!(conn <= budget, "Conn is {conn} bytes");
     }
 }

@@ -53,8 +53,8 @@ impl<H: Handler> Server<H> {
                 }
                 .saturating_sub(conn.rbuf.len());
                 let start = conn.rbuf.len();
-                conn.rbuf.resize(start + limit.clamp(1, READ_CHUNK), 0);
-                let result = conn.transport.read(&mut conn.rbuf[start..]);
+                let room = conn.rbuf.room(limit.clamp(1, READ_CHUNK));
+                let result = conn.transport.read(room);
                 let got = if let Read::Bytes(n) = result { n } else { 0 };
                 conn.rbuf.truncate(start + got);
                 result
@@ -119,7 +119,7 @@ impl<H: Handler> Server<H> {
             Phase::Request { .. } => self.request(peer),
             Phase::Body(_) => self.content(peer),
             Phase::WebSocket(session) if session.reads() => self.decode(peer, landed),
-            _ => conn.rbuf = Vec::new(),
+            _ => conn.rbuf.free(),
         }
     }
 
@@ -167,7 +167,7 @@ impl<H: Handler> Server<H> {
         let Some(mut decoder) = conn.session_mut().map(|s| s.take_decoder()) else {
             return;
         };
-        let mut own = std::mem::take(&mut conn.rbuf);
+        let mut own = conn.rbuf.take();
         // Out of `self` while the handler runs (it is put back below).
         let mut scratch = std::mem::take(&mut self.scratch);
         let buf: &mut [u8] = match landed {
@@ -245,7 +245,7 @@ impl<H: Handler> Server<H> {
                     Landed::Scratch(n) => conn.rbuf.extend_from_slice(&scratch[used..n]),
                     Landed::Buffered => {
                         own.drain(..used);
-                        conn.rbuf = if own.is_empty() { Vec::new() } else { own };
+                        conn.rbuf.put_back(own);
                     }
                 }
             }

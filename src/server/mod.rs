@@ -22,6 +22,7 @@ mod outbound;
 pub(crate) mod outbox;
 mod peer_info;
 mod proxied;
+mod read_buf;
 mod registry;
 mod requests;
 mod rooms;

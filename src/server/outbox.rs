@@ -1,7 +1,9 @@
 //! One connection's queue of outgoing frames, and the vectored write that drains it.
 //!
 //! Owns the queue of shared frames, the offset into a partly written head frame and the
-//! count of unsent bytes (the backlog that the slow-consumer limit reads). A broadcast frame
+//! count of unsent bytes (the backlog that the slow-consumer limit reads), all three boxed
+//! together and absent while nothing is queued: an idle connection's outbox is one null
+//! pointer. A broadcast frame
 //! is encoded once into a `Frame` and the same bytes are queued for every recipient; the
 //! outbox never copies a payload. Draining writes many frames per system call
 //! (`write_vectored`). `Spares` recycles frame buffers and queue storage, so the steady
@@ -77,7 +79,7 @@ pub struct Spares {
     coalesce: Vec<u8>,
     /// Empty queues with capacity, boxed as an `Outbox` holds them.
     #[allow(clippy::vec_box)]
-    queues: Vec<Box<VecDeque<Frame>>>,
+    queues: Vec<Box<Queue>>,
 }
 
 impl Spares {
@@ -119,14 +121,15 @@ impl Spares {
         Frame(bytes)
     }
 
-    #[allow(clippy::box_collection)]
-    fn queue(&mut self) -> Box<VecDeque<Frame>> {
+    fn queue(&mut self) -> Box<Queue> {
         self.queues.pop().unwrap_or_default()
     }
 
-    #[allow(clippy::box_collection)]
-    fn give_back(&mut self, queue: Box<VecDeque<Frame>>) {
-        if queue.capacity() <= SPARE_QUEUE_MAX && self.queues.len() < SPARE_QUEUES {
+    fn give_back(&mut self, mut queue: Box<Queue>) {
+        if queue.frames.capacity() <= SPARE_QUEUE_MAX && self.queues.len() < SPARE_QUEUES {
+            queue.frames.clear();
+            queue.offset = 0;
+            queue.unsent = 0;
             self.queues.push(queue);
         }
     }
@@ -153,10 +156,15 @@ pub enum Flush {
 /// A connection's outgoing queue.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    /// Boxed and absent when empty: an idle connection pays one pointer for it, not the
-    /// 32 bytes of a `VecDeque` (the box itself is recycled through `Spares`).
-    #[allow(clippy::box_collection)]
-    queue: Option<Box<VecDeque<Frame>>>,
+    /// Absent when nothing is queued: an idle connection pays one pointer (the box is
+    /// recycled through `Spares`).
+    queue: Option<Box<Queue>>,
+}
+
+/// The frames of an outbox that has some, and how far writing them has got.
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Frame>,
     /// Bytes of the head frame already written.
     offset: usize,
     /// Bytes queued and not yet written.
@@ -167,30 +175,30 @@ impl Outbox {
     /// Queue a frame. Returns true if the outbox was empty before.
     pub fn push(&mut self, frame: Frame, spares: &mut Spares) -> bool {
         let queue = self.queue.get_or_insert_with(|| spares.queue());
-        let was_empty = queue.is_empty();
-        self.unsent += frame.len();
-        queue.push_back(frame);
+        let was_empty = queue.frames.is_empty();
+        queue.unsent += frame.len();
+        queue.frames.push_back(frame);
         was_empty
     }
 
     /// Whether nothing waits to be written.
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.queue.as_ref().is_none_or(|q| q.is_empty())
+        self.queue.as_ref().is_none_or(|q| q.frames.is_empty())
     }
 
     /// Bytes queued and not yet written.
     pub fn unsent(&self) -> usize {
-        self.unsent
+        self.queue.as_ref().map_or(0, |q| q.unsent)
     }
 
     /// Drop every frame that has not started to leave. A partly written head frame is kept,
     /// so the stream stays well-formed for a close frame queued after it.
     pub fn discard_unsent(&mut self) {
         if let Some(queue) = &mut self.queue {
-            let keep = usize::from(self.offset > 0).min(queue.len());
-            queue.truncate(keep);
-            self.unsent = queue.front().map_or(0, |f| f.len() - self.offset);
+            let keep = usize::from(queue.offset > 0).min(queue.frames.len());
+            queue.frames.truncate(keep);
+            queue.unsent = queue.frames.front().map_or(0, |f| f.len() - queue.offset);
         }
     }
 
@@ -202,20 +210,25 @@ impl Outbox {
         spares: &mut Spares,
         stats: &mut WriteStats,
     ) -> io::Result<Flush> {
-        while let Some(queue) = self.queue.as_deref().filter(|q| !q.is_empty()) {
+        let Some(queue) = self.queue.as_deref_mut() else {
+            return Ok(Flush::Drained);
+        };
+        while !queue.frames.is_empty() {
             stats.calls += 1;
-            let result = match queue.len() {
+            let frames = &queue.frames;
+            let offset = queue.offset;
+            let result = match frames.len() {
                 // One frame (the common case for a quiet peer): a plain write, without
                 // setting up an iovec array.
-                1 => w.write(&queue[0][self.offset..]),
+                1 => w.write(&frames[0][offset..]),
                 // Many small frames: one copy into a contiguous buffer is cheaper than the
                 // kernel walking an iovec per frame (herald-bench, N=1000 S=10: 182 -> 135
                 // ns of server CPU per delivery).
-                _ if queue[0].len() - self.offset <= COALESCE_FRAME => {
+                _ if frames[0].len() - offset <= COALESCE_FRAME => {
                     let buf = &mut spares.coalesce;
                     buf.clear();
-                    buf.extend_from_slice(&queue[0][self.offset..]);
-                    for frame in queue.iter().skip(1) {
+                    buf.extend_from_slice(&frames[0][offset..]);
+                    for frame in frames.iter().skip(1) {
                         if frame.len() > COALESCE_FRAME || buf.len() + frame.len() > COALESCE_LIMIT
                         {
                             break;
@@ -227,8 +240,8 @@ impl Outbox {
                 _ => {
                     let mut slices = [IoSlice::new(&[]); MAX_IOV];
                     let mut count = 0;
-                    for (slot, frame) in slices.iter_mut().zip(queue.iter()) {
-                        let start = if count == 0 { self.offset } else { 0 };
+                    for (slot, frame) in slices.iter_mut().zip(frames.iter()) {
+                        let start = if count == 0 { offset } else { 0 };
                         *slot = IoSlice::new(&frame[start..]);
                         count += 1;
                     }
@@ -239,26 +252,25 @@ impl Outbox {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     stats.bytes += n as u64;
-                    self.advance(n);
+                    queue.advance(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        self.offset = 0;
         if let Some(queue) = self.queue.take() {
             spares.give_back(queue);
         }
         Ok(Flush::Drained)
     }
+}
 
+impl Queue {
+    /// `written` bytes left: drop the frames they finished, keep the offset into the next.
     fn advance(&mut self, mut written: usize) {
         self.unsent -= written;
-        let Some(queue) = &mut self.queue else {
-            return;
-        };
-        while let Some(head) = queue.front() {
+        while let Some(head) = self.frames.front() {
             let rest = head.len() - self.offset;
             if written < rest {
                 self.offset += written;
@@ -266,7 +278,7 @@ impl Outbox {
             }
             written -= rest;
             self.offset = 0;
-            queue.pop_front();
+            self.frames.pop_front();
         }
     }
 }

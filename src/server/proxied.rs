@@ -58,7 +58,7 @@ impl<H: Handler> Server<H> {
                 return self.settle();
             }
         };
-        conn.rbuf.drain(..consumed);
+        conn.rbuf.consume(consumed);
         conn.phase = Phase::request(0);
         let tcp_peer = conn.addr;
         if let Some(client) = header.source() {
@@ -73,7 +73,7 @@ impl<H: Handler> Server<H> {
             forwarded::trusts(&self.config.trusted_proxies, conn.addr.ip_or_unix());
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.config.tls {
-            let received = std::mem::take(&mut conn.rbuf);
+            let received = conn.rbuf.take();
             if let Err(e) = conn.transport.start_tls(tls.0.clone(), &received) {
                 debug!("{}: TLS: {e}", conn.addr);
                 self.metrics.tls_failures += 1;

@@ -498,7 +498,7 @@ impl Registry {
             return;
         };
         conn.phase = Phase::Finishing;
-        conn.rbuf = Vec::new();
+        conn.rbuf.free();
         self.queue(peer, response, None, spares);
         self.finish(peer);
     }
@@ -532,7 +532,7 @@ impl Registry {
     pub fn drain(&mut self, peer: PeerId) {
         if let Some(conn) = self.get_mut(peer) {
             conn.phase = Phase::Draining;
-            conn.rbuf = Vec::new();
+            conn.rbuf.free();
             self.close_time(peer);
         }
     }

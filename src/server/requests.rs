@@ -67,7 +67,7 @@ impl<H: Handler> Server<H> {
             Ok(fed) => fed,
             Err(rejection) => return self.refuse(peer, rejection, false),
         };
-        conn.rbuf.drain(..fed.consumed);
+        conn.rbuf.consume(fed.consumed);
         if !fed.done {
             return;
         }

@@ -36,7 +36,7 @@ impl<H: Handler> Server<H> {
                 // A head that does not parse may have been meant as either.
                 Err(rejection) => return self.refuse(peer, rejection, false),
             };
-            rbuf.drain(..consumed);
+            rbuf.consume(consumed);
             // Behind a trusted proxy, the client named in the forwarding header.
             if !self.forwarded_client(peer, head.headers()) {
                 return;
@@ -161,12 +161,12 @@ impl<H: Handler> Server<H> {
         self.handler.on_open(ctx!(self), peer, &request);
         self.settle();
         // A client may send its first frames right behind the request.
-        if let Some(conn) = self.registry.get_mut(peer) {
-            if conn.rbuf.is_empty() {
-                conn.rbuf = Vec::new();
-            } else if conn.reads() {
-                self.decode(peer, Landed::Buffered);
-            }
+        if self
+            .registry
+            .get(peer)
+            .is_some_and(|c| !c.rbuf.is_empty() && c.reads())
+        {
+            self.decode(peer, Landed::Buffered);
         }
     }
 }
