@@ -164,7 +164,7 @@ run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
     case "$test" in
         fanout-*) say "   $name $test: $(jget "$f" deliveries_per_s) deliveries/s, p99 $(jget "$f" latency_p99_us) us, $(jget "$f" server_cpu_ns_per_delivery) ns server CPU per delivery, refused $(jget "$f" refused_triggers), failures $(jget "$f" failures), $(jget "$f" requests_per_connection) request(s) per API connection" ;;
         subscribe) say "   $name $test: $(jget "$f" subscribes_per_s) connect+subscribe/s, failures $(jget "$f" failures)" ;;
-        idle) say "   $name $test: $(jget "$f" rss_per_conn_bytes) bytes per idle subscribed connection, errors $(jget "$f" errors)" ;;
+        idle) say "   $name $test: $(jget "$f" anon_per_conn_bytes) bytes per idle subscribed connection (anonymous memory; RSS growth $(jget "$f" rss_per_conn_bytes)), errors $(jget "$f" errors)" ;;
     esac
 }
 
@@ -185,7 +185,7 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
         printf '%-16s %14s %14s %12s %14s %14s %12s\n' "$name" \
             "$(val "$name" fanout-1 deliveries_per_s)" "$(val "$name" fanout-100 deliveries_per_s)" \
             "$(val "$name" fanout-1 latency_p99_us)" "$(val "$name" fanout-1 server_cpu_ns_per_delivery)" \
-            "$(val "$name" subscribe subscribes_per_s)" "$(val "$name" idle rss_per_conn_bytes)"
+            "$(val "$name" subscribe subscribes_per_s)" "$(val "$name" idle anon_per_conn_bytes)"
     done
     if [ "${#SERVERS[@]}" -gt 1 ]; then
         printf '\nherald / other (rates: higher is better for herald; latency, CPU, memory: lower is)\n'
@@ -198,7 +198,7 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
             printf '%-16s %14s %14s %12s %14s %14s %12s\n' "÷ $other" \
                 "$(ratio fanout-1 deliveries_per_s)" "$(ratio fanout-100 deliveries_per_s)" \
                 "$(ratio fanout-1 latency_p99_us)" "$(ratio fanout-1 server_cpu_ns_per_delivery)" \
-                "$(ratio subscribe subscribes_per_s)" "$(ratio idle rss_per_conn_bytes)"
+                "$(ratio subscribe subscribes_per_s)" "$(ratio idle anon_per_conn_bytes)"
         done
     fi
     printf '\nfanout runs %ss after %ss of warm-up; idle hold %ss. Details: %s\n' "$DURATION" "$WARMUP" "$HOLD" "$OUT"

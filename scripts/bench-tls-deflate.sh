@@ -195,7 +195,7 @@ run_test() { # run_test ROUND NAME SERVER SCHEME ARGS
     sed "s/^{/{\"test\":\"$test\",\"round\":$round,/" "$base.json" >>"$OUT/results.jsonl"
     f=$base.json
     case "$test" in
-        idle*) line="$(fmt bytes "$(jget "$f" rss_per_conn_bytes)") per idle connection, errors $(jget "$f" errors)" ;;
+        idle*) line="$(fmt bytes "$(jget "$f" anon_per_conn_bytes)") per idle connection (anonymous; RSS growth $(fmt bytes "$(jget "$f" rss_per_conn_bytes)")), errors $(jget "$f" errors)" ;;
         *) line="$(fmt rate "$(jget "$f" deliveries_per_s)") deliveries, $(fmt ns "$(jget "$f" server_cpu_ns_per_delivery)") server CPU and $(fmt bytes "$(jget "$f" wire_bytes_per_delivery)") read per delivery, lost $(jget "$f" lost), errors $(jget "$f" errors)" ;;
     esac
     say "   $test: $line; server CPU $(fmt pct "$(jget "$f" server_cpu_pct)"), bench CPU $(fmt pct "$(jget "$f" bench_cpu_pct)"), others $(fmt pct "$(jget "$f" others_cpu_pct)")"
@@ -279,10 +279,13 @@ spread() { # spread TEST KEY: min-max over the rounds, when there are several
     printf '  every message it sends: the server then sees fewer messages per turn. The open-loop pair\n'
     printf '  offers both servers the same %s messages/s.\n' "$N5_RATE"
 
-    printf '\nidle memory per connection (server RSS, %s connections)\n' "$IDLE_CLIENTS"
-    printf '  %-16s %12s\n' "ws" "$(fmt bytes "$(val idle rss_per_conn_bytes)")"
-    printf '  %-16s %12s\n' "ws + deflate" "$(fmt bytes "$(val idle-deflate rss_per_conn_bytes)")"
-    printf '  %-16s %12s\n' "wss" "$(fmt bytes "$(val idle-tls rss_per_conn_bytes)")"
+    printf '\nidle memory per connection (%s connections; growth of the server'"'"'s anonymous memory,\n' "$IDLE_CLIENTS"
+    printf 'and of its RSS, which adds program code paged in on first use)\n'
+    printf '  %-16s %12s %12s\n' "" anonymous RSS
+    for t in idle:ws idle-deflate:"ws + deflate" idle-tls:wss; do
+        printf '  %-16s %12s %12s\n' "${t#*:}" "$(fmt bytes "$(val "${t%%:*}" anon_per_conn_bytes)")" \
+            "$(fmt bytes "$(val "${t%%:*}" rss_per_conn_bytes)")"
+    done
 
     printf '\nload generator CPU / others (%% of one core; medians)\n'
     for t in "${TESTS[@]}"; do

@@ -250,7 +250,7 @@ run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
         connect)
             line="$(fmt rate "$(jget "$f" handshakes_per_s)") handshakes, failures $(jget "$f" failures)" ;;
         idle)
-            line="$(fmt bytes "$(jget "$f" rss_per_conn_bytes)") per idle connection, errors $(jget "$f" errors)" ;;
+            line="$(fmt bytes "$(jget "$f" anon_per_conn_bytes)") per idle connection (anonymous memory; RSS growth $(fmt bytes "$(jget "$f" rss_per_conn_bytes)")), errors $(jget "$f" errors)" ;;
     esac
     if [ "$name" = herald ] && [ "$test" = bcast-w32 ]; then
         OPEN_RATE=$(awk -v r="$(jget "$f" sent_per_s)" 'BEGIN { if (r > 0) printf "%.0f", r / 2 }')
@@ -286,7 +286,7 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
             "$(fmt us "$(val "$name" bcast-w32 latency_p99_us)")" \
             "$(fmt us "$(val "$name" bcast-open latency_p99_us)")" \
             "$(fmt rate "$(val "$name" connect handshakes_per_s)")" \
-            "$(fmt bytes "$(val "$name" idle rss_per_conn_bytes)")" \
+            "$(fmt bytes "$(val "$name" idle anon_per_conn_bytes)")" \
             "$(fmt ns "$(val "$name" bcast-w32 server_cpu_ns_per_delivery)") / $(fmt ns "$(val "$name" bcast-n1000 server_cpu_ns_per_delivery)")"
     done
 
@@ -342,10 +342,12 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
                 "$(ratio bcast-w1 latency_p99_us)" "$(ratio bcast-w1 latency_p999_us)" \
                 "$(ratio bcast-w32 latency_p99_us)" "$(ratio bcast-open latency_p99_us)" \
                 "$(ratio connect handshakes_per_s)" \
-                "$(ratio idle rss_per_conn_bytes)" \
+                "$(ratio idle anon_per_conn_bytes)" \
                 "$(ratio bcast-w32 server_cpu_ns_per_delivery) / $(ratio bcast-n1000 server_cpu_ns_per_delivery)"
         done
     fi
+    printf '\nmem/idle: growth of the server'"'"'s anonymous memory (RssAnon) per idle connection; the\n'
+    printf 'per-test lines above also give the growth of its RSS, which adds program code paged in.\n'
     printf '\nduration %ss per broadcast run (warm-up %ss), idle hold %ss; open loop at %s messages/s\n' "$DURATION" "$WARMUP" "$HOLD" "${OPEN_RATE:-n/a}"
     printf 'details: %s (latency plots: *.bcast-*.svg; HdrHistogram percentiles: *.hgrm)\n' "$OUT"
 } | tee "$OUT/summary.txt"

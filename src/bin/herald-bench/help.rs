@@ -248,7 +248,9 @@ pub fn idle() -> String {
     format!(
         "\
 herald-bench idle: open N connections and hold them; reports the server's resident memory
-before, with all open, and the difference per connection (needs --server-pid). Measure a
+before, with all open, and the growth per connection (needs --server-pid): of its
+anonymous memory (heap, stacks: what the connections cost), and of all its resident
+memory (which also counts program code paged in on first use, a fixed amount). Measure a
 fresh server: memory that an earlier run freed is reused, and then the figure means
 nothing (the report says so when the server's memory did not grow).
 
@@ -264,8 +266,9 @@ Options:
 {COMMON}
 {}",
         thresholds(
-            "rss_per_conn (bytes: B, KiB, MiB), errors close_timeouts (counts), server_cpu (%)",
-            "--fail-if 'rss_per_conn>1KiB'"
+            "anon_per_conn rss_per_conn (bytes: B, KiB, MiB), errors close_timeouts (counts),\n  \
+             server_cpu (%)",
+            "--fail-if 'anon_per_conn>1KiB'"
         )
     )
 }

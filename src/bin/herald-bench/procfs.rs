@@ -25,12 +25,29 @@ pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
-/// Resident memory of a process in bytes, from `VmRSS` in `/proc/PID/status`.
-pub fn rss_bytes(pid: u32) -> Option<u64> {
+/// A process's resident memory in bytes, from `/proc/PID/status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resident {
+    /// All of it (`VmRSS`): anonymous memory plus the file pages mapped in, such as the
+    /// program's code, which grows the first time a code path runs, whatever the load.
+    pub total: u64,
+    /// Anonymous memory only (`RssAnon`): heap, stacks and anonymous mappings, what the
+    /// process allocated for its data.
+    pub anon: u64,
+}
+
+/// The resident memory of process `pid` (`None` if its status cannot be read or lacks the
+/// fields, as before Linux 4.5 for `RssAnon`).
+pub fn resident(pid: u32) -> Option<Resident> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    let kib = |field: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        line[field.len()..].split_whitespace().next()?.parse().ok()
+    };
+    Some(Resident {
+        total: kib("VmRSS:")? * 1024,
+        anon: kib("RssAnon:")? * 1024,
+    })
 }
 
 /// The soft limit on open files of this process, from `/proc/self/limits`.

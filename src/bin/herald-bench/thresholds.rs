@@ -63,6 +63,7 @@ pub const CONNECT: &[(&str, Kind)] = &[
 
 /// The metrics of `idle`.
 pub const IDLE: &[(&str, Kind)] = &[
+    ("anon_per_conn", Kind::Bytes),
     ("rss_per_conn", Kind::Bytes),
     ("errors", Kind::Count),
     ("close_timeouts", Kind::Count),
