@@ -46,12 +46,8 @@ const COPY_FRAME: usize = 512;
 /// A tail with more capacity than this is freed rather than kept with a spare queue.
 const SPARE_TAIL_MAX: usize = 64 << 10;
 
-/// The tails of the spare queues keep at most this much capacity together, and so do the
-/// spare tail buffers (`Spares::tails`).
+/// The tails of the spare queues keep at most this much capacity together.
 const SPARE_TAIL_BYTES: usize = 4 << 20;
-
-/// Spare tail buffers kept at most.
-const SPARE_TAILS: usize = 1024;
 
 /// Spare queue storage kept for reuse, at most.
 const SPARE_QUEUES: usize = 1024;
@@ -90,12 +86,6 @@ pub struct Spares {
     queues: Vec<Box<Queue>>,
     /// The capacity of their tails, in bytes (at most [`SPARE_TAIL_BYTES`]).
     spare_tail_bytes: usize,
-    /// Empty tail buffers: a written `Segment::Copied` comes back here, and a tail that
-    /// becomes a segment is replaced from here, so mixed small and large frames allocate
-    /// nothing in the steady state either.
-    tails: Vec<Vec<u8>>,
-    /// Their capacity, in bytes (at most [`SPARE_TAIL_BYTES`]).
-    tails_bytes: usize,
 }
 
 impl Spares {
@@ -141,26 +131,6 @@ impl Spares {
         let queue = self.queues.pop().unwrap_or_default();
         self.spare_tail_bytes -= queue.tail.capacity();
         queue
-    }
-
-    /// An empty tail buffer, with the capacity of an earlier one if there is one.
-    fn tail(&mut self) -> Vec<u8> {
-        let tail = self.tails.pop().unwrap_or_default();
-        self.tails_bytes -= tail.capacity();
-        tail
-    }
-
-    /// A written copy buffer, kept for reuse within the bounds.
-    fn give_back_tail(&mut self, mut tail: Vec<u8>) {
-        let capacity = tail.capacity();
-        if capacity <= SPARE_TAIL_MAX
-            && self.tails.len() < SPARE_TAILS
-            && self.tails_bytes + capacity <= SPARE_TAIL_BYTES
-        {
-            tail.clear();
-            self.tails_bytes += capacity;
-            self.tails.push(tail);
-        }
     }
 
     fn give_back(&mut self, mut queue: Box<Queue>) {
@@ -247,7 +217,7 @@ impl Outbox {
         let was_empty = queue.unsent == 0;
         if !queue.tail.is_empty() {
             // Behind the tail: the tail becomes a segment (a fresh one starts later).
-            let tail = std::mem::replace(&mut queue.tail, spares.tail());
+            let tail = std::mem::take(&mut queue.tail);
             queue.segments.push_back(Segment::Copied(tail));
         }
         queue.unsent += frame.len();
@@ -340,7 +310,7 @@ impl Outbox {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     stats.bytes += n as u64;
-                    queue.advance(n, spares);
+                    queue.advance(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -355,9 +325,9 @@ impl Outbox {
 }
 
 impl Queue {
-    /// `written` bytes left: drop the segments they finished (copy buffers go back to
-    /// `spares`), keep the offset into the next (or into the tail).
-    fn advance(&mut self, mut written: usize, spares: &mut Spares) {
+    /// `written` bytes left: drop the segments they finished, keep the offset into the
+    /// next (or into the tail).
+    fn advance(&mut self, mut written: usize) {
         self.unsent -= written;
         while let Some(head) = self.segments.front() {
             let rest = head.len() - self.offset;
@@ -367,9 +337,7 @@ impl Queue {
             }
             written -= rest;
             self.offset = 0;
-            if let Some(Segment::Copied(tail)) = self.segments.pop_front() {
-                spares.give_back_tail(tail);
-            }
+            self.segments.pop_front();
         }
         self.offset += written;
         if self.offset >= self.tail.len() {
@@ -747,33 +715,6 @@ mod tests {
             spares.frames.iter().map(|f| f.capacity()).sum::<usize>()
         );
         assert!(held.iter().all(|f| f.len() == big.len() + 4));
-    }
-
-    #[test]
-    fn a_tail_moved_ahead_of_a_shared_frame_comes_back_for_reuse() {
-        let mut spares = Spares::default();
-        let small = spares.encode(OpCode::Text, b"hi");
-        let big = spares.encode(OpCode::Binary, &[0; 1000]);
-        let mut outbox = Outbox::default();
-        let mut w = Trickle {
-            out: Vec::new(),
-            limit: usize::MAX,
-            calls: 0,
-            block_every: usize::MAX,
-        };
-        for f in [&small, &big, &small] {
-            outbox.push_frame(f, &mut spares);
-        }
-        outbox
-            .flush(&mut w, &mut spares, &mut WriteStats::default())
-            .unwrap();
-        assert_eq!(w.out, [&small[..], &big[..], &small[..]].concat());
-        assert_eq!(spares.tails.len(), 1, "the written copy buffer came back");
-        let reused = spares.tails[0].as_ptr();
-        outbox.push_frame(&small, &mut spares);
-        outbox.push_frame(&big, &mut spares);
-        assert_eq!(outbox.queue.as_ref().unwrap().tail.as_ptr(), reused);
-        assert_eq!(spares.tails_bytes, 0);
     }
 
     #[test]
