@@ -29,40 +29,31 @@ impl Write for Sink {
 fn fanout(c: &mut Criterion) {
     let mut g = c.benchmark_group("fanout");
     for (recipients, per_turn) in [(100usize, 1usize), (100, 32), (1000, 8)] {
-        // "copied" is what the server's fan-out does with a small frame (one copy per
-        // recipient into its outbox's buffer); "shared" queues the one frame everywhere.
-        for copied in [true, false] {
-            let payload = [42u8; 32];
-            let mut spares = Spares::default();
-            let mut outboxes: Vec<Outbox> = (0..recipients).map(|_| Outbox::default()).collect();
-            let mut sink = Sink(0);
-            let mut stats = WriteStats::default();
-            g.throughput(Throughput::Elements((recipients * per_turn) as u64));
-            let mode = if copied { "copied" } else { "shared" };
-            g.bench_function(
-                format!("{recipients}-recipients/{per_turn}-per-turn/{mode}"),
-                |b| {
-                    b.iter(|| {
-                        // One loop turn: `per_turn` messages each go to every recipient,
-                        // then every outbox is flushed once.
-                        for _ in 0..per_turn {
-                            let frame = spares.encode(OpCode::Binary, black_box(&payload));
-                            for outbox in &mut outboxes {
-                                if copied {
-                                    outbox.push_frame(&frame, &mut spares);
-                                } else {
-                                    outbox.push(frame.clone(), &mut spares);
-                                }
-                            }
-                        }
+        let payload = [42u8; 32];
+        let mut spares = Spares::default();
+        let mut outboxes: Vec<Outbox> = (0..recipients).map(|_| Outbox::default()).collect();
+        let mut sink = Sink(0);
+        let mut stats = WriteStats::default();
+        g.throughput(Throughput::Elements((recipients * per_turn) as u64));
+        g.bench_function(
+            format!("{recipients}-recipients/{per_turn}-per-turn"),
+            |b| {
+                b.iter(|| {
+                    // One loop turn: `per_turn` messages each go to every recipient, then
+                    // every outbox is flushed once.
+                    for _ in 0..per_turn {
+                        let frame = spares.encode(OpCode::Binary, black_box(&payload));
                         for outbox in &mut outboxes {
-                            let done = outbox.flush(&mut sink, &mut spares, &mut stats).unwrap();
-                            debug_assert_eq!(done, Flush::Drained);
+                            outbox.push(frame.clone(), &mut spares);
                         }
-                    })
-                },
-            );
-        }
+                    }
+                    for outbox in &mut outboxes {
+                        let done = outbox.flush(&mut sink, &mut spares, &mut stats).unwrap();
+                        debug_assert_eq!(done, Flush::Drained);
+                    }
+                })
+            },
+        );
     }
     g.finish();
 }

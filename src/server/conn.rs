@@ -197,14 +197,14 @@ impl Conn {
         }
     }
 
-    /// Queue a WebSocket frame unless it would take the backlog past `max_backlog`. A
-    /// frame is always accepted into an empty outbox, so any single message can be sent.
-    pub fn enqueue(&mut self, frame: &Frame, max_backlog: usize, spares: &mut Spares) -> Enqueued {
+    /// Queue a frame unless it would take the backlog past `max_backlog`. A frame is
+    /// always accepted into an empty outbox, so any single message can be sent.
+    pub fn enqueue(&mut self, frame: Frame, max_backlog: usize, spares: &mut Spares) -> Enqueued {
         let unsent = self.outbox.unsent();
         if unsent > 0 && unsent + frame.len() > max_backlog {
             return Enqueued::OverBacklog;
         }
-        if self.outbox.push_frame(frame, spares) {
+        if self.outbox.push(frame, spares) {
             Enqueued::First
         } else {
             Enqueued::Behind

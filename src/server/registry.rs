@@ -366,14 +366,26 @@ impl Registry {
         self.rearm(peer);
     }
 
-    /// Queue bytes for a connection past its backlog limit (an HTTP answer, a control
-    /// frame: they must get out).
-    pub fn queue(&mut self, peer: PeerId, frame: Frame, spares: &mut Spares) {
-        if let Some(conn) = self.get_mut(peer)
-            && conn.outbox.push(frame, spares)
-        {
+    /// Queue a frame for a connection, within `max_backlog` unless it is `None`.
+    pub fn queue(
+        &mut self,
+        peer: PeerId,
+        frame: Frame,
+        max_backlog: Option<usize>,
+        spares: &mut Spares,
+    ) -> Enqueued {
+        let Some(conn) = self.get_mut(peer) else {
+            return Enqueued::Behind;
+        };
+        let queued = match max_backlog {
+            Some(limit) => conn.enqueue(frame, limit, spares),
+            None if conn.outbox.push(frame, spares) => Enqueued::First,
+            None => Enqueued::Behind,
+        };
+        if queued == Enqueued::First {
             self.dirty.push(peer);
         }
+        queued
     }
 
     /// Offer a delivery to each open target but `except`: `deliver` queues it on one
@@ -487,7 +499,7 @@ impl Registry {
         };
         conn.phase = Phase::Finishing;
         conn.rbuf.free();
-        self.queue(peer, response, spares);
+        self.queue(peer, response, None, spares);
         self.finish(peer);
     }
 
@@ -498,7 +510,7 @@ impl Registry {
             return;
         };
         conn.phase = Phase::request(served);
-        self.queue(peer, response, spares);
+        self.queue(peer, response, None, spares);
         self.set_deadline(peer, self.request_ticks);
     }
 
