@@ -3,12 +3,11 @@
 //! Owns the queue of shared frames, the offset into a partly written head frame and the
 //! count of unsent bytes (the backlog that the slow-consumer limit reads), all three boxed
 //! together and absent while nothing is queued: an idle connection's outbox is one null
-//! pointer. A broadcast frame
-//! is encoded once into a `Frame` and the same bytes are queued for every recipient; the
-//! outbox never copies a payload. Draining writes many frames per system call
-//! (`write_vectored`). `Spares` recycles frame buffers and queue storage, so the steady
-//! state allocates nothing per message and an idle connection holds no queue memory. It
-//! knows nothing of sockets beyond `std::io::Write`.
+//! pointer. A broadcast frame is encoded once into a `Frame` and the same bytes are queued
+//! for every recipient; the outbox never copies a payload. Draining writes many frames per
+//! system call (`write_vectored`). `Spares` recycles frame buffers and queue storage, so
+//! the steady state allocates nothing per message and an idle connection holds no queue
+//! memory. It knows nothing of sockets beyond `std::io::Write`.
 
 use crate::protocol::OpCode;
 use crate::protocol::frame::encode_message_into;

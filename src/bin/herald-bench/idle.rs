@@ -3,9 +3,10 @@
 //! anonymous memory (heap, stacks, anonymous mappings) divided by N is what an idle
 //! connection costs the server. The growth of all resident memory is reported beside it:
 //! it also counts the program's code paged in the first time the accept and upgrade paths
-//! run (about 450 KB for herald, whatever N), which is not a cost per connection. With `--deflate` every connection
-//! negotiates permessage-deflate first (and the server must accept), to show what that
-//! costs an idle connection; with wss:// each one holds a TLS session.
+//! run (about 450 KB for herald, whatever N), which is not a cost per connection. With
+//! `--deflate` every connection negotiates permessage-deflate first (and the server must
+//! accept), to show what that costs an idle connection; with wss:// each one holds a TLS
+//! session.
 //!
 //! Only a fresh server gives a meaningful figure: memory an earlier run freed stays with
 //! the server's allocator and is reused, so a second run can show next to nothing. When the
