@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A plain upgrade, for the health check (its echo comes back uncompressed).
 const HEALTH: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -45,6 +45,20 @@ fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
+/// One `read`, retried when a signal interrupts it. libFuzzer's `-timeout` watchdog is a
+/// periodic SIGALRM, and a socket read with `SO_RCVTIMEO` set is never restarted after a
+/// signal handler, whatever `SA_RESTART` says (signal(7)): it fails with EINTR, which
+/// is the harness's business, not a sign the server is stuck. The retries stop at
+/// `deadline`; the socket's own 5 s read timeout bounds each wait.
+fn read_retrying(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted && Instant::now() < deadline => {}
+            other => return other,
+        }
+    }
+}
+
 /// A fresh client: the upgrade, then a masked text frame; the echo must come back.
 fn healthy(addr: SocketAddr) {
     let mut s = connect(addr);
@@ -56,9 +70,9 @@ fn healthy(addr: SocketAddr) {
     s.write_all(&frame).unwrap();
     let mut got = Vec::new();
     let mut chunk = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(5);
     while !got.windows(4).any(|w| w == b"ping") {
-        let n = s
-            .read(&mut chunk)
+        let n = read_retrying(&mut s, &mut chunk, deadline)
             .expect("no echo from a fresh client: the server is stuck");
         assert!(
             n > 0,
@@ -85,7 +99,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = s.write_all(&bytes);
     let _ = s.shutdown(Shutdown::Write);
     let mut sink = [0u8; 4096];
-    while let Ok(n) = s.read(&mut sink) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Ok(n) = read_retrying(&mut s, &mut sink, deadline) {
         if n == 0 {
             break;
         }
