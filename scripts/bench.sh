@@ -24,7 +24,11 @@
 #                                         each message's intended send time
 #   connect   5,000 connections, 50 at a time
 #   idle      10,000 connections held: server memory per connection
-# Results (tables and one JSON line per test) are kept in a directory printed at the end,
+# With --repeat R the whole matrix runs R times, round after round (each round every test
+# against every server in turn); the table shows each figure's median over the rounds, and
+# a per-round section shows how herald's tail latency and CPU per delivery compared with
+# each other server in every round, so that one lucky or unlucky run does not decide a
+# comparison. Results (tables and one JSON line per test and round) are kept in a directory printed at the end,
 # with a latency plot (SVG) and an HdrHistogram percentile file (.hgrm) per broadcast test.
 # The script builds what it measures and installs what it needs (cargo, npm); it kills
 # only the processes it started. What wss:// and permessage-deflate cost (TLS fan-out
@@ -38,6 +42,7 @@ usage() {
 Options:
   --duration SECS   measured time of each broadcast run [default: 10; 2 with --quick]
   --quick           short runs (2 s broadcasts, 1 s idle hold)
+  --repeat R        run the matrix R times; the table gives medians [default: 1]
   --compare         add the reference servers (benches/reference/)
   --server 'CMD'    add a server command (repeatable); {port} is replaced by the port.
                     CMD should exec the server itself: its PID is the one measured.
@@ -65,6 +70,7 @@ NICE=0
 WAIT_QUIET=0
 OUT=""
 ONLY=""
+REPEAT=1
 CUSTOM=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -75,6 +81,8 @@ while [ $# -gt 0 ]; do
         --server) CUSTOM+=("${2:?--server needs a command}"); shift 2 ;;
         --server=*) CUSTOM+=("${1#*=}"); shift ;;
         --out) OUT=${2:?--out needs a directory}; shift 2 ;;
+        --repeat) REPEAT=${2:?--repeat needs a number}; shift 2 ;;
+        --repeat=*) REPEAT=${1#*=}; shift ;;
         --tests) ONLY=${2:?--tests needs a list}; shift 2 ;;
         --tests=*) ONLY=${1#*=}; shift ;;
         --nice) NICE=1; shift ;;
@@ -91,6 +99,9 @@ else
 fi
 if ! [[ "$DURATION" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
     echo "bench.sh: --duration must be a number of seconds" >&2; exit 2
+fi
+if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench.sh: --repeat must be a whole number of rounds, at least 1" >&2; exit 2
 fi
 if ! [[ "$WAIT_QUIET" =~ ^[0-9]+$ ]]; then
     echo "bench.sh: --wait-quiet must be a whole number of seconds" >&2; exit 2
@@ -203,12 +214,14 @@ fmt() { # fmt KIND VALUE
 # busy_pct: how busy the machine is over one second (user+nice+system+steal), in %.
 
 # The open-loop rate: half of the message rate herald sustained closed loop at W=32,
-# measured in this run (set after herald's bcast-w32), the same for every server.
+# measured in this run (set after herald's first bcast-w32), the same for every server and
+# every round.
 OPEN_RATE=""
+ROUND=1
 
 run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
     local name=$1 template=$2 test=$3 args=$4 base rc
-    base="$OUT/${name//[^A-Za-z0-9._-]/_}.$test"
+    base="$OUT/${name//[^A-Za-z0-9._-]/_}.$test.r$ROUND"
     if [[ "$args" == *"{rate}"* ]]; then
         if [ -z "$OPEN_RATE" ]; then
             say "   $name $test: skipped (no closed-loop rate from herald to halve)"
@@ -240,7 +253,7 @@ run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
         return 0
     fi
     # Keep a combined JSON Lines file with the server and test names added.
-    sed "s/^{/{\"server\":\"$name\",\"test\":\"$test\",/" "$base.json" >>"$OUT/results.jsonl"
+    sed "s/^{/{\"server\":\"$name\",\"test\":\"$test\",\"round\":$ROUND,/" "$base.json" >>"$OUT/results.jsonl"
     local f=$base.json line
     case "$test" in
         bcast-*)
@@ -252,10 +265,12 @@ run_test() { # run_test SERVER_NAME TEMPLATE TEST_NAME ARGS
         idle)
             line="$(fmt bytes "$(jget "$f" anon_per_conn_bytes)") per idle connection (anonymous memory; RSS growth $(fmt bytes "$(jget "$f" rss_per_conn_bytes)")), errors $(jget "$f" errors)" ;;
     esac
-    if [ "$name" = herald ] && [ "$test" = bcast-w32 ]; then
+    if [ "$name" = herald ] && [ "$test" = bcast-w32 ] && [ -z "$OPEN_RATE" ]; then
         OPEN_RATE=$(awk -v r="$(jget "$f" sent_per_s)" 'BEGIN { if (r > 0) printf "%.0f", r / 2 }')
     fi
-    say "   $name $test: $line; server CPU $(fmt pct "$(jget "$f" server_cpu_pct)"), bench CPU $(fmt pct "$(jget "$f" bench_cpu_pct)"), others $(fmt pct "$(jget "$f" others_cpu_pct)")"
+    local round=""
+    [ "$REPEAT" = 1 ] || round=" (round $ROUND)"
+    say "   $name $test$round: $line; server CPU $(fmt pct "$(jget "$f" server_cpu_pct)"), bench CPU $(fmt pct "$(jget "$f" bench_cpu_pct)"), others $(fmt pct "$(jget "$f" others_cpu_pct)")"
 }
 
 say "== results in $OUT"
@@ -264,15 +279,26 @@ say "== load average before starting: $busy (a busy machine makes every figure n
 # Test by test, every server in turn (herald first: its bcast-w32 sets the open-loop rate),
 # so that a change in the machine's speed during the run falls on all servers alike rather
 # than on whichever ran in that stretch.
-for t in "${TESTS[@]}"; do
-    say "== ${t%%|*}"
-    for entry in "${SERVERS[@]}"; do
-        run_test "${entry%%|*}" "${entry#*|}" "${t%%|*}" "${t#*|}"
+for ROUND in $(seq 1 "$REPEAT"); do
+    [ "$REPEAT" = 1 ] || say "== round $ROUND of $REPEAT"
+    for t in "${TESTS[@]}"; do
+        say "== ${t%%|*}"
+        for entry in "${SERVERS[@]}"; do
+            run_test "${entry%%|*}" "${entry#*|}" "${t%%|*}" "${t#*|}"
+        done
     done
 done
 
 # --- the table --------------------------------------------------------------------------------
-val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
+# val SERVER TEST KEY: the median over the rounds that have the figure ("" if none);
+# val_in ROUND SERVER TEST KEY: one round's figure.
+val_in() { jget "$OUT/${2//[^A-Za-z0-9._-]/_}.$3.r$1.json" "$4"; }
+val() {
+    local r
+    # (sort, then awk: Debian's default awk, mawk, has no asort)
+    for r in $(seq 1 "$REPEAT"); do val_in "$r" "$@"; done | { grep . || true; } | sort -g | awk '{ v[++n] = $1 }
+        END { if (n == 0) exit; if (n % 2) print v[(n + 1) / 2]; else print (v[n / 2] + v[n / 2 + 1]) / 2 }'
+}
 {
     printf '\n%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' server "N=100 W=32" "N=1000 S=10" "W=1 p99" "W=1 p99.9" "W=32 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
     printf '%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' "" "deliveries" "deliveries" "latency" "latency" "latency" "latency" "per second" "connection" "W=32 / N=1000"
@@ -304,24 +330,28 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
     for entry in "${SERVERS[@]}"; do
         name=${entry%%|*}
         for t in "${ALL_TESTS[@]}"; do
-            f="$OUT/${name//[^A-Za-z0-9._-]/_}.$t.json"
-            if [ ! -s "$f" ]; then
-                problems+="  $name $t: failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
-                continue
-            fi
-            for k in errors lost reordered stalled unexpected failures close_timeouts; do
-                v=$(jget "$f" "$k")
-                if [ -n "$v" ] && [ "$v" != 0 ]; then problems+="  $name $t: $k $v"$'\n'; fi
+            for r in $(seq 1 "$REPEAT"); do
+                f="$OUT/${name//[^A-Za-z0-9._-]/_}.$t.r$r.json"
+                label="$name $t"
+                [ "$REPEAT" = 1 ] || label+=" (round $r)"
+                if [ ! -s "$f" ]; then
+                    problems+="  $label: failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
+                    continue
+                fi
+                for k in errors lost reordered stalled unexpected failures close_timeouts; do
+                    v=$(jget "$f" "$k")
+                    if [ -n "$v" ] && [ "$v" != 0 ]; then problems+="  $label: $k $v"$'\n'; fi
+                done
+                v=$(jget "$f" bench_cpu_pct)
+                if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
+                    problems+="  $label: the load generator used ${v}% of its core: the figure is a lower bound"$'\n'
+                fi
+                v=$(jget "$f" others_cpu_pct)
+                [ "$t" = idle ] && v="" # memory is not disturbed by other work
+                if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 15) }'; then
+                    problems+="  $label: other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
+                fi
             done
-            v=$(jget "$f" bench_cpu_pct)
-            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
-                problems+="  $name $t: the load generator used ${v}% of its core: the figure is a lower bound"$'\n'
-            fi
-            v=$(jget "$f" others_cpu_pct)
-            [ "$t" = idle ] && v="" # memory is not disturbed by other work
-            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 15) }'; then
-                problems+="  $name $t: other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
-            fi
         done
     done
     if [ -n "$problems" ]; then
@@ -346,8 +376,39 @@ val() { jget "$OUT/${1//[^A-Za-z0-9._-]/_}.$2.json" "$3"; }
                 "$(ratio bcast-w32 server_cpu_ns_per_delivery) / $(ratio bcast-n1000 server_cpu_ns_per_delivery)"
         done
     fi
+    if [ "${#SERVERS[@]}" -gt 1 ] && [ "$REPEAT" -gt 1 ]; then
+        # Round by round, since the machine's speed drifts: herald's tail against each other
+        # server's, and its CPU per delivery against theirs, in the same round.
+        rratio() { # rratio ROUND OTHER TEST KEY
+            awk -v a="$(val_in "$1" herald "$3" "$4")" -v b="$(val_in "$1" "$2" "$3" "$4")" \
+                'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.3gx", a / b }'
+        }
+        printf '\nround by round, herald / other (lower is better for herald)\n'
+        printf '%-20s %6s %10s %10s %22s\n' "" round "W=1 p99" "W=1 p99.9" "srv CPU/delivery"
+        tail_wins=0
+        for r in $(seq 1 "$REPEAT"); do
+            ahead=1
+            for entry in "${SERVERS[@]:1}"; do
+                other=${entry%%|*}
+                printf '%-20s %6s %10s %10s %22s\n' "÷ $other" "$r" \
+                    "$(rratio "$r" "$other" bcast-w1 latency_p99_us)" \
+                    "$(rratio "$r" "$other" bcast-w1 latency_p999_us)" \
+                    "$(rratio "$r" "$other" bcast-w32 server_cpu_ns_per_delivery) / $(rratio "$r" "$other" bcast-n1000 server_cpu_ns_per_delivery)"
+                [ "$other" = mio-floor ] && continue # the floor is not a reference for the tail
+                for k in latency_p99_us latency_p999_us; do
+                    if ! awk -v a="$(val_in "$r" herald bcast-w1 "$k")" -v b="$(val_in "$r" "$other" bcast-w1 "$k")" \
+                        'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0) }'; then
+                        ahead=0
+                    fi
+                done
+            done
+            tail_wins=$((tail_wins + ahead))
+        done
+        printf 'W=1: herald'"'"'s p99 and p99.9 at most every reference'"'"'s (the floor aside) in %s of %s rounds\n' "$tail_wins" "$REPEAT"
+    fi
     printf '\nmem/idle: growth of the server'"'"'s anonymous memory (RssAnon) per idle connection; the\n'
     printf 'per-test lines above also give the growth of its RSS, which adds program code paged in.\n'
+    [ "$REPEAT" = 1 ] || printf '\nfigures in the tables are medians over %s rounds (every round: JSON in results.jsonl)\n' "$REPEAT"
     printf '\nduration %ss per broadcast run (warm-up %ss), idle hold %ss; open loop at %s messages/s\n' "$DURATION" "$WARMUP" "$HOLD" "${OPEN_RATE:-n/a}"
     printf 'details: %s (latency plots: *.bcast-*.svg; HdrHistogram percentiles: *.hgrm)\n' "$OUT"
 } | tee "$OUT/summary.txt"
