@@ -28,15 +28,16 @@
 # against every server in turn); the table shows each figure's median over the rounds, and
 # a per-round section shows how herald's tail latency and CPU per delivery compared with
 # each other server in every round, so that one lucky or unlucky run does not decide a
-# comparison. Results (tables and one JSON line per test and round) are kept in a directory printed at the end,
-# with a latency plot (SVG) and an HdrHistogram percentile file (.hgrm) per broadcast test.
+# comparison. Results (tables and one JSON line per test and round) are kept in a
+# directory printed at the end, with a latency plot (SVG) and an HdrHistogram percentile
+# file (.hgrm) per broadcast test and round.
 # The script builds what it measures and installs what it needs (cargo, npm); it kills
 # only the processes it started. What wss:// and permessage-deflate cost (TLS fan-out
 # retention, deflate on vs off, idle memory with deflate) is scripts/bench-tls-deflate.sh.
 set -euo pipefail
 
 usage() {
-    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 
 Options:
