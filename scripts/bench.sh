@@ -331,6 +331,7 @@ val() {
     for entry in "${SERVERS[@]}"; do
         name=${entry%%|*}
         for t in "${ALL_TESTS[@]}"; do
+            busy_gen=() # the load generator's CPU in the rounds where it was above 85%
             for r in $(seq 1 "$REPEAT"); do
                 f="$OUT/${name//[^A-Za-z0-9._-]/_}.$t.r$r.json"
                 label="$name $t"
@@ -345,7 +346,7 @@ val() {
                 done
                 v=$(jget "$f" bench_cpu_pct)
                 if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
-                    problems+="  $label: the load generator used ${v}% of its core: the figure is a lower bound"$'\n'
+                    busy_gen+=("$v")
                 fi
                 v=$(jget "$f" others_cpu_pct)
                 [ "$t" = idle ] && v="" # memory is not disturbed by other work
@@ -353,6 +354,15 @@ val() {
                     problems+="  $label: other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
                 fi
             done
+            # One line per test, however many rounds: the generator near its limit is the
+            # usual case on two cores, not an event.
+            if [ "${#busy_gen[@]}" -gt 0 ]; then
+                used=$(printf '%s\n' "${busy_gen[@]}" | sort -g | awk '{ v[++n] = $1 }
+                    END { if (v[1] == v[n]) printf "%s%%", v[1]; else printf "%s-%s%%", v[1], v[n] }')
+                rounds=""
+                [ "$REPEAT" = 1 ] || rounds=" in ${#busy_gen[@]} of $REPEAT rounds"
+                problems+="  $name $t: the load generator used $used of its core$rounds: the figure is a lower bound"$'\n'
+            fi
         done
     done
     if [ -n "$problems" ]; then
