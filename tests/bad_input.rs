@@ -343,6 +343,25 @@ fn http_1_0_is_400() {
     refused(addr, &replace("HTTP/1.1", "HTTP/1.0"), 400);
 }
 
+/// HTTP/0.1, and the head the CI's fuzz run of 2026-12-01 stopped on (the harness's fault,
+/// kept as a seed in fuzz/corpus/server/ci-2026-12-01): a bogus version, bytes over 0x7f
+/// in the Host value, a header without a colon and a second request behind it.
+#[test]
+fn http_0_1_and_a_mangled_head_are_400() {
+    let addr = echo();
+    refused(addr, &replace("HTTP/1.1", "HTTP/0.1"), 400);
+    let mut mangled = b"GET / HTTP/0.1\r\nHost: server.exam\xe9le.com\r\n".to_vec();
+    mangled.extend_from_slice(b"Upgra wde:ebossket\r\nConnection: Up \x00GET htt\x8a\xc5/fuz");
+    mangled.extend_from_slice(b" HTTP/1\xff\xff\xff.1TTP/0.1(\r\xc1\n");
+    refused(addr, &mangled, 400);
+    // The version is refused without waiting for the head's end.
+    refused(
+        addr,
+        b"GET / HTTP/0.1\r\nHost: server.exam\xe9le.com\r\n",
+        400,
+    );
+}
+
 #[test]
 fn missing_or_wrong_upgrade_headers_are_400() {
     let addr = echo();

@@ -87,6 +87,10 @@ seeds = {
         "smuggle": b"\x00" + SMUGGLE,
         "http": b"\x00GET http://h/healthz HTTP/1.1\r\nHost: h\r\n\r\n",
         "garbage": b"\x00\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        # The input the CI's fuzz run of 4543d11 stopped on (the harness's read was
+        # interrupted by libFuzzer's SIGALRM, not the server's fault): HTTP/0.1, bytes over
+        # 0x7f in the head, a broken header and a second request behind it.
+        "ci-2026-12-01": b'\x00GET / HTTP/0.1\r\nHost: server.exam\xe9le.com\r\nUpgra wde:ebossket\r\nConnection: Up \x00GET htt\x8a\xc5/fuz\xd0\xd0\x97lHthz H.1(\r\xc1\nHosHTTP/1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff.1TTP/0.1(\r\xc1\n',
     },
 }
 
