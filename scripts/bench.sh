@@ -298,7 +298,7 @@ val() {
     local r
     # (sort, then awk: Debian's default awk, mawk, has no asort)
     for r in $(seq 1 "$REPEAT"); do val_in "$r" "$@"; done | { grep . || true; } | sort -g | awk '{ v[++n] = $1 }
-        END { if (n == 0) exit; if (n % 2) print v[(n + 1) / 2]; else print (v[n / 2] + v[n / 2 + 1]) / 2 }'
+        END { if (n == 0) exit; if (n % 2) print v[(n + 1) / 2]; else printf "%.6f\n", (v[n / 2] + v[n / 2 + 1]) / 2 }'
 }
 {
     printf '\n%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' server "N=100 W=32" "N=1000 S=10" "W=1 p99" "W=1 p99.9" "W=32 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
@@ -397,8 +397,11 @@ val() {
         printf '\nround by round, herald / other (lower is better for herald)\n'
         printf '%-20s %6s %10s %10s %22s\n' "" round "W=1 p99" "W=1 p99.9" "srv CPU/delivery"
         tail_wins=0
+        tail_rounds=0 # rounds with every W=1 figure present
         for r in $(seq 1 "$REPEAT"); do
             ahead=1
+            complete=1
+            refs=0 # references compared (a run with only the floor has none)
             for entry in "${SERVERS[@]:1}"; do
                 other=${entry%%|*}
                 printf '%-20s %6s %10s %10s %22s\n' "÷ $other" "$r" \
@@ -406,16 +409,27 @@ val() {
                     "$(rratio "$r" "$other" bcast-w1 latency_p999_us)" \
                     "$(rratio "$r" "$other" bcast-w32 server_cpu_ns_per_delivery) / $(rratio "$r" "$other" bcast-n1000 server_cpu_ns_per_delivery)"
                 [ "$other" = mio-floor ] && continue # the floor is not a reference for the tail
+                refs=$((refs + 1))
                 for k in latency_p99_us latency_p999_us; do
-                    if ! awk -v a="$(val_in "$r" herald bcast-w1 "$k")" -v b="$(val_in "$r" "$other" bcast-w1 "$k")" \
-                        'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0) }'; then
+                    a=$(val_in "$r" herald bcast-w1 "$k")
+                    b=$(val_in "$r" "$other" bcast-w1 "$k")
+                    if [ -z "$a" ] || [ -z "$b" ]; then
+                        complete=0
+                    elif ! awk -v a="$a" -v b="$b" 'BEGIN { exit !(a + 0 <= b + 0) }'; then
                         ahead=0
                     fi
                 done
             done
-            tail_wins=$((tail_wins + ahead))
+            if [ "$complete" = 1 ] && [ "$refs" -gt 0 ]; then
+                tail_rounds=$((tail_rounds + 1))
+                tail_wins=$((tail_wins + ahead))
+            fi
         done
-        printf 'W=1: herald'"'"'s p99 and p99.9 at most every reference'"'"'s (the floor aside) in %s of %s rounds\n' "$tail_wins" "$REPEAT"
+        if [ "$tail_rounds" -gt 0 ]; then
+            printf 'W=1: herald'"'"'s p99 and p99.9 at most every reference'"'"'s (the floor aside) in %s of %s rounds' "$tail_wins" "$tail_rounds"
+            [ "$tail_rounds" = "$REPEAT" ] || printf ' (of %s, the rest lacking a figure)' "$REPEAT"
+            printf '\n'
+        fi
     fi
     printf '\nmem/idle: growth of the server'"'"'s anonymous memory (RssAnon) per idle connection; the\n'
     printf 'per-test lines above also give the growth of its RSS, which adds program code paged in.\n'

@@ -2,6 +2,7 @@
 """Write the seed corpus (fuzz/corpus/TARGET/NAME): a few small inputs per target that
 reach deep quickly, including every input named in issue 15. Run from anywhere:
 python3 fuzz/seeds/make.py. The files are committed; rerun after changing this."""
+import base64
 import os
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus")
@@ -90,7 +91,11 @@ seeds = {
         # The input the CI's fuzz run of 4543d11 stopped on (the harness's read was
         # interrupted by libFuzzer's SIGALRM, not the server's fault): HTTP/0.1, bytes over
         # 0x7f in the head, a broken header and a second request behind it.
-        "ci-2026-12-01": b'\x00GET / HTTP/0.1\r\nHost: server.exam\xe9le.com\r\nUpgra wde:ebossket\r\nConnection: Up \x00GET htt\x8a\xc5/fuz\xd0\xd0\x97lHthz H.1(\r\xc1\nHosHTTP/1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff.1TTP/0.1(\r\xc1\n',
+        "ci-2026-12-01": base64.b64decode(
+            "AEdFVCAvIEhUVFAvMC4xDQpIb3N0OiBzZXJ2ZXIuZXhhbelsZS5jb20NClVwZ3JhIHdkZTplYm9zc2tl"
+            "dA0KQ29ubmVjdGlvbjogVXAgAEdFVCBodHSKxS9mdXrQ0JdsSHRoeiBILjEoDcEKSG9zSFRUUC8x////"
+            "/////////////////////////////////////////////////////////y4xVFRQLzAuMSgNwQo="
+        ),
     },
 }
 
