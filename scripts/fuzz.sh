@@ -35,9 +35,9 @@ failed=()
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus-work/$t"
     # The server target talks TCP with 5 s read timeouts (a stuck server costs an input
-    # about 15 s at most): give it longer per input. libFuzzer's watchdog is a SIGALRM every timeout/2 + 1 s,
-    # which interrupts those reads (EINTR); keeping it short enough to fire a few times in
-    # a 30 s run keeps the harness's retry exercised.
+    # about 15 s at most): give it longer per input. libFuzzer's watchdog is a SIGALRM
+    # every timeout/2 + 1 s, which interrupts those reads (EINTR); keeping it short enough
+    # to fire a few times in a 30 s run keeps the harness's retry exercised.
     timeout=10
     [[ $t == server ]] && timeout=20
     log="fuzz/corpus-work/$t.log"
