@@ -297,23 +297,11 @@ spread() { # spread TEST KEY: min-max over the rounds, when there are several
     for ((r = 1; r <= REPEAT; r++)); do
         for t in "${TESTS[@]}"; do
             name=${t%%|*}
-            f="$OUT/$name.r$r.json"
-            if [ ! -s "$f" ]; then
-                problems+="  $name (round $r): failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
-                continue
-            fi
-            for k in errors lost reordered stalled unexpected failures close_timeouts; do
-                v=$(jget "$f" "$k")
-                if [ -n "$v" ] && [ "$v" != 0 ]; then problems+="  $name (round $r): $k $v"$'\n'; fi
-            done
-            v=$(jget "$f" bench_cpu_pct)
-            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
-                problems+="  $name (round $r): the load generator used ${v}% of its core: the figure is a lower bound"$'\n'
-            fi
-            v=$(jget "$f" others_cpu_pct)
-            case "$name" in idle*) v="" ;; esac # memory is not disturbed by other work
-            if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 15) }'; then
-                problems+="  $name (round $r): other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
+            quiet=1
+            case "$name" in idle*) quiet=0 ;; esac # memory is not disturbed by other work
+            result_problems "$OUT/$name.r$r.json" "$name (round $r)" "$quiet"
+            if [ -n "$GEN_BUSY" ]; then
+                problems+="  $name (round $r): the load generator used ${GEN_BUSY}% of its core: the figure is a lower bound"$'\n'
             fi
         done
     done

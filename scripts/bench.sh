@@ -336,23 +336,10 @@ val() {
                 f="$OUT/${name//[^A-Za-z0-9._-]/_}.$t.r$r.json"
                 label="$name $t"
                 [ "$REPEAT" = 1 ] || label+=" (round $r)"
-                if [ ! -s "$f" ]; then
-                    problems+="  $label: failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null))"$'\n'
-                    continue
-                fi
-                for k in errors lost reordered stalled unexpected failures close_timeouts; do
-                    v=$(jget "$f" "$k")
-                    if [ -n "$v" ] && [ "$v" != 0 ]; then problems+="  $label: $k $v"$'\n'; fi
-                done
-                v=$(jget "$f" bench_cpu_pct)
-                if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
-                    busy_gen+=("$v")
-                fi
-                v=$(jget "$f" others_cpu_pct)
-                [ "$t" = idle ] && v="" # memory is not disturbed by other work
-                if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 15) }'; then
-                    problems+="  $label: other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
-                fi
+                quiet=1
+                [ "$t" = idle ] && quiet=0 # memory is not disturbed by other work
+                result_problems "$f" "$label" "$quiet"
+                [ -z "$GEN_BUSY" ] || busy_gen+=("$GEN_BUSY")
             done
             # One line per test, however many rounds: the generator near its limit is the
             # usual case on two cores, not an event.

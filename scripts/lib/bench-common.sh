@@ -100,6 +100,33 @@ jget() { # jget FILE KEY: a field of the flat JSON object in FILE ("" if absent 
     sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1" | tr -d '"' | sed 's/^null$//'
 }
 
+# result_problems FILE LABEL QUIET_MATTERS: append to `problems` what is wrong with one
+# herald-bench result (it failed, or counted errors, losses and the like; other processes
+# busy meanwhile, unless QUIET_MATTERS is 0, as for memory), each line prefixed by LABEL.
+# Sets GEN_BUSY to the load generator's CPU (% of a core) if it was above 85%, else "":
+# callers word that one themselves (per round, or once per test).
+result_problems() {
+    local f=$1 label=$2 quiet=$3 k v
+    GEN_BUSY=""
+    if [ ! -s "$f" ]; then
+        problems+="  $label: failed ($(tail -n 1 "${f%.json}.txt" 2>/dev/null || true))"$'\n'
+        return 0
+    fi
+    for k in errors lost reordered stalled unexpected failures close_timeouts; do
+        v=$(jget "$f" "$k")
+        if [ -n "$v" ] && [ "$v" != 0 ]; then problems+="  $label: $k $v"$'\n'; fi
+    done
+    v=$(jget "$f" bench_cpu_pct)
+    if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 85) }'; then
+        GEN_BUSY=$v
+    fi
+    v=$(jget "$f" others_cpu_pct)
+    [ "$quiet" = 0 ] && v=""
+    if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 15) }'; then
+        problems+="  $label: other processes used ${v}% of a core meanwhile: the figure is noisy"$'\n'
+    fi
+}
+
 # --- servers: a free port, started pinned (SERVER_PIN), waited for until it listens ------
 SERVER_PID=""
 SERVER_PORT=""
