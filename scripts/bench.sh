@@ -293,6 +293,10 @@ done
 # --- the table --------------------------------------------------------------------------------
 # val SERVER TEST KEY: the median over the rounds that have the figure ("" if none);
 # val_in ROUND SERVER TEST KEY: one round's figure.
+# divide A B: A / B as a ratio ("1.23x"), or n/a when either is missing or B is 0.
+divide() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.3gx", a / b }'
+}
 val_in() { jget "$OUT/${2//[^A-Za-z0-9._-]/_}.$3.r$1.json" "$4"; }
 val() {
     local r
@@ -361,9 +365,8 @@ val() {
         printf '%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' "" "N=100 W=32" "N=1000 S=10" "W=1 p99" "W=1 p99.9" "W=32 p99" "open p99" handshakes "mem/idle" "srv CPU/delivery"
         for entry in "${SERVERS[@]:1}"; do
             other=${entry%%|*}
-            ratio() { # ratio TEST KEY
-                awk -v a="$(val herald "$1" "$2")" -v b="$(val "$other" "$1" "$2")" \
-                    'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.3gx", a / b }'
+            ratio() { # ratio TEST KEY: herald's median over $other's
+                divide "$(val herald "$1" "$2")" "$(val "$other" "$1" "$2")"
             }
             printf '%-20s %14s %16s %10s %10s %10s %11s %13s %12s %22s\n' "÷ $other" \
                 "$(ratio bcast-w32 deliveries_per_s)" "$(ratio bcast-n1000 deliveries_per_s)" \
@@ -377,9 +380,8 @@ val() {
     if [ "${#SERVERS[@]}" -gt 1 ] && [ "$REPEAT" -gt 1 ]; then
         # Round by round, since the machine's speed drifts: herald's tail against each other
         # server's, and its CPU per delivery against theirs, in the same round.
-        rratio() { # rratio ROUND OTHER TEST KEY
-            awk -v a="$(val_in "$1" herald "$3" "$4")" -v b="$(val_in "$1" "$2" "$3" "$4")" \
-                'BEGIN { if (a == "" || b == "" || b + 0 == 0) printf "n/a"; else printf "%.3gx", a / b }'
+        rratio() { # rratio ROUND OTHER TEST KEY: herald's figure over OTHER's in ROUND
+            divide "$(val_in "$1" herald "$3" "$4")" "$(val_in "$1" "$2" "$3" "$4")"
         }
         printf '\nround by round, herald / other (lower is better for herald)\n'
         printf '%-20s %6s %10s %10s %22s\n' "" round "W=1 p99" "W=1 p99.9" "srv CPU/delivery"
