@@ -44,7 +44,7 @@ fn fanout(c: &mut Criterion) {
                     for _ in 0..per_turn {
                         let frame = spares.encode(OpCode::Binary, black_box(&payload));
                         for outbox in &mut outboxes {
-                            outbox.push(frame.clone(), &mut spares);
+                            outbox.push(&frame, &mut spares);
                         }
                     }
                     for outbox in &mut outboxes {

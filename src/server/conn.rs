@@ -199,7 +199,7 @@ impl Conn {
 
     /// Queue a frame unless it would take the backlog past `max_backlog`. A frame is
     /// always accepted into an empty outbox, so any single message can be sent.
-    pub fn enqueue(&mut self, frame: Frame, max_backlog: usize, spares: &mut Spares) -> Enqueued {
+    pub fn enqueue(&mut self, frame: &Frame, max_backlog: usize, spares: &mut Spares) -> Enqueued {
         let unsent = self.outbox.unsent();
         if unsent > 0 && unsent + frame.len() > max_backlog {
             return Enqueued::OverBacklog;

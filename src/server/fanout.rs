@@ -70,11 +70,10 @@ impl Arrived {
 
 impl Outgoing<'_> {
     /// The uncompressed frame, encoded on first need.
-    fn plain(&mut self, spares: &mut Spares) -> Frame {
+    fn plain(&mut self, spares: &mut Spares) -> &Frame {
         let msg = self.msg;
         self.plain
             .get_or_insert_with(|| spares.encode(msg.opcode(), msg.as_bytes()))
-            .clone()
     }
 
     /// The frame compressed for a deflate window of `bits`, compressed on first need.
@@ -84,19 +83,17 @@ impl Outgoing<'_> {
         spares: &mut Spares,
         deflater: &mut Deflater,
         buf: &mut Vec<u8>,
-    ) -> Frame {
+    ) -> &Frame {
         let (msg, arrived) = (self.msg, self.arrived);
         let bits = bits.clamp(9, 15);
-        self.compressed[usize::from(bits - 9)]
-            .get_or_insert_with(|| match arrived {
-                // A 15-bit window reads whatever window the sender used.
-                Some(deflated) if bits == 15 => spares.encode_message(msg.opcode(), true, deflated),
-                _ => {
-                    deflater.compress(bits, msg.as_bytes(), buf);
-                    spares.encode_message(msg.opcode(), true, buf)
-                }
-            })
-            .clone()
+        self.compressed[usize::from(bits - 9)].get_or_insert_with(|| match arrived {
+            // A 15-bit window reads whatever window the sender used.
+            Some(deflated) if bits == 15 => spares.encode_message(msg.opcode(), true, deflated),
+            _ => {
+                deflater.compress(bits, msg.as_bytes(), buf);
+                spares.encode_message(msg.opcode(), true, buf)
+            }
+        })
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod conn;
 mod context;
 mod deadlines;
 pub(crate) mod fanout;
+pub(crate) mod frames;
 mod handler;
 mod http;
 mod inbound;

@@ -3,38 +3,22 @@
 //! Owns the queue of shared frames, the offset into a partly written head frame and the
 //! count of unsent bytes (the backlog that the slow-consumer limit reads), all three boxed
 //! together and absent while nothing is queued: an idle connection's outbox is one null
-//! pointer. A broadcast frame is encoded once into a `Frame` and the same bytes are queued
-//! for every recipient; the outbox never copies a payload. Draining writes many frames per
-//! system call (`write_vectored`). `Spares` recycles frame buffers and queue storage, so
+//! pointer. A broadcast frame is encoded once (`frames.rs`) and the same bytes are queued
+//! for every recipient; a frame that lies right after the queue's last one in the frame
+//! log joins it, so a turn's messages to one recipient are one queue entry and one slice
+//! to write. Draining writes many frames per system call (one slice, small frames copied
+//! together, or `write_vectored`). `Spares` recycles frame storage and queue storage, so
 //! the steady state allocates nothing per message and an idle connection holds no queue
 //! memory. It knows nothing of sockets beyond `std::io::Write`.
 
+pub use super::frames::Frame;
+use super::frames::FrameStore;
 use crate::protocol::OpCode;
-use crate::protocol::frame::encode_message_into;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
-use std::ops::Deref;
-use std::rc::Rc;
 
 /// How many frames one `write_vectored` call takes at most.
 const MAX_IOV: usize = 64;
-
-/// How many recent frame buffers the pool watches for reuse: enough to cover the
-/// messages in flight at once under load (a soak with 200 in flight allocated a third of
-/// its frames anew with 64, and its RSS crept as those allocations fragmented the heap).
-const POOL_FRAMES: usize = 1024;
-
-/// Frame buffers larger than this are not kept for reuse.
-const POOL_MAX_BYTES: usize = 64 << 10;
-
-/// The pool's frame buffers hold at most this many bytes of capacity together, so that
-/// [`POOL_FRAMES`] buffers of large messages do not pin [`POOL_FRAMES`] x
-/// [`POOL_MAX_BYTES`].
-const POOL_BYTES: usize = 1 << 20;
-
-/// The most a frame header adds to a payload (RFC 6455 §5.2: 2 bytes, 8 of extended
-/// length; a server's frames carry no masking key).
-const MAX_HEADER: usize = 10;
 
 /// Frames up to this size are copied together into one buffer for a plain write.
 const COALESCE_FRAME: usize = 512;
@@ -48,32 +32,11 @@ const SPARE_QUEUES: usize = 1024;
 /// Queue storage larger than this (in frames) is freed rather than kept.
 const SPARE_QUEUE_MAX: usize = 256;
 
-/// Encoded frame bytes, shared between the outboxes of all recipients.
-#[derive(Clone, Debug)]
-pub struct Frame(Rc<Vec<u8>>);
-
-impl Frame {
-    /// Raw bytes to send as they are (an HTTP response, say).
-    pub fn raw(bytes: Vec<u8>) -> Frame {
-        Frame(Rc::new(bytes))
-    }
-}
-
-impl Deref for Frame {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// Storage recycled between the outboxes of one loop: frame buffers and queues.
+/// Storage recycled between the outboxes of one loop: frames and queues.
 #[derive(Debug, Default)]
 pub struct Spares {
-    /// Recent frame buffers, oldest first. One whose only owner is this ring has been
-    /// written to every recipient and can be reused.
-    frames: VecDeque<Rc<Vec<u8>>>,
-    /// The capacity of the buffers in `frames`, in bytes (at most [`POOL_BYTES`]).
-    pooled_bytes: usize,
+    /// Where frames are encoded.
+    frames: FrameStore,
     /// Where small frames are copied together before a write.
     coalesce: Vec<u8>,
     /// Empty queues with capacity, boxed as an `Outbox` holds them.
@@ -82,42 +45,15 @@ pub struct Spares {
 }
 
 impl Spares {
-    /// Encode a whole unmasked frame, reusing a buffer every recipient is done with.
+    /// Encode a whole unmasked frame (RFC 6455 §5.2) carrying `payload`.
     pub fn encode(&mut self, opcode: OpCode, payload: &[u8]) -> Frame {
-        self.encode_message(opcode, false, payload)
+        self.frames.encode_message(opcode, false, payload)
     }
 
     /// Encode a whole frame, marked compressed (RSV1) if `compressed`: the encoder sets
     /// the bit, the outbox only stores bytes.
     pub fn encode_message(&mut self, opcode: OpCode, compressed: bool, payload: &[u8]) -> Frame {
-        let reusable = self
-            .frames
-            .front()
-            .is_some_and(|f| Rc::strong_count(f) == 1);
-        if reusable || self.frames.len() >= POOL_FRAMES {
-            // Reused, or still queued somewhere and let go (its last owner frees it).
-            if let Some(mut old) = self.frames.pop_front() {
-                self.pooled_bytes -= old.capacity();
-                if reusable && let Some(buf) = Rc::get_mut(&mut old) {
-                    buf.clear();
-                    encode_message_into(buf, opcode, compressed, payload);
-                    return self.keep(old);
-                }
-            }
-        }
-        let mut buf = Vec::with_capacity(payload.len() + MAX_HEADER);
-        encode_message_into(&mut buf, opcode, compressed, payload);
-        self.keep(Rc::new(buf))
-    }
-
-    /// A frame of `bytes`, also kept in the pool when it fits there.
-    fn keep(&mut self, bytes: Rc<Vec<u8>>) -> Frame {
-        let capacity = bytes.capacity();
-        if capacity <= POOL_MAX_BYTES && self.pooled_bytes + capacity <= POOL_BYTES {
-            self.pooled_bytes += capacity;
-            self.frames.push_back(bytes.clone());
-        }
-        Frame(bytes)
+        self.frames.encode_message(opcode, compressed, payload)
     }
 
     fn queue(&mut self) -> Box<Queue> {
@@ -125,8 +61,9 @@ impl Spares {
     }
 
     fn give_back(&mut self, mut queue: Box<Queue>) {
-        if queue.frames.capacity() <= SPARE_QUEUE_MAX && self.queues.len() < SPARE_QUEUES {
-            queue.frames.clear();
+        if queue.older.capacity() <= SPARE_QUEUE_MAX && self.queues.len() < SPARE_QUEUES {
+            queue.older.clear();
+            queue.last = None;
             queue.offset = 0;
             queue.unsent = 0;
             self.queues.push(queue);
@@ -163,7 +100,12 @@ pub struct Outbox {
 /// The frames of an outbox that has some, and how far writing them has got.
 #[derive(Debug, Default)]
 struct Queue {
-    frames: VecDeque<Frame>,
+    /// The newest frame or run, the one the next frame may join. Kept here rather than in
+    /// `older` so that queueing a turn's messages touches only this box (one cache line
+    /// per recipient, not two). `None` only when the queue is empty.
+    last: Option<Frame>,
+    /// The frames before `last`, oldest first.
+    older: VecDeque<Frame>,
     /// Bytes of the head frame already written.
     offset: usize,
     /// Bytes queued and not yet written.
@@ -171,19 +113,26 @@ struct Queue {
 }
 
 impl Outbox {
-    /// Queue a frame. Returns true if the outbox was empty before.
-    pub fn push(&mut self, frame: Frame, spares: &mut Spares) -> bool {
+    /// Queue a frame (a clone of it, sharing its bytes; nothing is cloned when it joins
+    /// the queue's last run). Returns true if the outbox was empty before.
+    pub fn push(&mut self, frame: &Frame, spares: &mut Spares) -> bool {
         let queue = self.queue.get_or_insert_with(|| spares.queue());
-        let was_empty = queue.frames.is_empty();
         queue.unsent += frame.len();
-        queue.frames.push_back(frame);
-        was_empty
+        let Some(last) = &mut queue.last else {
+            queue.last = Some(frame.clone());
+            return true;
+        };
+        if !last.extend(frame) {
+            let before = std::mem::replace(last, frame.clone());
+            queue.older.push_back(before);
+        }
+        false
     }
 
     /// Whether nothing waits to be written.
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.queue.as_ref().is_none_or(|q| q.frames.is_empty())
+        self.queue.as_ref().is_none_or(|q| q.last.is_none())
     }
 
     /// Bytes queued and not yet written.
@@ -191,13 +140,18 @@ impl Outbox {
         self.queue.as_ref().map_or(0, |q| q.unsent)
     }
 
-    /// Drop every frame that has not started to leave. A partly written head frame is kept,
-    /// so the stream stays well-formed for a close frame queued after it.
+    /// Drop what has not started to leave. A partly written head entry is kept whole, so
+    /// the stream stays well-formed for a close frame queued after it: one frame, or a run
+    /// of small frames from one chunk of the frame log (at most 16 KiB).
     pub fn discard_unsent(&mut self) {
         if let Some(queue) = &mut self.queue {
-            let keep = usize::from(queue.offset > 0).min(queue.frames.len());
-            queue.frames.truncate(keep);
-            queue.unsent = queue.frames.front().map_or(0, |f| f.len() - queue.offset);
+            let head = match queue.older.pop_front() {
+                Some(oldest) => Some(oldest),
+                None => queue.last.take(),
+            };
+            queue.older.clear();
+            queue.last = head.filter(|_| queue.offset > 0);
+            queue.unsent = queue.last.as_ref().map_or(0, |f| f.len() - queue.offset);
         }
     }
 
@@ -212,40 +166,42 @@ impl Outbox {
         let Some(queue) = self.queue.as_deref_mut() else {
             return Ok(Flush::Drained);
         };
-        while !queue.frames.is_empty() {
+        while let Some(head) = queue.head() {
             stats.calls += 1;
-            let frames = &queue.frames;
             let offset = queue.offset;
-            let result = match frames.len() {
-                // One frame (the common case for a quiet peer): a plain write, without
-                // setting up an iovec array.
-                1 => w.write(&frames[0][offset..]),
-                // Many small frames: one copy into a contiguous buffer is cheaper than the
-                // kernel walking an iovec per frame (herald-bench, N=1000 S=10: 182 -> 135
-                // ns of server CPU per delivery).
-                _ if frames[0].len() - offset <= COALESCE_FRAME => {
-                    let buf = &mut spares.coalesce;
-                    buf.clear();
-                    buf.extend_from_slice(&frames[0][offset..]);
-                    for frame in frames.iter().skip(1) {
-                        if frame.len() > COALESCE_FRAME || buf.len() + frame.len() > COALESCE_LIMIT
-                        {
-                            break;
-                        }
-                        buf.extend_from_slice(frame);
+            let result = if queue.older.is_empty() {
+                // One frame or one run of the log (the common case: a turn's messages to
+                // this peer): a plain write of its bytes where they are.
+                w.write(&head.bytes()[offset..])
+            } else if head.in_log() || head.len() - offset <= COALESCE_FRAME {
+                // Runs of the log and small frames: one copy into a contiguous buffer is
+                // cheaper than the kernel walking an iovec per frame (herald-bench, N=1000
+                // S=10: 182 -> 135 ns of server CPU per delivery).
+                let buf = &mut spares.coalesce;
+                buf.clear();
+                buf.extend_from_slice(&head.bytes()[offset..]);
+                for frame in queue.frames().skip(1) {
+                    let small = frame.in_log() || frame.len() <= COALESCE_FRAME;
+                    if !small || buf.len() + frame.len() > COALESCE_LIMIT {
+                        break;
                     }
-                    w.write(buf)
+                    buf.extend_from_slice(&frame.bytes());
                 }
-                _ => {
-                    let mut slices = [IoSlice::new(&[]); MAX_IOV];
-                    let mut count = 0;
-                    for (slot, frame) in slices.iter_mut().zip(frames.iter()) {
-                        let start = if count == 0 { offset } else { 0 };
-                        *slot = IoSlice::new(&frame[start..]);
-                        count += 1;
-                    }
-                    w.write_vectored(&slices[..count])
+                w.write(buf)
+            } else {
+                // Large frames, each in a buffer of its own: one vectored write, up to the
+                // first frame that is not.
+                let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                let mut count = 0;
+                for (slot, frame) in slices.iter_mut().zip(queue.frames()) {
+                    let Some(bytes) = frame.own_bytes() else {
+                        break;
+                    };
+                    let start = if count == 0 { offset } else { 0 };
+                    *slot = IoSlice::new(&bytes[start..]);
+                    count += 1;
                 }
+                w.write_vectored(&slices[..count])
             };
             match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -266,10 +222,20 @@ impl Outbox {
 }
 
 impl Queue {
+    /// The oldest frame, the one being written.
+    fn head(&self) -> Option<&Frame> {
+        self.older.front().or(self.last.as_ref())
+    }
+
+    /// Every frame, oldest first.
+    fn frames(&self) -> impl Iterator<Item = &Frame> {
+        self.older.iter().chain(&self.last)
+    }
+
     /// `written` bytes left: drop the frames they finished, keep the offset into the next.
     fn advance(&mut self, mut written: usize) {
         self.unsent -= written;
-        while let Some(head) = self.frames.front() {
+        while let Some(head) = self.head() {
             let rest = head.len() - self.offset;
             if written < rest {
                 self.offset += written;
@@ -277,7 +243,9 @@ impl Queue {
             }
             written -= rest;
             self.offset = 0;
-            self.frames.pop_front();
+            if self.older.pop_front().is_none() {
+                self.last = None;
+            }
         }
     }
 }
@@ -294,6 +262,17 @@ mod tests {
         limit: usize,
         calls: usize,
         block_every: usize,
+    }
+
+    impl Trickle {
+        fn new(limit: usize, block_every: usize) -> Trickle {
+            Trickle {
+                out: Vec::new(),
+                limit,
+                calls: 0,
+                block_every,
+            }
+        }
     }
 
     impl Write for Trickle {
@@ -321,57 +300,81 @@ mod tests {
         }
     }
 
+    /// Flush until drained, checking the backlog after each blocked attempt.
+    fn drain(outbox: &mut Outbox, w: &mut Trickle, spares: &mut Spares, queued: usize) {
+        let already = w.out.len();
+        while outbox.flush(w, spares, &mut WriteStats::default()).unwrap() == Flush::Blocked {
+            assert_eq!(outbox.unsent(), queued - (w.out.len() - already));
+        }
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.unsent(), 0);
+    }
+
     #[test]
     fn partial_writes_keep_their_offset_and_order() {
+        let mut spares = Spares::default();
+        // Sizes from empty to 2 KiB: in the log, in buffers of their own, and raw bytes.
         let frames: Vec<Frame> = (0..200u32)
             .map(|i| {
-                Frame::raw(encode_frame(
-                    OpCode::Binary,
-                    &vec![i as u8; (i as usize * 37) % 2000],
-                ))
+                let payload = vec![i as u8; (i as usize * 37) % 2000];
+                match i % 3 {
+                    0 => Frame::raw(encode_frame(OpCode::Binary, &payload)),
+                    _ => spares.encode(OpCode::Binary, &payload),
+                }
             })
             .collect();
-        let expected: Vec<u8> = frames.iter().flat_map(|f| f.to_vec()).collect();
+        let expected: Vec<u8> = frames.iter().flat_map(|f| f.bytes().to_vec()).collect();
         for limit in [1, 3, 64, 1000, 1 << 20] {
             let mut outbox = Outbox::default();
-            let mut spares = Spares::default();
-            let mut w = Trickle {
-                out: Vec::new(),
-                limit,
-                calls: 0,
-                block_every: 5,
-            };
+            let mut w = Trickle::new(limit, 5);
             for f in &frames {
-                outbox.push(f.clone(), &mut spares);
+                outbox.push(f, &mut spares);
             }
             assert_eq!(outbox.unsent(), expected.len());
-            while outbox
-                .flush(&mut w, &mut spares, &mut WriteStats::default())
-                .unwrap()
-                == Flush::Blocked
-            {
-                assert_eq!(outbox.unsent(), expected.len() - w.out.len());
-            }
-            assert!(outbox.is_empty());
-            assert_eq!(outbox.unsent(), 0);
+            drain(&mut outbox, &mut w, &mut spares, expected.len());
             assert_eq!(w.out, expected, "limit {limit}");
         }
     }
 
     #[test]
-    fn many_frames_leave_in_one_call() {
+    fn each_recipient_gets_its_own_messages_in_order_however_they_interleave() {
+        // Three recipients of a log's frames, each skipping different ones (the sender
+        // is not sent its own message), written in pieces while more arrive.
+        let mut spares = Spares::default();
+        let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
+        let mut writers: Vec<Trickle> = (0..3).map(|i| Trickle::new(7 + i * 50, 3)).collect();
+        let mut expected = vec![Vec::new(); 3];
+        for i in 0..3000u32 {
+            let frame = spares.encode(OpCode::Text, format!("message {i}").as_bytes());
+            for (r, outbox) in outboxes.iter_mut().enumerate() {
+                if i as usize % 3 != r || i % 7 == 0 {
+                    outbox.push(&frame, &mut spares);
+                    expected[r].extend_from_slice(&frame.bytes());
+                }
+            }
+            if i % 10 == 9 {
+                for (outbox, w) in outboxes.iter_mut().zip(&mut writers) {
+                    let _ = outbox.flush(w, &mut spares, &mut WriteStats::default());
+                }
+            }
+        }
+        for ((mut outbox, mut w), expected) in outboxes.into_iter().zip(writers).zip(expected) {
+            let queued = outbox.unsent();
+            drain(&mut outbox, &mut w, &mut spares, queued);
+            assert_eq!(w.out, expected);
+        }
+    }
+
+    #[test]
+    fn a_turns_messages_are_one_entry_and_leave_in_one_call() {
         let mut outbox = Outbox::default();
         let mut spares = Spares::default();
         for _ in 0..50 {
             let frame = spares.encode(OpCode::Text, b"hello");
-            outbox.push(frame, &mut spares);
+            outbox.push(&frame, &mut spares);
         }
-        let mut w = Trickle {
-            out: Vec::new(),
-            limit: usize::MAX,
-            calls: 0,
-            block_every: usize::MAX,
-        };
+        assert_eq!(outbox.queue.as_ref().map(|q| q.older.len()), Some(0));
+        let mut w = Trickle::new(usize::MAX, usize::MAX);
         let mut stats = WriteStats::default();
         assert_eq!(
             outbox.flush(&mut w, &mut spares, &mut stats).unwrap(),
@@ -385,21 +388,32 @@ mod tests {
                 calls: 1
             }
         );
-        assert_eq!(w.out.len(), 50 * 7);
+        assert_eq!(w.out, b"\x81\x05hello".repeat(50));
+    }
+
+    #[test]
+    fn large_frames_leave_in_one_vectored_call() {
+        let mut outbox = Outbox::default();
+        let mut spares = Spares::default();
+        for i in 0..20u8 {
+            let frame = spares.encode(OpCode::Binary, &[i; 1000]);
+            outbox.push(&frame, &mut spares);
+        }
+        let mut w = Trickle::new(usize::MAX, usize::MAX);
+        outbox
+            .flush(&mut w, &mut spares, &mut WriteStats::default())
+            .unwrap();
+        assert_eq!(w.calls, 1);
+        assert_eq!(w.out.len(), 20 * 1004);
     }
 
     #[test]
     fn discard_keeps_a_partly_written_head() {
         let mut outbox = Outbox::default();
         let mut spares = Spares::default();
-        outbox.push(Frame::raw(vec![1; 10]), &mut spares);
-        outbox.push(Frame::raw(vec![2; 10]), &mut spares);
-        let mut w = Trickle {
-            out: Vec::new(),
-            limit: 4,
-            calls: 0,
-            block_every: 2,
-        };
+        outbox.push(&Frame::raw(vec![1; 10]), &mut spares);
+        outbox.push(&Frame::raw(vec![2; 10]), &mut spares);
+        let mut w = Trickle::new(4, 2);
         assert_eq!(
             outbox
                 .flush(&mut w, &mut spares, &mut WriteStats::default())
@@ -408,7 +422,7 @@ mod tests {
         );
         outbox.discard_unsent();
         assert_eq!(outbox.unsent(), 6);
-        outbox.push(Frame::raw(vec![3; 2]), &mut spares);
+        outbox.push(&Frame::raw(vec![3; 2]), &mut spares);
         w.block_every = usize::MAX;
         outbox
             .flush(&mut w, &mut spares, &mut WriteStats::default())
@@ -416,25 +430,53 @@ mod tests {
         assert_eq!(w.out, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3]);
 
         let mut outbox = Outbox::default();
-        outbox.push(Frame::raw(vec![1; 10]), &mut spares);
+        outbox.push(&Frame::raw(vec![1; 10]), &mut spares);
         outbox.discard_unsent();
         assert!(outbox.is_empty());
         assert_eq!(outbox.unsent(), 0);
     }
 
     #[test]
+    fn discard_keeps_a_partly_written_run_whole_and_frames_stay_whole() {
+        let mut outbox = Outbox::default();
+        let mut spares = Spares::default();
+        let small = spares.encode(OpCode::Text, b"abc");
+        let smaller = spares.encode(OpCode::Text, b"de");
+        outbox.push(&small, &mut spares);
+        outbox.push(&smaller, &mut spares);
+        outbox.push(&Frame::raw(vec![9; 3]), &mut spares);
+        let mut w = Trickle::new(2, 2);
+        assert_eq!(
+            outbox
+                .flush(&mut w, &mut spares, &mut WriteStats::default())
+                .unwrap(),
+            Flush::Blocked
+        );
+        outbox.discard_unsent();
+        assert_eq!(
+            outbox.unsent(),
+            5 + 4 - 2,
+            "the run goes out whole, the rest not"
+        );
+        let close = spares.encode(OpCode::Close, &[3, 232]);
+        outbox.push(&close, &mut spares);
+        w.block_every = usize::MAX;
+        w.limit = usize::MAX;
+        outbox
+            .flush(&mut w, &mut spares, &mut WriteStats::default())
+            .unwrap();
+        assert_eq!(w.out, b"\x81\x03abc\x81\x02de\x88\x02\x03\xe8");
+    }
+
+    #[test]
     fn storage_is_recycled() {
         let mut spares = Spares::default();
         let mut outbox = Outbox::default();
-        let mut w = Trickle {
-            out: Vec::new(),
-            limit: usize::MAX,
-            calls: 0,
-            block_every: usize::MAX,
-        };
+        let mut w = Trickle::new(usize::MAX, usize::MAX);
         let first = spares.encode(OpCode::Binary, &[1; 100]);
-        let first_ptr = first.as_ptr();
-        outbox.push(first, &mut spares);
+        let first_ptr = first.bytes().as_ptr();
+        outbox.push(&first, &mut spares);
+        drop(first);
         assert_eq!(
             outbox
                 .flush(&mut w, &mut spares, &mut WriteStats::default())
@@ -443,43 +485,13 @@ mod tests {
         );
         assert!(outbox.queue.is_none(), "an idle outbox holds no storage");
         assert_eq!(spares.queues.len(), 1);
-        // The written frame's buffer is reused for the next one.
+        // The written frame's bytes are written over by the next one.
         let second = spares.encode(OpCode::Binary, &[2; 50]);
-        assert_eq!(second.as_ptr(), first_ptr);
-        // A frame still queued somewhere is not reused.
+        assert_eq!(second.bytes().as_ptr(), first_ptr);
+        // A frame still queued somewhere is not.
         let third = spares.encode(OpCode::Binary, &[3; 50]);
-        assert_ne!(third.as_ptr(), second.as_ptr());
-        assert_eq!(&third[2..], &[3; 50]);
-    }
-
-    #[test]
-    fn hundreds_in_flight_still_reuse_buffers_and_the_pool_is_bounded() {
-        let mut spares = Spares::default();
-        // 300 messages in flight, then written everywhere; the next 300 reuse them all.
-        let in_flight: Vec<Frame> = (0..300u32)
-            .map(|i| spares.encode(OpCode::Binary, &i.to_be_bytes()))
-            .collect();
-        let mut first: Vec<*const u8> = in_flight.iter().map(|f| f.as_ptr()).collect();
-        drop(in_flight);
-        let again: Vec<Frame> = (0..300u32)
-            .map(|i| spares.encode(OpCode::Binary, &i.to_be_bytes()))
-            .collect();
-        let mut second: Vec<*const u8> = again.iter().map(|f| f.as_ptr()).collect();
-        first.sort();
-        second.sort();
-        assert_eq!(first, second, "every buffer was reused");
-        assert_eq!(&again[299][2..], &299u32.to_be_bytes());
-        drop(again);
-        // Large frames: the pool keeps at most POOL_BYTES of them.
-        let big = vec![7u8; 60 << 10];
-        let held: Vec<Frame> = (0..40)
-            .map(|_| spares.encode(OpCode::Binary, &big))
-            .collect();
-        assert!(spares.pooled_bytes <= POOL_BYTES);
-        assert_eq!(
-            spares.pooled_bytes,
-            spares.frames.iter().map(|f| f.capacity()).sum::<usize>()
-        );
-        assert!(held.iter().all(|f| f.len() == big.len() + 4));
+        assert_ne!(third.bytes().as_ptr(), second.bytes().as_ptr());
+        assert_eq!(&third.bytes()[2..], &[3; 50]);
+        assert_eq!(&second.bytes()[2..], &[2; 50]);
     }
 }

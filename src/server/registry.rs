@@ -378,8 +378,8 @@ impl Registry {
             return Enqueued::Behind;
         };
         let queued = match max_backlog {
-            Some(limit) => conn.enqueue(frame, limit, spares),
-            None if conn.outbox.push(frame, spares) => Enqueued::First,
+            Some(limit) => conn.enqueue(&frame, limit, spares),
+            None if conn.outbox.push(&frame, spares) => Enqueued::First,
             None => Enqueued::Behind,
         };
         if queued == Enqueued::First {
