@@ -29,8 +29,9 @@ const COALESCE_LIMIT: usize = 64 << 10;
 /// Spare queue storage kept for reuse, at most.
 const SPARE_QUEUES: usize = 1024;
 
-/// Queue storage larger than this (in frames) is freed rather than kept.
-const SPARE_QUEUE_MAX: usize = 256;
+/// Queue storage larger than this (in frames, 16 bytes each) is freed rather than kept:
+/// spare queues hold at most 1,024 x 128 x 16 bytes = 2 MiB.
+const SPARE_QUEUE_MAX: usize = 128;
 
 /// Storage recycled between the outboxes of one loop: frames and queues.
 #[derive(Debug, Default)]
