@@ -6,10 +6,17 @@
 //! bytes shared by all the frames in them: consecutive messages that go to the same
 //! recipient lie side by side there, so an outbox keeps them as one run and writes them
 //! as one slice, with no copy and no queue entry per message (uWebSockets batches a
-//! topic's messages per subscriber to the same end). A chunk nothing refers to any more
-//! starts over, so in the steady state the same few kilobytes are written turn after turn.
-//! Larger frames get a buffer of their own, recycled through a pool. The bytes a frame
-//! refers to never change while it exists. It knows nothing of connections or sockets.
+//! topic's messages per subscriber to the same end) — as long as nothing else was encoded
+//! between them. A chunk nothing refers to any more is reused, wherever it is in the log,
+//! so in the steady state the same few kilobytes are written turn after turn. Larger
+//! frames get a buffer of their own, recycled through a pool. The bytes a frame refers to
+//! never change while it exists. It knows nothing of connections or sockets.
+//!
+//! What it pins: a frame in the log keeps its whole chunk alive, so what a slow consumer's
+//! backlog holds can exceed its byte count, but the log never has more than
+//! [`LOG_CHUNKS`] chunks. Past that, small frames are encoded like large ones, and those
+//! are bounded as before: reused buffers by the pool's [`POOL_BYTES`], the rest by each
+//! connection's backlog limit.
 
 use crate::protocol::OpCode;
 use crate::protocol::frame::encode_message_into;
@@ -22,9 +29,14 @@ use std::rc::Rc;
 const LOG_CHUNK: usize = 16 << 10;
 
 /// Chunks of the log alive at once, at most (a slow consumer keeps the chunks its
-/// backlog is in alive; past this, small frames get buffers of their own, sized to fit,
-/// so that small frames cannot pin more than `LOG_CHUNKS` x `LOG_CHUNK` bytes).
+/// backlog is in alive; past this, small frames get buffers of their own), so the log
+/// holds at most 512 KiB.
 const LOG_CHUNKS: usize = 32;
+
+/// Chunks nothing refers to that are kept for the next busy turn, at most (beyond the one
+/// being appended to): a turn with up to 80 KiB of small frames allocates nothing, and an
+/// idle loop keeps 80 KiB.
+const SPARE_CHUNKS: usize = 4;
 
 /// Frames up to this size (header included) go to the log.
 const LOG_FRAME: usize = 512;
@@ -49,7 +61,8 @@ const MAX_HEADER: usize = 10;
 /// Where a frame's bytes are.
 #[derive(Debug)]
 enum Buf {
-    /// A buffer of the frame's own (a large frame, or raw bytes such as an HTTP answer).
+    /// A buffer of the frame's own: a large frame, raw bytes such as an HTTP answer, or a
+    /// small frame when the log is at its bound.
     Own(Vec<u8>),
     /// A chunk of the frame log. Appending only ever writes past the bytes that frames
     /// refer to, and a chunk is cleared only when no frame refers to it.
@@ -213,27 +226,26 @@ impl FrameStore {
         })
     }
 
-    /// The chunk to append `size` bytes to: the current one if it has room, else a
-    /// recycled or new one, or none when [`LOG_CHUNKS`] are all still in use.
+    /// The chunk to append `size` bytes to: the current one if it has room, else one
+    /// nothing refers to any more or a new one, or none when [`LOG_CHUNKS`] are all still
+    /// in use.
     fn log_chunk(&mut self, size: usize) -> Option<&Rc<Buf>> {
         if let Some(current) = self.log.back() {
             if Rc::strong_count(current) == 1 {
-                // Every frame in it is written: start over, and let go of older chunks
-                // that are done with too.
+                // Every frame in it is written: start over, and free the idle chunks
+                // beyond the spares.
                 clear(current);
-                while self.log.len() > 1
-                    && self.log.front().is_some_and(|c| Rc::strong_count(c) == 1)
-                {
-                    self.log.pop_front();
-                }
+                self.trim();
                 return self.log.back();
             }
             if log_len(current) + size <= LOG_CHUNK {
                 return self.log.back();
             }
         }
-        let oldest_done = self.log.front().is_some_and(|c| Rc::strong_count(c) == 1);
-        if oldest_done && let Some(chunk) = self.log.pop_front() {
+        // Any idle chunk will do, not only the oldest: one frame stuck in the oldest (a
+        // consumer that stopped reading) must not keep the others from being reused.
+        let idle = self.log.iter().position(|c| Rc::strong_count(c) == 1);
+        if let Some(chunk) = idle.and_then(|i| self.log.remove(i)) {
             clear(&chunk);
             self.log.push_back(chunk);
         } else if self.log.len() < LOG_CHUNKS {
@@ -243,6 +255,19 @@ impl FrameStore {
             return None;
         }
         self.log.back()
+    }
+
+    /// Free the chunks nothing refers to beyond [`SPARE_CHUNKS`] (the current one, last,
+    /// stays).
+    fn trim(&mut self) {
+        let last = self.log.len().saturating_sub(1);
+        let (mut index, mut spare) = (0, 0);
+        self.log.retain(|chunk| {
+            let idle = index != last && Rc::strong_count(chunk) == 1;
+            index += 1;
+            spare += usize::from(idle);
+            !idle || spare <= SPARE_CHUNKS
+        });
     }
 
     /// Encode into a buffer of the frame's own, reusing one every recipient is done with.
@@ -306,6 +331,22 @@ fn capacity(buf: &Buf) -> usize {
     match buf {
         Buf::Own(bytes) => bytes.capacity(),
         Buf::Log(_) => 0,
+    }
+}
+
+#[cfg(test)]
+impl Frame {
+    /// The chunk of the log it is in, if it is.
+    pub(crate) fn chunk(&self) -> Option<*const ()> {
+        self.in_log().then(|| Rc::as_ptr(&self.buf).cast())
+    }
+}
+
+#[cfg(test)]
+impl FrameStore {
+    /// The log's chunks.
+    pub(crate) fn log_chunks(&self) -> Vec<*const ()> {
+        self.log.iter().map(|c| Rc::as_ptr(c).cast()).collect()
     }
 }
 
@@ -400,15 +441,45 @@ mod tests {
             held.iter()
                 .all(|f| f.len() == 404 && f.bytes()[4..] == payload)
         );
-        // Once written everywhere, chunks are recycled rather than allocated.
+        // Once written everywhere, chunks are recycled rather than allocated, and the idle
+        // ones beyond the spares are freed.
         drop(held);
         let frame = encode(&mut store, &payload);
         assert!(frame.in_log());
-        assert_eq!(
-            store.log.len(),
-            1,
-            "the chunks nothing refers to are let go"
-        );
+        assert_eq!(store.log.len(), 1 + SPARE_CHUNKS);
+    }
+
+    #[test]
+    fn a_frame_stuck_in_the_oldest_chunk_does_not_keep_the_others_from_reuse() {
+        let mut store = FrameStore::default();
+        // A consumer that stopped reading holds one frame of the first chunk.
+        let stuck = encode(&mut store, b"x");
+        for turn in 0..100 {
+            // A busy turn: 64 frames of 500 bytes (two chunks), written before the next.
+            let frames: Vec<Frame> = (0..64).map(|_| encode(&mut store, &[5; 498])).collect();
+            let spilled = frames.iter().filter(|f| !f.in_log()).count();
+            assert_eq!(spilled, 0, "turn {turn}: frames left the log");
+            assert!(store.log.len() <= 2 + SPARE_CHUNKS, "turn {turn}");
+        }
+        assert_eq!(&stuck.bytes()[..], b"\x82\x01x");
+    }
+
+    #[test]
+    fn busy_turns_reuse_their_chunks() {
+        let mut store = FrameStore::default();
+        let mut most = 0;
+        for _ in 0..100 {
+            // 40 frames of 500 bytes a turn: more than one chunk.
+            let frames: Vec<Frame> = (0..40).map(|_| encode(&mut store, &[1; 498])).collect();
+            assert!(frames.iter().all(Frame::in_log));
+            most = most.max(store.log.len());
+            let chunks: Vec<*const Buf> = store.log.iter().map(Rc::as_ptr).collect();
+            drop(frames);
+            // The next turn starts in a chunk it already had.
+            let next = encode(&mut store, b"next");
+            assert!(chunks.contains(&Rc::as_ptr(&next.buf)));
+        }
+        assert_eq!(most, 2, "two chunks, allocated once");
     }
 
     #[test]
