@@ -77,7 +77,7 @@ pub struct PushConfig {
     /// The largest API request body, in bytes: the server's `Config::max_message_size`
     /// (a longer one is answered 413 before it is read).
     pub max_body: usize,
-    /// The room an upgrade's path asks for (see [`RoomOfPath`]).
+    /// The room an upgrade's path asks for (a `fn(&str) -> Option<&str>`, see `RoomOfPath`).
     pub room_of: RoomOfPath,
 }
 

@@ -1,7 +1,7 @@
 //! The target: one `ws://` or `wss://` URL, parsed once (the only URL parser of
 //! herald-bench), and how every client talks to it (the TLS settings, the deflate offer).
 //!
-//! Owns the loopback rule: only 127.0.0.1, localhost and [::1] are load-tested unless the
+//! Owns the loopback rule: only 127.0.0.1, localhost and `[::1]` are load-tested unless the
 //! user says `--allow-remote`. It does not open connections (that is `connection`).
 
 use crate::tls::TlsClient;
@@ -38,7 +38,7 @@ pub struct Target {
 
 impl Target {
     /// Parse `ws[s]://HOST[:PORT][/PATH][?QUERY]`. Only loopback hosts (127.0.0.1, localhost,
-    /// [::1]) are accepted unless `allow_remote`: this tool is for load tests of a server on
+    /// `[::1]`) are accepted unless `allow_remote`: this tool is for load tests of a server on
     /// the same machine, and pointing it elsewhere must be a deliberate choice. A remote host
     /// name is resolved here, once (its first address is used).
     pub fn parse(url: &str, allow_remote: bool) -> Result<Target, String> {
