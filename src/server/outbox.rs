@@ -308,10 +308,17 @@ mod tests {
         }
     }
 
+    /// One flush, which must not fail.
+    fn flush_once(outbox: &mut Outbox, w: &mut impl Write, spares: &mut Spares) -> Flush {
+        outbox
+            .flush(w, spares, &mut WriteStats::default())
+            .expect("the test writers only block or are interrupted")
+    }
+
     /// Flush until drained, checking the backlog after each blocked attempt.
     fn drain(outbox: &mut Outbox, w: &mut Trickle, spares: &mut Spares, queued: usize) {
         let already = w.out.len();
-        while outbox.flush(w, spares, &mut WriteStats::default()).unwrap() == Flush::Blocked {
+        while flush_once(outbox, w, spares) == Flush::Blocked {
             assert_eq!(outbox.unsent(), queued - (w.out.len() - already));
         }
         assert!(outbox.is_empty());
@@ -362,7 +369,7 @@ mod tests {
             }
             if i % 10 == 9 {
                 for (outbox, w) in outboxes.iter_mut().zip(&mut writers) {
-                    let _ = outbox.flush(w, &mut spares, &mut WriteStats::default());
+                    flush_once(outbox, w, &mut spares);
                 }
             }
         }
@@ -408,9 +415,7 @@ mod tests {
             outbox.push(&frame, &mut spares);
         }
         let mut w = Trickle::new(usize::MAX, usize::MAX);
-        outbox
-            .flush(&mut w, &mut spares, &mut WriteStats::default())
-            .unwrap();
+        flush_once(&mut outbox, &mut w, &mut spares);
         assert_eq!(w.calls, 1);
         assert_eq!(w.out.len(), 20 * 1004);
     }
@@ -422,19 +427,12 @@ mod tests {
         outbox.push(&Frame::raw(vec![1; 10]), &mut spares);
         outbox.push(&Frame::raw(vec![2; 10]), &mut spares);
         let mut w = Trickle::new(4, 2);
-        assert_eq!(
-            outbox
-                .flush(&mut w, &mut spares, &mut WriteStats::default())
-                .unwrap(),
-            Flush::Blocked
-        );
+        assert_eq!(flush_once(&mut outbox, &mut w, &mut spares), Flush::Blocked);
         outbox.discard_unsent();
         assert_eq!(outbox.unsent(), 6);
         outbox.push(&Frame::raw(vec![3; 2]), &mut spares);
         w.block_every = usize::MAX;
-        outbox
-            .flush(&mut w, &mut spares, &mut WriteStats::default())
-            .unwrap();
+        flush_once(&mut outbox, &mut w, &mut spares);
         assert_eq!(w.out, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3]);
 
         let mut outbox = Outbox::default();
@@ -454,12 +452,7 @@ mod tests {
         outbox.push(&smaller, &mut spares);
         outbox.push(&Frame::raw(vec![9; 3]), &mut spares);
         let mut w = Trickle::new(2, 2);
-        assert_eq!(
-            outbox
-                .flush(&mut w, &mut spares, &mut WriteStats::default())
-                .unwrap(),
-            Flush::Blocked
-        );
+        assert_eq!(flush_once(&mut outbox, &mut w, &mut spares), Flush::Blocked);
         outbox.discard_unsent();
         assert_eq!(
             outbox.unsent(),
@@ -470,9 +463,7 @@ mod tests {
         outbox.push(&close, &mut spares);
         w.block_every = usize::MAX;
         w.limit = usize::MAX;
-        outbox
-            .flush(&mut w, &mut spares, &mut WriteStats::default())
-            .unwrap();
+        flush_once(&mut outbox, &mut w, &mut spares);
         assert_eq!(w.out, b"\x81\x03abc\x81\x02de\x88\x02\x03\xe8");
     }
 
@@ -485,12 +476,7 @@ mod tests {
         let first_ptr = first.bytes().as_ptr();
         outbox.push(&first, &mut spares);
         drop(first);
-        assert_eq!(
-            outbox
-                .flush(&mut w, &mut spares, &mut WriteStats::default())
-                .unwrap(),
-            Flush::Drained
-        );
+        assert_eq!(flush_once(&mut outbox, &mut w, &mut spares), Flush::Drained);
         assert!(outbox.queue.is_none(), "an idle outbox holds no storage");
         assert_eq!(spares.queues.len(), 1);
         // The written frame's bytes are written over by the next one.
@@ -638,10 +624,7 @@ mod tests {
                         if p == 0 && seed % 2 == 0 && rng.below(20) != 0 {
                             continue; // a slow consumer
                         }
-                        let _ = peer
-                            .outbox
-                            .flush(&mut peer.w, &mut spares, &mut WriteStats::default())
-                            .unwrap();
+                        flush_once(&mut peer.outbox, &mut peer.w, &mut spares);
                     }
                     80..=84 => held.clear(),
                     85..=87 => {
@@ -688,12 +671,7 @@ mod tests {
                 }
             }
             for peer in &mut peers {
-                while peer
-                    .outbox
-                    .flush(&mut peer.w, &mut spares, &mut WriteStats::default())
-                    .unwrap()
-                    == Flush::Blocked
-                {}
+                while flush_once(&mut peer.outbox, &mut peer.w, &mut spares) == Flush::Blocked {}
                 assert_eq!(peer.w.out, peer.expected, "seed {seed}");
                 assert_eq!(peer.outbox.unsent(), 0);
             }
@@ -710,8 +688,7 @@ mod tests {
         assert!(outbox.push(&frame, &mut spares));
         outbox.push(&Frame::raw(Vec::new()), &mut spares);
         let mut w = Trickle::new(usize::MAX, usize::MAX);
-        let r = outbox.flush(&mut w, &mut spares, &mut WriteStats::default());
-        assert_eq!(r.ok(), Some(Flush::Drained));
+        assert_eq!(flush_once(&mut outbox, &mut w, &mut spares), Flush::Drained);
         assert_eq!(w.out.len(), 2004);
     }
 }
