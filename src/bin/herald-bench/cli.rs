@@ -178,7 +178,7 @@ fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
         "--stage",
     ];
     let extra: Vec<&str> = extra.iter().chain(FILES).copied().collect();
-    let f = parse_flags(rest, &extra, &["--inflate-all"])?;
+    let f = parse_flags(rest, &extra, &["--inflate-all", "--compress-each"])?;
     let stages = f
         .all("--stage")
         .iter()
@@ -213,6 +213,7 @@ fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
         size: f.get("--size", 32)?,
         payload: payload::Payload::parse(f.value("--payload").unwrap_or("binary"))?,
         inflate_all: f.has("--inflate-all"),
+        compress_each: f.has("--compress-each"),
         window: f.count("--window", if rate.is_some() { 1000 } else { 1 })?,
         rate,
         stages,

@@ -228,7 +228,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
                         loop {
                             match c.decoder.next(&mut bytes) {
                                 Ok(None) => break,
-                                Ok(Some(Inbound::Data { .. } | Inbound::Compressed)) => {}
+                                Ok(Some(Inbound::Data { .. } | Inbound::Compressed(_))) => {}
                                 Ok(Some(f)) => {
                                     if c.control(f, &mut rng) {
                                         t.fail("the server closed before we did".into());

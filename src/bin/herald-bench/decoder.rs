@@ -32,16 +32,18 @@ const MAX_PACKED: usize = 16 << 20;
 
 /// One frame or message out of the decoder.
 #[derive(Clone, Copy, Debug)]
-pub enum Inbound {
+pub enum Inbound<'a> {
     /// A complete data message: its first bytes (`head_len` of them valid) and its length.
     Data {
         head: Head,
         head_len: usize,
         len: u64,
     },
-    /// A complete compressed message (RSV1, after deflate was negotiated): the payload is
-    /// `Decoder::packed`, to be inflated.
-    Compressed,
+    /// A complete compressed message (RSV1, after deflate was negotiated), to be inflated:
+    /// its payload where it lies in the input when it came in one frame within one input
+    /// (most do, and are not copied), or `None` when the decoder joined it from several
+    /// frames or inputs. `Decoder::payload` gives it either way.
+    Compressed(Option<&'a [u8]>),
     /// A close frame and its status code, if it had one.
     Close(Option<u16>),
     /// A ping; its payload is `Decoder::control_payload`.
@@ -102,16 +104,16 @@ impl Decoder {
         &self.control[..self.control_len]
     }
 
-    /// The payload of the last compressed message returned.
-    pub fn packed(&self) -> &[u8] {
-        &self.packed
+    /// The payload of the last compressed message returned, given what `Compressed` held.
+    pub fn payload<'b>(&'b self, in_place: Option<&'b [u8]>) -> &'b [u8] {
+        in_place.unwrap_or(&self.packed)
     }
 
     /// Take bytes from the front of `buf` until a message or control frame is complete
     /// (returned) or `buf` is used up (`None`). A violation of the framing rules a server
     /// must follow is an error.
     #[inline]
-    pub fn next(&mut self, buf: &mut &[u8]) -> Result<Option<Inbound>, &'static str> {
+    pub fn next<'a>(&mut self, buf: &mut &'a [u8]) -> Result<Option<Inbound<'a>>, &'static str> {
         loop {
             let remaining = match self.remaining {
                 Some(r) => r,
@@ -128,6 +130,19 @@ impl Decoder {
             let take = remaining.min(buf.len() as u64) as usize;
             let (chunk, rest) = buf.split_at(take);
             *buf = rest;
+            if self.compressed
+                && self.fin
+                && self.packed.is_empty()
+                && take as u64 == remaining
+                && !self.opcode.is_control()
+            {
+                // A whole compressed message in one frame within this input: hand it out
+                // where it lies rather than copying it.
+                self.remaining = None;
+                self.in_message = false;
+                self.msg_len += take as u64;
+                return Ok(Some(Inbound::Compressed(Some(chunk))));
+            }
             if self.opcode.is_control() {
                 self.control[self.control_len..self.control_len + take].copy_from_slice(chunk);
                 self.control_len += take;
@@ -159,7 +174,7 @@ impl Decoder {
                 OpCode::Pong => return Ok(Some(Inbound::Pong)),
                 _ if self.fin && self.compressed => {
                     self.in_message = false;
-                    return Ok(Some(Inbound::Compressed));
+                    return Ok(Some(Inbound::Compressed(None)));
                 }
                 _ if self.fin => {
                     self.in_message = false;
@@ -310,13 +325,17 @@ mod tests {
                 ..Decoder::default()
             };
             let mut out: Vec<Vec<u8>> = Vec::new();
+            let mut in_place_count = 0;
             for piece in pieces {
                 let mut rest = *piece;
                 while let Some(f) = d.next(&mut rest).unwrap() {
                     out.push(match f {
-                        Inbound::Compressed => {
+                        Inbound::Compressed(in_place) => {
+                            in_place_count += usize::from(in_place.is_some());
                             let mut m = Vec::new();
-                            inflater.inflate(d.packed(), 1 << 20, &mut m).unwrap();
+                            inflater
+                                .inflate(d.payload(in_place), 1 << 20, &mut m)
+                                .unwrap();
                             m
                         }
                         Inbound::Data {
@@ -336,9 +355,12 @@ mod tests {
                 }
                 assert!(rest.is_empty());
             }
-            out
+            (out, in_place_count)
         };
-        let whole = decode(&[&stream]);
+        let (whole, in_place) = decode(&[&stream]);
+        // The two messages in one frame each are handed out where they lie; the two in
+        // several frames are joined.
+        assert_eq!(in_place, 2);
         assert_eq!(whole.len(), 8);
         assert_eq!(whole[0], json);
         assert!(whole[1].starts_with(b"plain"));
@@ -352,10 +374,10 @@ mod tests {
         // Cut in two at every byte, and byte by byte.
         for cut in 0..=stream.len() {
             let (a, b) = stream.split_at(cut);
-            assert_eq!(decode(&[a, b]), whole, "cut at {cut}");
+            assert_eq!(decode(&[a, b]).0, whole, "cut at {cut}");
         }
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-        assert_eq!(decode(&bytes), whole);
+        assert_eq!(decode(&bytes).0, whole);
     }
 
     #[test]
@@ -400,7 +422,7 @@ mod tests {
                     }
                     Inbound::Ping => out.push((u64::MAX - 1, d.control_payload().to_vec())),
                     Inbound::Pong => out.push((u64::MAX - 2, vec![])),
-                    Inbound::Compressed => panic!("no deflate here"),
+                    Inbound::Compressed(_) => panic!("no deflate here"),
                 }
             }
             assert!(rest.is_empty());

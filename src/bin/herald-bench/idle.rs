@@ -215,7 +215,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
                         while matches!(c.phase, Phase::Open | Phase::Closing) {
                             match c.decoder.next(&mut bytes) {
                                 Ok(None) => break,
-                                Ok(Some(Inbound::Data { .. } | Inbound::Compressed)) => {}
+                                Ok(Some(Inbound::Data { .. } | Inbound::Compressed(_))) => {}
                                 Ok(Some(f)) => {
                                     if c.control(f, &mut rng) {
                                         failure = Some(format!(

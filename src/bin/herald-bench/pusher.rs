@@ -173,7 +173,7 @@ fn read_sub(
                         }
                     }
                 }
-                Ok(Some(Inbound::Compressed)) => s.messages += 1,
+                Ok(Some(Inbound::Compressed(_))) => s.messages += 1,
                 Ok(Some(f)) => {
                     if s.client.control(f, rng) && out.failed.is_none() {
                         out.failed = Some(format!(

@@ -57,6 +57,9 @@ pub struct Opts {
     pub payload: Payload,
     /// Inflate every compressed delivery, even byte-for-byte repeats of one inflated.
     pub inflate_all: bool,
+    /// Compress every whole message sent, rather than storing its fields before a body
+    /// compressed once (`--compress-each`).
+    pub compress_each: bool,
     /// Closed loop: messages in flight per sender; open loop: the most in flight.
     pub window: usize,
     /// Open loop: messages per second from all senders together (with `stages`, the
@@ -226,6 +229,7 @@ mod tests {
             size: 32,
             payload: Payload::Binary,
             inflate_all: false,
+            compress_each: false,
             window: 1000,
             rate: Some(rate),
             stages: Vec::new(),

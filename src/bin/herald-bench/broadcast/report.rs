@@ -157,6 +157,22 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
         );
     }
     if opts.target.deflate {
+        json.str(
+            "compressed_as",
+            if opts.compress_each {
+                "each"
+            } else {
+                "stored-head"
+            },
+        );
+        table.row(
+            "compressed as",
+            if opts.compress_each {
+                "each whole message compressed (--compress-each)"
+            } else {
+                "the fields in a stored block, then the text compressed once per distinct text"
+            },
+        );
         json.int("inflated", t.inflated);
         json.int("inflate_reused", t.reused);
         table.row(

@@ -133,7 +133,8 @@ impl Worker {
                 opts.size,
                 opts.target.deflate,
                 opts.inflate_all,
-            ),
+            )
+            .compressing_each(opts.compress_each),
             scratch: vec![0; SCRATCH],
             next_connect: 0,
             in_progress: 0,

@@ -211,9 +211,9 @@ impl Members {
                     head_len,
                     len,
                 })) => self.msgs.read_plain(&head, head_len, len),
-                Ok(Some(Inbound::Compressed)) => self
+                Ok(Some(Inbound::Compressed(in_place))) => self
                     .msgs
-                    .read_packed(c.decoder.packed())
+                    .read_packed(c.decoder.payload(in_place))
                     .map_err(|why| format!("from the server: {why}"))?,
                 Ok(Some(frame)) => {
                     if c.control(frame, &mut self.rng) {

@@ -121,8 +121,8 @@ impl Worker {
                     Some(fields) => self.data(l, fields, now_ns),
                     None => self.not_ours(),
                 },
-                Ok(Some(Inbound::Compressed)) => {
-                    match self.msgs.read_packed(client.decoder.packed()) {
+                Ok(Some(Inbound::Compressed(in_place))) => {
+                    match self.msgs.read_packed(client.decoder.payload(in_place)) {
                         Ok(Some(fields)) => self.data(l, fields, now_ns),
                         Ok(None) => self.not_ours(),
                         Err(why) => {
