@@ -3,7 +3,7 @@
 //! deliveries and their latency, loss, order, rooms), and a client that died.
 
 use super::Worker;
-use crate::broadcast::shared::{RUN, SETUP, SYNC_ID};
+use crate::broadcast::shared::{RUN, SETUP, SYNC_ID, modulo};
 use crate::connection::{Input, Phase};
 use crate::decoder::Inbound;
 use std::sync::atomic::Ordering::*;
@@ -170,7 +170,10 @@ impl Worker {
         }
         let senders = self.shared.opts.senders;
         let id = id as usize;
-        if id >= senders || id == self.global(l) || id % rooms != self.room(l) {
+        if id >= senders
+            || id == self.global(l)
+            || modulo(id as u64, rooms as u64) != self.room(l) as u64
+        {
             // Not one of ours, our own message echoed back, or from another room.
             self.tally.unexpected += 1;
             return;
@@ -225,7 +228,7 @@ impl Worker {
     fn release(&mut self, sender: usize, seq: u64) {
         match self.shared.release(sender, seq) {
             Ok(true) => {
-                let t = sender % self.threads;
+                let t = modulo(sender as u64, self.threads as u64) as usize;
                 if t != self.t {
                     self.wake[t] = true;
                 }
