@@ -74,8 +74,10 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    /// Start `binary` with `args` (the config written in `dir`), and wait until it accepts
-    /// connections on `addr` (its readiness: a successful connect).
+    /// Start `binary` with `args` (the config written in `dir`), and wait until it is ready:
+    /// a request sent through it on `addr` gets herald's HTTP answer back. A connect alone
+    /// is not enough: a CI run saw the first WebSocket client through a freshly started
+    /// HAProxy reset although HAProxy had accepted the readiness connect.
     fn start(binary: &Path, args: &[&str], addr: SocketAddr, dir: PathBuf) -> Proxy {
         let mut child = Command::new(binary)
             .args(args)
@@ -104,8 +106,32 @@ impl Proxy {
             let _ = child.stderr.take().unwrap().read_to_string(&mut err);
             panic!("{} exited ({status}): {err}", binary.display());
         }
+        while !answers_through(addr) {
+            assert!(
+                started.elapsed() < IO_TIMEOUT,
+                "{} never passed a request on to herald",
+                binary.display()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
         Proxy { child, addr, dir }
     }
+}
+
+/// Whether a plain HTTP request sent to `addr` (from 127.0.0.1, which no test's clients
+/// use) comes back with an HTTP status line: the whole path through the proxy to herald
+/// works.
+fn answers_through(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let request = b"GET /ready HTTP/1.1\r\nHost: ready\r\nConnection: close\r\n\r\n";
+    if s.write_all(request).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 8];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
 }
 
 /// A free loopback port for a proxy to listen on, never the same twice in this process:
