@@ -202,6 +202,11 @@ fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
         }
     }
     let rate = rate.or(stages.first().map(|s| s.rate));
+    for switch in ["--inflate-all", "--compress-each"] {
+        if f.has(switch) && !f.has("--deflate") {
+            return Err(format!("{switch} only means something with --deflate"));
+        }
+    }
     let duration = match stages.is_empty() {
         true => f.secs("--duration", 10.0, false)?,
         false => Duration::from_secs_f64(stages.iter().map(|s| s.secs).sum()),
@@ -485,6 +490,8 @@ mod tests {
             "broadcast --url ws://10.1.2.3:9/",
             "broadcast --url ws://127.0.0.1:9/ --header Host:x",
             "broadcast --url ws://127.0.0.1:9/ --clients 5 --clients 6",
+            "broadcast --url ws://127.0.0.1:9/ --compress-each",
+            "broadcast --url ws://127.0.0.1:9/ --inflate-all",
         ] {
             assert!(parse_line(bad).is_err(), "{bad}");
         }
@@ -492,6 +499,12 @@ mod tests {
             panic!("refused");
         };
         assert_eq!((o.rate, o.window), (None, 1), "closed loop by default");
+        let Ok(Command::Broadcast(o)) =
+            parse_line("broadcast --url ws://127.0.0.1:9/ --deflate --compress-each")
+        else {
+            panic!("refused");
+        };
+        assert!(o.compress_each && o.target.deflate && !o.inflate_all);
         let Ok(Command::Broadcast(o)) =
             parse_line("broadcast --url ws://127.0.0.1:9/ --stage 1000:2 --stage 5000/s:3s")
         else {

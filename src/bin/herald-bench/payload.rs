@@ -7,12 +7,13 @@
 //!
 //! * `binary`: three little-endian u64 words, then zeros (a binary frame).
 //! * `json`: `{"id":"<8 hex>","seq":"<16 hex>","t":"<16 hex>","text":"<words>"}`, padded
-//!   with lorem-ipsum words drawn at random (per message) to the exact size: ASCII, so
-//!   valid UTF-8, sent as a text frame. It compresses about as well as chat text does,
+//!   with lorem-ipsum words drawn at random to the exact size: ASCII, so valid UTF-8, sent
+//!   as a text frame. It compresses about as well as chat text does,
 //!   rather than as well as a repeated string would.
 //!
-//! The part after the fields (the JSON text, the binary zeros) is one of `BODIES` fixed
-//! bodies, chosen by the sequence number, so consecutive messages differ.
+//! The part after the fields (the JSON text, the binary zeros) is one of a few fixed
+//! bodies (`bodies_for`: 256 at 1 KiB, fewer for larger messages), chosen by the sequence
+//! number, so consecutive messages differ.
 //!
 //! With deflate negotiated, every message goes out compressed on its own (RSV1; both
 //! sides agreed on no context takeover): by default as a stored (uncompressed) deflate
@@ -162,9 +163,10 @@ impl Payload {
     /// Write a whole message (`p.len()` bytes, at least `min_size`): the fields, then the
     /// body the sequence number picks.
     pub fn fill(self, p: &mut [u8], id: u64, seq: u64, t: u64) {
+        let bodies = bodies_for(p.len());
         let (head, body) = p.split_at_mut(self.head_len());
         self.fill_head(head, id, seq, t);
-        self.fill_body(body, seq % BODIES);
+        self.fill_body(body, seq % bodies);
     }
 
     /// Bytes of a message before its body: the fields (binary) or everything up to the
@@ -196,7 +198,8 @@ impl Payload {
         }
     }
 
-    /// Write body number `body` (below `BODIES`): the rest of a message after its head.
+    /// Write body number `body` (below `bodies_for` the message's size): the rest of a
+    /// message after its head.
     fn fill_body(self, p: &mut [u8], body: u64) {
         match self {
             Payload::Binary => p.fill(0),
@@ -274,9 +277,19 @@ fn words(dst: &mut [u8], seed: u64) {
     }
 }
 
-/// Distinct bodies a run's messages draw from, by sequence number: enough that
+/// The most distinct bodies a run's messages draw from, by sequence number: enough that
 /// consecutive messages differ, few enough that each is compressed only once.
 const BODIES: u64 = 256;
+
+/// Plaintext kept compressed per window size and loop, at most: larger messages draw from
+/// fewer bodies, so the kept bodies stay bounded whatever `--size` is.
+const BODY_BYTES: usize = 256 << 10;
+
+/// How many distinct bodies messages of `size` bytes draw from: 256 up to 1 KiB, down to
+/// one for messages of 256 KiB and more.
+fn bodies_for(size: usize) -> u64 {
+    (BODY_BYTES / size.max(1)).clamp(1, BODIES as usize) as u64
+}
 
 /// Writes and reads a run's messages: the format, the size and, with `--deflate`, the
 /// loop's codec.
@@ -315,9 +328,9 @@ const MEMO_SLOTS: usize = 1 << MEMO_BITS;
 /// Larger compressed messages are not remembered.
 const MEMO_MAX: usize = 64 << 10;
 
-/// Where a compressed payload goes in the memo table: its length, its first 64 bytes
-/// (where the id, sequence number and time land, compressed or stored) and its last 16
-/// (where the text ends).
+/// Where a compressed payload goes in the memo table: its length, its first 72 bytes
+/// (where the id, sequence number and time land, compressed or stored behind a 5-byte
+/// block header) and its last 16 (where the text ends).
 fn memo_key(packed: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mix = |k: u64, w: u64| {
@@ -325,7 +338,7 @@ fn memo_key(packed: &[u8]) -> u64 {
         k ^ k >> 29
     };
     let mut k = packed.len() as u64;
-    if let (Some(head), Some(tail)) = (packed.first_chunk::<64>(), packed.last_chunk::<16>()) {
+    if let (Some(head), Some(tail)) = (packed.first_chunk::<72>(), packed.last_chunk::<16>()) {
         // Every message of ours with deflate: whole words, no bounds to work out.
         for w in head.chunks_exact(8).chain(tail.chunks_exact(8)) {
             k = mix(k, u64::from_le_bytes(w.try_into().unwrap_or_default()));
@@ -339,7 +352,7 @@ fn memo_key(packed: &[u8]) -> u64 {
         u64::from_le_bytes(w)
     };
     let tail = packed.len().saturating_sub(16);
-    for at in [0, 8, 16, 24, 32, 40, 48, 56, tail, tail + 8] {
+    for at in [0, 8, 16, 24, 32, 40, 48, 56, 64, tail, tail + 8] {
         k = mix(k, word(at));
     }
     k
@@ -398,14 +411,15 @@ impl Messages {
             }
             (Some(bits), Some(codec)) => {
                 let head_len = kind.head_len();
+                let body = seq % bodies_for(size);
                 let packed = codec.stored_head(
                     bits,
                     head_len,
-                    seq % BODIES,
+                    body,
                     |h| kind.fill_head(h, id, seq, t),
                     |b| {
                         b.resize(size - head_len, 0);
-                        kind.fill_body(b, seq % BODIES);
+                        kind.fill_body(b, body);
                     },
                 );
                 push_frame_rsv1(out, kind.opcode(), packed.len(), key, |p| {
@@ -436,11 +450,14 @@ impl Messages {
         // A set of two slots; a new message replaces the one used less recently.
         let set = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO_BITS)) as usize & !1;
         self.clock += 1;
-        for m in self.memo.iter_mut().skip(set).take(2) {
-            if m.key == key && m.packed == packed {
-                m.used = self.clock;
-                self.reused += 1;
-                return Ok(m.fields);
+        // Unused slots hold an empty payload, which is not deflate data: never a hit.
+        if !packed.is_empty() {
+            for m in self.memo.iter_mut().skip(set).take(2) {
+                if m.key == key && m.packed == packed {
+                    m.used = self.clock;
+                    self.reused += 1;
+                    return Ok(m.fields);
+                }
             }
         }
         let msg = codec.inflate(packed)?;
@@ -647,6 +664,44 @@ mod tests {
         assert_eq!(Payload::Binary.parse_head(&p[..24]), Some((3, 4, 5)));
         assert!(p[24..].iter().all(|&b| b == 0));
         assert_eq!(Payload::Binary.parse_head(&p[..23]), None);
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn an_empty_compressed_payload_is_refused_with_or_without_the_memo() {
+        // RSV1 with no payload is not deflate data (with the tail restored it is a stored
+        // block with a bad length); unused memo slots hold an empty payload, which must
+        // not pass for a remembered message.
+        use crate::decoder::{Decoder, Inbound};
+        let mut d = Decoder::default();
+        d.deflate = true;
+        let mut rest = &[0xc1u8, 0x00][..];
+        let Ok(Some(Inbound::Compressed(in_place))) = d.next(&mut rest) else {
+            panic!("not a compressed message");
+        };
+        let packed = d.payload(in_place).to_vec();
+        let mut all = Messages::new(Payload::Json, 1024, true, true);
+        assert!(all.read_packed(&packed).is_err());
+        let mut memo = Messages::new(Payload::Json, 1024, true, false);
+        assert!(memo.read_packed(&packed).is_err());
+        assert_eq!(memo.reused, 0);
+    }
+
+    #[test]
+    fn larger_messages_draw_from_fewer_bodies() {
+        // What is kept compressed stays near 256 KiB of plaintext per window size.
+        assert_eq!(bodies_for(32), 256);
+        assert_eq!(bodies_for(1024), 256);
+        assert_eq!(bodies_for(4096), 64);
+        assert_eq!(bodies_for(1 << 20), 1);
+        for size in [24, 1000, 1 << 16, 1 << 20, 16 << 20] {
+            assert!(bodies_for(size) as usize * size <= (256 << 10).max(size));
+        }
+        // Consecutive messages of one size differ while there are several bodies.
+        let (mut a, mut b) = (vec![0u8; 8192], vec![0u8; 8192]);
+        Payload::Json.fill(&mut a, 1, 1, 0);
+        Payload::Json.fill(&mut b, 1, 2, 0);
+        assert_ne!(a[TEXT_AT..], b[TEXT_AT..]);
     }
 
     #[cfg(feature = "deflate")]

@@ -170,7 +170,7 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
             if opts.compress_each {
                 "each whole message compressed (--compress-each)"
             } else {
-                "the fields in a stored block, then the text compressed once per distinct text"
+                "the fields in a stored block, then a body compressed once and kept"
             },
         );
         json.int("inflated", t.inflated);

@@ -185,7 +185,7 @@ impl Worker {
         }
         let gap = seq - *expected;
         let from = *expected;
-        *expected = seq + 1;
+        *expected = seq.saturating_add(1);
         if gap > 0 {
             self.tally.lost += gap;
             if let Some(slice) = self.slice(now_ns) {
