@@ -8,30 +8,16 @@
 
 mod common;
 
-use common::Daemon;
+use common::{Daemon, herald_bench};
 use serde_json::Value;
-use std::process::Command;
 
 /// Run a short compressed broadcast and return its JSON report.
 fn broadcast(daemon: &Daemon, extra: &[&str]) -> Value {
-    let url = format!("ws://{}/", daemon.addr);
-    let pid = daemon.child.id().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_herald-bench"))
-        .args(["broadcast", "--url", &url, "--server-pid", &pid, "--quiet"])
-        .args(["--clients", "5", "--senders", "2", "--window", "8"])
-        .args(["--size", "1024", "--payload", "json", "--deflate"])
-        .args(["--duration", "0.5", "--warmup", "0.2"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    let mut args = vec!["--clients", "5", "--senders", "2", "--window", "8"];
+    args.extend(["--size", "1024", "--payload", "json", "--deflate"]);
+    args.extend(["--duration", "0.5", "--warmup", "0.2"]);
+    args.extend(extra);
+    herald_bench("broadcast", daemon, &args)
 }
 
 #[test]

@@ -7,28 +7,13 @@
 
 mod common;
 
-use common::Daemon;
-use serde_json::Value;
-use std::process::Command;
+use common::{Daemon, herald_bench};
 
 #[test]
 fn herald_bench_idle_reports_the_anonymous_memory_per_connection() {
     let daemon = Daemon::start(&[]);
-    let url = format!("ws://{}/", daemon.addr);
-    let pid = daemon.child.id().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_herald-bench"))
-        .args(["idle", "--url", &url, "--clients", "2000", "--hold", "0.2"])
-        .args(["--server-pid", &pid, "--quiet"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout.lines().last().unwrap_or_default();
-    let json: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let json = herald_bench("idle", &daemon, &["--clients", "2000", "--hold", "0.2"]);
+    let line = json.to_string();
     let field = |name: &str| {
         json[name]
             .as_f64()

@@ -11,7 +11,7 @@ mod common;
 use common::*;
 use herald::{Config, Context, Handler, Message, PeerId, Request, TrustedProxy};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Tells each client, in its first message, the address the server sees for it.
@@ -316,7 +316,7 @@ mod tls {
             b"PROXY TCP4 192.0.2.7 127.0.0.1 443 8080\r\n".to_vec(),
             v2_tcp4([192, 0, 2, 7], 443, &[]),
         ] {
-            let mut tcp: TcpStream = tcp(addr);
+            let mut tcp: std::net::TcpStream = tcp(addr);
             // The header and the ClientHello in one write, as HAProxy sends them.
             let name = ServerName::try_from("localhost").unwrap();
             let mut conn = rustls::ClientConnection::new(client.clone(), name).unwrap();

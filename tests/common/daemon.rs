@@ -136,3 +136,25 @@ impl Daemon {
         self.log.join("\n")
     }
 }
+
+/// Run `herald-bench MODE` against `daemon` (its URL and PID given, `--quiet`) with `args`
+/// after them, and return its JSON report (the last line of its stdout). Panics with the
+/// tool's output if it fails or prints no JSON.
+#[cfg(all(feature = "cli", feature = "bench-tool"))]
+pub fn herald_bench(mode: &str, daemon: &Daemon, args: &[&str]) -> serde_json::Value {
+    let url = format!("ws://{}/", daemon.addr);
+    let pid = daemon.child.id().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_herald-bench"))
+        .args([mode, "--url", &url, "--server-pid", &pid, "--quiet"])
+        .args(args)
+        .output()
+        .expect("run herald-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
