@@ -8,24 +8,24 @@
 //! * `binary`: three little-endian u64 words, then zeros (a binary frame).
 //! * `json`: `{"id":"<8 hex>","seq":"<16 hex>","t":"<16 hex>","text":"<words>"}`, padded
 //!   with lorem-ipsum words drawn at random to the exact size: ASCII, so valid UTF-8, sent
-//!   as a text frame. It compresses about as well as chat text does,
-//!   rather than as well as a repeated string would.
+//!   as a text frame. It compresses about as well as chat text does, rather than as well as
+//!   a repeated string would.
 //!
 //! The part after the fields (the JSON text, the binary zeros) is one of a few fixed
 //! bodies (`bodies_for`: 256 at 1 KiB, fewer for larger messages), chosen by the sequence
 //! number, so consecutive messages differ.
 //!
-//! With deflate negotiated, every message goes out compressed on its own (RSV1; both
-//! sides agreed on no context takeover): by default as a stored (uncompressed) deflate
-//! block holding the fields, followed by the body compressed once per window size by
+//! With deflate negotiated, every message goes out compressed on its own (RSV1; both sides
+//! agreed on no context takeover): by default as a stored (uncompressed) deflate block
+//! holding the fields, followed by the body compressed once per window size by
 //! `herald::protocol::deflate::Deflater` and kept. That is a valid message compressed on
-//! its own (RFC 7692's examples include a stored block, §7.2.3.3, and a message in
-//! two blocks, §7.2.3.5; the body refers to nothing before it), so the server inflates, checks and relays as it would any other, but the
-//! load generator no longer spends about 8 µs of a sender's core per message on
-//! compressing (most of it clearing zlib's hash table), which at N=100 W=32 was a fifth
-//! of its core and held the deflate rate down. `--compress-each` compresses every whole
-//! message instead, as a browser would. Compressed messages are inflated whole by one
-//! `Inflater` per loop before their fields are read.
+//! its own (RFC 7692's examples include a stored block, §7.2.3.3, and a message in two
+//! blocks, §7.2.3.5; the body refers to nothing before it), so the server inflates, checks
+//! and relays as it would any other, but the load generator no longer spends about 8 µs of
+//! a sender's core per message on compressing (most of it clearing zlib's hash table),
+//! which at N=100 W=32 was a fifth of its core and held the deflate rate down.
+//! `--compress-each` compresses every whole message instead, as a browser would. Compressed
+//! messages are inflated whole by one `Inflater` per loop before their fields are read.
 //!
 //! A server that compresses each message once sends every recipient the same bytes, and
 //! one core inflating for a hundred clients cannot keep up with one core compressing once
