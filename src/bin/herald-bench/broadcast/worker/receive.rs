@@ -187,9 +187,9 @@ impl Worker {
         let from = *expected;
         *expected = seq.saturating_add(1);
         if gap > 0 {
-            self.tally.lost += gap;
+            self.tally.lost = self.tally.lost.saturating_add(gap);
             if let Some(slice) = self.slice(now_ns) {
-                slice.lost += gap;
+                slice.lost = slice.lost.saturating_add(gap);
             }
             let w = self.shared.opts.window as u64;
             for s in from.max(seq.saturating_sub(w))..seq {
