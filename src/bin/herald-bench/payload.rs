@@ -400,28 +400,26 @@ impl Messages {
     ) {
         let (kind, size) = (self.kind, self.size);
         match (bits, &mut self.codec) {
-            (Some(bits), Some(codec)) if self.compress_each => {
-                let packed = codec.compress(bits, |p| {
-                    p.resize(size, 0);
-                    kind.fill(p, id, seq, t);
-                });
-                push_frame_rsv1(out, kind.opcode(), packed.len(), key, |p| {
-                    p.copy_from_slice(packed)
-                });
-            }
             (Some(bits), Some(codec)) => {
-                let head_len = kind.head_len();
-                let body = seq % bodies_for(size);
-                let packed = codec.stored_head(
-                    bits,
-                    head_len,
-                    body,
-                    |h| kind.fill_head(h, id, seq, t),
-                    |b| {
-                        b.resize(size - head_len, 0);
-                        kind.fill_body(b, body);
-                    },
-                );
+                let packed = if self.compress_each {
+                    codec.compress(bits, |p| {
+                        p.resize(size, 0);
+                        kind.fill(p, id, seq, t);
+                    })
+                } else {
+                    let head_len = kind.head_len();
+                    let body = seq % bodies_for(size);
+                    codec.stored_head(
+                        bits,
+                        head_len,
+                        body,
+                        |h| kind.fill_head(h, id, seq, t),
+                        |b| {
+                            b.resize(size - head_len, 0);
+                            kind.fill_body(b, body);
+                        },
+                    )
+                };
                 push_frame_rsv1(out, kind.opcode(), packed.len(), key, |p| {
                     p.copy_from_slice(packed)
                 });
