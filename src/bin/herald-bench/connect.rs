@@ -143,7 +143,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
         }
         if now > deadline && !timed_out {
             timed_out = true;
-            eprintln!(
+            crate::output::errln!(
                 "herald-bench: connect run timed out after {:?}; finishing what is open",
                 opts.timeout
             );
@@ -278,7 +278,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
         }
         if opts.progress && last_progress.0.elapsed() >= Duration::from_secs(1) {
             let dt = last_progress.0.elapsed().as_secs_f64();
-            eprintln!(
+            crate::output::errln!(
                 "[{:>5.1}s] handshakes {}/s, {} of {} done, {} failed",
                 start.elapsed().as_secs_f64(),
                 group(((t.handshakes - last_progress.1) as f64 / dt) as u64),
@@ -365,7 +365,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
     )?;
     let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
-    println!("{}", json.finish());
+    crate::output::outln!("{}", json.finish());
     if t.handshakes == 0 {
         return Err(format!(
             "no handshake succeeded against {}{}",

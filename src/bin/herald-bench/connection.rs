@@ -77,6 +77,9 @@ pub struct Client {
     pub started: Instant,
     /// The close code the server sent, if it sent a close frame.
     pub server_close: Option<Option<u16>>,
+    /// The reason that close frame gave (RFC 6455 §5.5.1: UTF-8 after the code; shown
+    /// lossily, it is only read by people), empty if none.
+    pub server_close_reason: String,
 }
 
 impl Client {
@@ -99,6 +102,7 @@ impl Client {
             decoder: Decoder::default(),
             started: Instant::now(),
             server_close: None,
+            server_close_reason: String::new(),
         }
     }
 
@@ -293,6 +297,11 @@ impl Client {
             }
             Inbound::Close(code) => {
                 self.server_close = Some(code);
+                let payload = self.decoder.control_payload();
+                self.server_close_reason = payload
+                    .get(2..)
+                    .map(|r| String::from_utf8_lossy(r).into_owned())
+                    .unwrap_or_default();
                 match self.phase {
                     Phase::Closing => {
                         self.phase = Phase::AwaitEof;

@@ -30,8 +30,9 @@ loop drives them all (broadcast --threads T: T loops); the tool reports its own 
 can see when it, not the server, is the limit.
 
 Output: a table on stderr, one JSON object on stdout.
-Exit status: 0 done; 1 could not set up (no server, failed handshakes); 2 usage error;
-3 a --fail-if threshold held (the report is printed first).
+Exit status: 0 done; 1 could not set up (no server, failed handshakes) or measured
+nothing (broadcast: no delivery in the measured time); 2 usage error; 3 a --fail-if
+threshold held (the report is printed first, as it is for 1 after a run).
 ";
 
 /// The options every command takes.
@@ -70,12 +71,14 @@ Measuring and output (every command):
   --fail-if EXPR           a threshold: exit with status 3 if it holds (repeatable); see
                            Thresholds below
   --close-timeout SECS     time allowed for the closing handshakes [default: 3]
-  --quiet                  no progress lines on stderr (the report is still printed)
+  --quiet                  no progress lines on stderr (one a second in runs of 3 s or
+                           more; the report is still printed)
   -h, --help               this help
 
 Output: a table on stderr, one JSON object on stdout.
-Exit status: 0 done; 1 could not set up (no server, failed handshakes); 2 usage error;
-3 a --fail-if threshold held (the report is printed first).
+Exit status: 0 done; 1 could not set up (no server, failed handshakes) or measured
+nothing (broadcast: no delivery in the measured time); 2 usage error; 3 a --fail-if
+threshold held (the report is printed first, as it is for 1 after a run).
 Open files: each connection is a descriptor; raise `ulimit -n` for large N.
 ";
 
@@ -85,8 +88,9 @@ fn thresholds(metrics: &str, example: &str) -> String {
         "\
 Thresholds (--fail-if 'METRIC OP VALUE', OP one of < <= > >=):
   {metrics}
-  Latencies take a unit (ns, us, ms, s); counts are totals over the measured time, or
-  rates with /s (k, M, G allowed: 1.5M/s); CPU is in % of one core. A metric that was not
+  Latencies take a unit (ns, us, ms, s); counts are totals over the measured time
+  (broadcast's errors: the whole run, warm-up included), or rates with /s (k, M, G
+  allowed: 1.5M/s); CPU is in % of one core. A metric that was not
   measured (server_cpu without --server-pid) fails its threshold.
   Example: {example}
 "

@@ -108,7 +108,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
                     hold_until = Instant::now() + opts.hold;
                     stage = Stage::Holding;
                     if opts.progress {
-                        eprintln!(
+                        crate::output::errln!(
                             "herald-bench idle: {} connections open after {:.2} s; holding them {:.1} s",
                             group(open as u64),
                             setup_time.as_secs_f64(),
@@ -375,6 +375,6 @@ pub fn run(opts: Opts) -> Result<bool, String> {
     metrics.cpu(&cpu);
     let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
-    println!("{}", json.finish());
+    crate::output::outln!("{}", json.finish());
     Ok(passed)
 }

@@ -15,8 +15,8 @@
 //!
 //! A human table goes to stderr, one JSON object to stdout, and on request a JSON line per
 //! second, an HdrHistogram percentile file and an SVG plot. Exit status: 0 on success, 1
-//! when the run could not be set up (no server, failed handshakes), 2 on a usage error, 3
-//! when a `--fail-if` threshold held.
+//! when the run could not be set up (no server, failed handshakes) or measured nothing, 2
+//! on a usage error, 3 when a `--fail-if` threshold held.
 //!
 //! This file only dispatches: `cli` reads the options, `help` holds the texts.
 
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants_help = |a: &String| a == "-h" || a == "--help";
     let Some(command) = args.first() else {
-        eprintln!(
+        crate::output::errln!(
             "herald-bench: a command is required: broadcast, connect, idle, publish or pusher\n\
              Try 'herald-bench --help'."
         );
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
         _ => help::OVERVIEW.to_string(),
     };
     if wants_help(command) || command == "help" || args.iter().any(wants_help) {
-        print!("{help}");
+        crate::output::out!("{help}");
         return ExitCode::SUCCESS;
     }
     let command_name = command.clone();
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
                 }
                 _ => "herald-bench --help".to_string(),
             };
-            eprintln!("herald-bench: {e}\nTry '{hint}'.");
+            crate::output::errln!("herald-bench: {e}\nTry '{hint}'.");
             return ExitCode::from(2);
         }
     };
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(THRESHOLD_HELD),
         Err(e) => {
-            eprintln!("herald-bench: {e}");
+            crate::output::errln!("herald-bench: {e}");
             ExitCode::from(1)
         }
     }

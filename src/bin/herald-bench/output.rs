@@ -4,6 +4,40 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+// `print!` and `eprint!` panic when their stream is gone (the reader of a pipe quit:
+// `herald-bench ... 2>&1 | head -1`); a report nobody reads is no reason to crash, so every
+// line herald-bench prints goes through these instead.
+
+/// `eprintln!` without the panic on a closed stderr.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+/// `eprint!` without the panic on a closed stderr.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+/// `println!` without the panic on a closed stdout.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+/// `print!` without the panic on a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use {errln, out, outln};
+
 /// One flat JSON object, written by hand.
 pub struct Json {
     out: String,
@@ -139,7 +173,7 @@ impl Table {
         for (label, value) in &self.rows {
             let _ = writeln!(s, "  {label:<width$}  {value}");
         }
-        eprint!("{s}");
+        err!("{s}");
     }
 }
 

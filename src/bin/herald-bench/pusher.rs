@@ -427,7 +427,7 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
     }
     let setup = start.elapsed();
     if opts.progress {
-        eprintln!(
+        crate::output::errln!(
             "herald-bench pusher: {} subscribers on {} channel(s) after {:.2} s; triggering",
             group(n as u64),
             opts.channels,
@@ -611,7 +611,7 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
         table.row("failures", failure_samples.join("; "));
     }
     table.print();
-    println!("{}", json.finish());
+    crate::output::outln!("{}", json.finish());
     Ok(true)
 }
 
@@ -742,7 +742,7 @@ fn subscribe(opts: &Opts) -> Result<bool, String> {
         table.row("failures", failure_samples.join("; "));
     }
     table.print();
-    println!("{}", json.finish());
+    crate::output::outln!("{}", json.finish());
     Ok(failures == 0)
 }
 

@@ -278,6 +278,89 @@ mod tests {
         assert!((2.0..=4.0).contains(&per_message), "{per_message}");
     }
 
+    /// The chat room, but it drops every tenth of the first 100 messages it gets.
+    struct DropsEarly {
+        room: ChatRoom,
+        seen: u64,
+        dropped: Arc<AtomicU64>,
+    }
+
+    impl herald::Handler for DropsEarly {
+        fn on_upgrade(
+            &mut self,
+            ctx: &mut herald::Context<'_>,
+            req: &herald::Request,
+        ) -> Result<(), herald::Rejection> {
+            self.room.on_upgrade(ctx, req)
+        }
+        fn on_open(
+            &mut self,
+            ctx: &mut herald::Context<'_>,
+            peer: herald::PeerId,
+            req: &herald::Request,
+        ) {
+            self.room.on_open(ctx, peer, req)
+        }
+        fn on_close(
+            &mut self,
+            ctx: &mut herald::Context<'_>,
+            peer: herald::PeerId,
+            code: herald::CloseCode,
+            reason: &str,
+        ) {
+            self.room.on_close(ctx, peer, code, reason)
+        }
+        fn on_message(
+            &mut self,
+            ctx: &mut herald::Context<'_>,
+            peer: herald::PeerId,
+            msg: herald::Message<'_>,
+        ) {
+            self.seen += 1;
+            if self.seen <= 100 && self.seen.is_multiple_of(10) {
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+            self.room.on_message(ctx, peer, msg)
+        }
+    }
+
+    #[test]
+    fn losses_in_the_warm_up_are_not_the_measured_intervals() {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handler = DropsEarly {
+            room: ChatRoom::default(),
+            seen: 0,
+            dropped: dropped.clone(),
+        };
+        std::thread::spawn(move || {
+            let mut config = Config::default();
+            config.listen = "127.0.0.1:0".parse().unwrap();
+            let mut server = Server::bind(config, handler).expect("bind");
+            tx.send(server.local_addr()).unwrap();
+            let _ = server.run();
+        });
+        let addr = rx.recv().unwrap();
+        let target = Target::parse(&format!("ws://{addr}/"), false).unwrap();
+        // 400 messages a second: the first 100 (the sync markers among them) are all due
+        // within the first quarter of the half-second warm-up.
+        let opts = Opts {
+            warmup: Duration::from_millis(500),
+            ..open_loop(target, 4, 1, 400.0)
+        };
+        let t = measure(&opts, None).unwrap();
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 10);
+        // The gaps were seen (and their windows released) in the warm-up: none counts.
+        assert_eq!((t.lost, t.stalled, t.errors), (0, 0, 0));
+        assert!(t.deliveries > 0);
+        assert!(
+            t.seen > t.deliveries,
+            "the warm-up's deliveries count for progress"
+        );
+    }
+
     #[test]
     fn stages_are_offered_in_turn_and_tallied_on_their_own() {
         let addr = chat_server();

@@ -135,13 +135,17 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
         "deliveries",
         format!(
             "{}/s  ({} in total)",
-            group(dps as u64),
+            group(dps.round() as u64),
             group(t.deliveries)
         ),
     );
     table.row(
         "messages sent",
-        format!("{}/s  ({} in total)", group(sps as u64), group(t.sent)),
+        format!(
+            "{}/s  ({} in total)",
+            group(sps.round() as u64),
+            group(t.sent)
+        ),
     );
     if let Some(wire) = per_delivery(t.wire_in) {
         let ws = per_delivery(t.ws_in).unwrap_or(0.0);
@@ -217,14 +221,16 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
     closes.push('}');
     json.raw("server_closes", &closes);
     json.str_list("error_samples", &t.error_samples);
-    table.row(
-        "lost / reordered",
-        format!(
-            "{} / {}  (stalled windows released: {})",
-            t.lost, t.reordered, t.stalled
-        ),
-    );
-    let mut errors = format!("{}", t.errors);
+    let mut lost = format!("{} / {}", group(t.lost), group(t.reordered));
+    if t.stalled > 0 {
+        lost.push_str(&format!(
+            "  ({} more stalled: not every receiver had them after --stall-timeout {} s)",
+            group(t.stalled),
+            opts.stall_timeout.as_secs_f64()
+        ));
+    }
+    table.row("lost / reordered", lost);
+    let mut errors = format!("{} (whole run, warm-up included)", group(t.errors));
     if !t.server_closes.is_empty() {
         let list: Vec<String> = t
             .server_closes
@@ -234,7 +240,11 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
         errors.push_str(&format!("  (server closes: {})", list.join(", ")));
     }
     if t.unexpected > 0 {
-        errors.push_str(&format!("  ({} unexpected messages)", t.unexpected));
+        errors.push_str(&format!(
+            "  ({} unexpected messages: not from a sender of the client's room, or a \
+             sender's own message sent back to it)",
+            group(t.unexpected)
+        ));
     }
     if t.close_timeouts > 0 {
         errors.push_str(&format!("  ({} closes timed out)", t.close_timeouts));
@@ -304,7 +314,14 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
     }
     let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
-    println!("{}", json.finish());
+    crate::output::outln!("{}", json.finish());
+    if t.deliveries == 0 {
+        // A run that measured nothing has no result to pass or fail (exit status 1).
+        return Err(match t.error_samples.first() {
+            Some(e) => format!("nothing was delivered in the measured time ({e})"),
+            None => "nothing was delivered in the measured time".to_string(),
+        });
+    }
     Ok(passed)
 }
 

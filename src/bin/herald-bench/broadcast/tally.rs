@@ -8,8 +8,14 @@ use std::time::Duration;
 /// What one thread measured.
 #[derive(Default)]
 pub struct Tally {
+    /// Deliveries, messages sent, and the counts below are the measured interval's (as
+    /// the help promises); `seen` and `sent_all` count the whole run, for the progress
+    /// lines, and `errors` too (a client lost in the warm-up is missing from the
+    /// measurement).
     pub deliveries: u64,
     pub sent: u64,
+    pub seen: u64,
+    pub sent_all: u64,
     pub received_total: u64,
     pub latency: Latency,
     pub lost: u64,
@@ -62,6 +68,8 @@ impl Tally {
     pub fn merge(&mut self, o: Tally) {
         self.deliveries += o.deliveries;
         self.sent += o.sent;
+        self.seen += o.seen;
+        self.sent_all += o.sent_all;
         self.received_total += o.received_total;
         self.latency.merge(&o.latency);
         self.lost += o.lost;

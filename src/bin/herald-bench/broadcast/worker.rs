@@ -87,8 +87,8 @@ struct Turns {
     sync_deadline: Option<Instant>,
     /// CPU readings from the start of the measured interval (leader only).
     cpu: Option<CpuWindow>,
-    /// The last progress line: when, deliveries and messages sent then.
-    last_progress: (Instant, u64, u64),
+    /// The last progress line: when, and the deliveries, messages sent and errors then.
+    last_progress: (Instant, u64, u64, u64),
     /// `--ramp`: this thread's share of the connection schedule.
     ramp: Option<Schedule>,
 }
@@ -149,7 +149,7 @@ impl Worker {
                 last_sync: None,
                 sync_deadline: None,
                 cpu: None,
-                last_progress: (now, 0, 0),
+                last_progress: (now, 0, 0, 0),
                 ramp: opts.ramp.map(|r| Schedule::share(r, t, threads)),
             },
             recorder: None,
@@ -180,6 +180,15 @@ impl Worker {
             ));
         }
         self.recorder.as_mut()?.at(now_ns)
+    }
+
+    /// Whether `now_ns` is in the measured interval (known once the run has started).
+    #[inline]
+    fn measuring(&mut self, now_ns: u64) -> bool {
+        if self.window.is_none() {
+            self.window = self.shared.window();
+        }
+        matches!(self.window, Some((from, to)) if now_ns >= from && now_ns < to)
     }
 
     fn leader(&self) -> bool {
@@ -448,7 +457,8 @@ impl Worker {
     /// Add this turn's counts to the shared totals; the leader prints a progress line once
     /// a second while the run goes on (unless `--quiet`).
     fn publish_progress(&mut self, phase: u8, now: Instant) {
-        let (d, s, e) = (self.tally.deliveries, self.tally.sent, self.tally.errors);
+        // The whole run's counts: the warm-up's seconds show what happens in them too.
+        let (d, s, e) = (self.tally.seen, self.tally.sent_all, self.tally.errors);
         let shared = &self.shared;
         shared
             .progress_deliveries
@@ -460,7 +470,7 @@ impl Worker {
             .progress_errors
             .fetch_add(e - self.published.2, Relaxed);
         self.published = (d, s, e);
-        let (last, last_d, last_s) = self.turns.last_progress;
+        let (last, last_d, last_s, last_e) = self.turns.last_progress;
         if !self.leader()
             || !shared.opts.progress
             || phase != RUN
@@ -476,14 +486,15 @@ impl Worker {
             Some((from, _)) if shared.now_ns() < from => "warm-up",
             _ => "measuring",
         };
-        eprintln!(
+        let e = shared.progress_errors.load(Relaxed);
+        crate::output::errln!(
             "[{:>5.1}s {stage}] deliveries {}/s, sent {}/s, errors {}",
             t.as_secs_f64(),
             group(((d - last_d) as f64 / dt) as u64),
             group(((s - last_s) as f64 / dt) as u64),
-            shared.progress_errors.load(Relaxed),
+            group(e - last_e),
         );
-        self.turns.last_progress = (now, d, s);
+        self.turns.last_progress = (now, d, s, e);
     }
 
     /// Once the closes started: true when every client is done, or the close timeout

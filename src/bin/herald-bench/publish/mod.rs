@@ -258,7 +258,7 @@ impl Run {
             }
             if self.opts.progress && now - last_progress >= Duration::from_secs(1) {
                 last_progress = now;
-                eprintln!(
+                crate::output::errln!(
                     "herald-bench publish: API {:.0} s, {} publishes answered",
                     (now - start).as_secs_f64(),
                     group(ok)
@@ -371,7 +371,7 @@ impl Run {
             }
             if self.opts.progress && now - last_progress >= Duration::from_secs(1) {
                 last_progress = now;
-                eprintln!(
+                crate::output::errln!(
                     "herald-bench publish: WebSocket {:.0} s, {} messages delivered",
                     (now - start).as_secs_f64(),
                     group(have)

@@ -95,7 +95,7 @@ pub(super) fn report(run: &Run, api: &Measured, ws: Option<&Measured>) -> bool {
     metrics.cpu(&api.cpu);
     let passed = thresholds::judge(&o.thresholds, &metrics, &mut json, &mut table);
     table.print();
-    println!("{}", json.finish());
+    crate::output::outln!("{}", json.finish());
     passed
 }
 

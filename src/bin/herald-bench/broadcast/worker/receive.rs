@@ -134,15 +134,22 @@ impl Worker {
                 }
                 Ok(Some(frame)) => {
                     let server_closed = client.control(frame, &mut self.rng);
-                    let code = client.server_close;
                     self.mark_dirty(l);
                     if server_closed {
-                        let code = match code.flatten() {
+                        let client = &self.clients[l];
+                        let code = match client.server_close.flatten() {
                             Some(c) => c.to_string(),
                             None => "no code".to_string(),
                         };
+                        let reason = match client.server_close_reason.as_str() {
+                            "" => String::new(),
+                            r => format!(" {r:?}"),
+                        };
                         *self.tally.server_closes.entry(code.clone()).or_default() += 1;
-                        self.died(l, format!("the server closed the connection ({code})"));
+                        self.died(
+                            l,
+                            format!("the server closed the connection ({code}{reason})"),
+                        );
                     }
                 }
                 Err(why) => {
@@ -161,7 +168,9 @@ impl Worker {
         if id == u64::from(SYNC_ID) {
             // A marker carries its room; one from another room leaked across.
             if seq != self.room(l) as u64 {
-                self.tally.unexpected += 1;
+                if self.measuring(now_ns) {
+                    self.tally.unexpected += 1;
+                }
             } else if !self.synced[l] && self.global(l) >= rooms {
                 self.synced[l] = true;
                 self.shared.synced.fetch_add(1, AcqRel);
@@ -175,19 +184,27 @@ impl Worker {
             || modulo(id as u64, rooms as u64) != self.room(l) as u64
         {
             // Not one of ours, our own message echoed back, or from another room.
-            self.tally.unexpected += 1;
+            if self.measuring(now_ns) {
+                self.tally.unexpected += 1;
+            }
             return;
         }
+        // Like the deliveries, the counts of the report are the measured interval's.
+        let measuring = self.measuring(now_ns);
         let expected = &mut self.expected[l * senders + id];
         if seq < *expected {
-            self.tally.reordered += 1;
+            if measuring {
+                self.tally.reordered += 1;
+            }
             return;
         }
         let gap = seq - *expected;
         let from = *expected;
         *expected = seq.saturating_add(1);
         if gap > 0 {
-            self.tally.lost = self.tally.lost.saturating_add(gap);
+            if measuring {
+                self.tally.lost = self.tally.lost.saturating_add(gap);
+            }
             if let Some(slice) = self.slice(now_ns) {
                 slice.lost = slice.lost.saturating_add(gap);
             }
@@ -197,13 +214,8 @@ impl Worker {
             }
         }
         self.release(id, seq);
-        if self.window.is_none() {
-            self.window = self.shared.window();
-        }
-        if let Some((from, to)) = self.window
-            && now_ns >= from
-            && now_ns < to
-        {
+        self.tally.seen += 1;
+        if measuring {
             self.tally.deliveries += 1;
         }
         // The latency goes into this second's slice; the measured interval's slices make
@@ -218,8 +230,10 @@ impl Worker {
     /// or the echo of a `--first-message` (which may still be on its way when the run
     /// starts), counted apart; once measuring, unexpected.
     fn not_ours(&mut self) {
+        let now_ns = self.shared.now_ns();
         match self.shared.window() {
-            Some((from, _)) if self.shared.now_ns() >= from => self.tally.unexpected += 1,
+            Some((from, to)) if (from..to).contains(&now_ns) => self.tally.unexpected += 1,
+            Some((_, to)) if now_ns >= to => {} // after measuring: counted nowhere
             _ => self.tally.setup_messages += 1,
         }
     }

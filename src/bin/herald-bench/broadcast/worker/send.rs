@@ -43,7 +43,9 @@ impl Worker {
                     {
                         shared.completed.fetch_add(1, AcqRel);
                         completed += 1;
-                        self.tally.stalled += 1;
+                        if now_ns >= window.0 && now_ns < window.1 {
+                            self.tally.stalled += 1;
+                        }
                     }
                 }
             }
@@ -74,7 +76,9 @@ impl Worker {
                 let stamp = match &s.schedule {
                     Some(schedule) => {
                         let intended = start + schedule.due_at(seq);
-                        self.tally.schedule_lag(now_ns.saturating_sub(intended));
+                        if now_ns >= window.0 && now_ns < window.1 {
+                            self.tally.schedule_lag(now_ns.saturating_sub(intended));
+                        }
                         intended
                     }
                     None => now_ns,
@@ -86,6 +90,7 @@ impl Worker {
                     .push(out, bits, self.rng.mask(), (id as u64, seq, stamp));
                 s.seq += 1;
                 shared.sent.fetch_add(1, Release);
+                self.tally.sent_all += 1;
                 if now_ns >= window.0 && now_ns < window.1 {
                     self.tally.sent += 1;
                 }

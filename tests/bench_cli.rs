@@ -1,0 +1,75 @@
+//! herald-bench as a command: its exit statuses and its output streams, against the daemon
+//! (both real processes). A run that delivered nothing is a failure (1), with the report
+//! and the server's close reason printed first; a closed pipe on stdout or stderr is not a
+//! crash.
+
+#![cfg(all(feature = "cli", feature = "bench-tool"))]
+
+mod common;
+
+use common::Daemon;
+use std::process::{Command, Stdio};
+
+fn herald_bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_herald-bench"))
+}
+
+#[test]
+fn a_broadcast_that_delivers_nothing_exits_1_after_its_report() {
+    // The only sender goes over the server's message rate in the warm-up and is closed.
+    let daemon = Daemon::start(&["--max-messages-per-second", "20"]);
+    let url = format!("ws://{}/", daemon.addr);
+    let out = herald_bench()
+        .args(["broadcast", "--url", &url, "--clients", "3", "--quiet"])
+        .args(["--duration", "0.5", "--warmup", "0.5"])
+        .output()
+        .expect("run herald-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the report");
+    assert_eq!(json["deliveries"], 0, "{stdout}");
+    assert_eq!(json["server_closes"]["1008"], 1, "{stdout}");
+    // The table, then why the run failed, with the server's reason for closing.
+    assert!(stderr.contains("deliveries"), "{stderr}");
+    assert!(
+        stderr.contains("nothing was delivered in the measured time")
+            && stderr.contains("(1008 \"rate limit\")"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_crash() {
+    let daemon = Daemon::start(&[]);
+    let url = format!("ws://{}/", daemon.addr);
+    for closed in ["stdout", "stderr"] {
+        // A pipe whose reader is gone before the tool starts: `herald-bench ... | head -0`.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut command = herald_bench();
+        command.args([
+            "connect",
+            "--url",
+            &url,
+            "--count",
+            "20",
+            "--concurrency",
+            "4",
+        ]);
+        let command = match closed {
+            "stdout" => command.stdout(writer).stderr(Stdio::piped()),
+            _ => command.stderr(writer).stdout(Stdio::piped()),
+        };
+        let out = command.output().expect("run herald-bench");
+        // Before: a panic on the failed print, exit status 101.
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "closed {closed}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
