@@ -73,3 +73,52 @@ fn a_closed_pipe_is_not_a_crash() {
         );
     }
 }
+
+#[cfg(feature = "tls")]
+#[test]
+fn wss_trusts_the_servers_own_certificate_even_one_marked_as_a_ca() {
+    // What `openssl req -x509` makes by default: self-signed, with CA:TRUE, which webpki
+    // refuses as a server's certificate (CaUsedAsEndEntity) even when it is the anchor.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let dir = std::env::temp_dir().join(format!("herald-bench-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_path)
+        .arg("--tls-key")
+        .arg(&key_path);
+    let daemon = Daemon::spawn(command, "listening on wss://");
+    let port = daemon
+        .banner
+        .split_once("listening on wss://")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|addr| addr.rsplit_once(':'))
+        .map(|(_, port)| port.to_string())
+        .expect("the port in the banner");
+    let run = |url: String| {
+        herald_bench()
+            .args(["broadcast", "--url", &url, "--clients", "3", "--quiet"])
+            .args(["--duration", "0.3", "--warmup", "0.1", "--ca"])
+            .arg(&cert_path)
+            .output()
+            .expect("run herald-bench")
+    };
+    // Trusted as the server's own, byte for byte.
+    let out = run(format!("wss://localhost:{port}/"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("verified against"), "{stderr}");
+    // But only for the names it gives: 127.0.0.1 is not one, and the refusal says why.
+    let out = run(format!("wss://127.0.0.1:{port}/"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not name the URL's host"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

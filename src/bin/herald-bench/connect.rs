@@ -76,6 +76,11 @@ impl Tally {
 /// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
 /// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
 pub fn run(opts: Opts) -> Result<bool, String> {
+    measure(&opts).inspect_err(|_| opts.outputs.discard_empty())
+}
+
+/// Run the connections and report.
+fn measure(opts: &Opts) -> Result<bool, String> {
     let intervals = opts.outputs.open(1, NAMES, 0)?;
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
@@ -322,7 +327,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
         "handshakes",
         format!(
             "{}/s  ({} of {})",
-            group(hps as u64),
+            group(hps.round() as u64),
             group(t.handshakes),
             group(opts.count as u64)
         ),
@@ -342,6 +347,18 @@ pub fn run(opts: Opts) -> Result<bool, String> {
         table.row("", format!("- {f}"));
     }
     json.str_list("failure_samples", &t.failure_samples);
+    if t.failures > 0 && t.handshakes > 0 {
+        // The rate counts only the handshakes that succeeded: say so, loudly.
+        table.row(
+            "warning",
+            format!(
+                "{} of {} connections failed; the rate above counts the others \
+                 (--fail-if 'failures>0' makes this an error)",
+                group(t.failures),
+                group(opts.count as u64)
+            ),
+        );
+    }
     cpu.report(&mut json, &mut table, Some(("handshake", t.handshakes)));
     let mut metrics = Metrics::default();
     metrics.latency(&latency);

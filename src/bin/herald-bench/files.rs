@@ -1,7 +1,8 @@
 //! The files a run writes beside its report, on request: `--interval-json` (a JSON line per
 //! second, see `intervals`), `--hgrm` (the latency distribution as HdrHistogram text, see
 //! `latency`) and `--plot` (an SVG, see `plot`). Each is created before the run starts, so
-//! a path that cannot be written fails at once, not after minutes of load.
+//! a path that cannot be written fails at once, not after minutes of load, and removed
+//! again if the run fails before anything is written into it.
 
 use crate::intervals::{Intervals, Names};
 use crate::latency::Latency;
@@ -46,6 +47,19 @@ impl Outputs {
             return Ok(None);
         }
         Ok(Some(Arc::new(Intervals::new(threads, names, from, file))))
+    }
+
+    /// After a run that failed before writing them: remove the files `open` created and
+    /// nothing filled (an empty .svg is not a picture, an empty .hgrm not a histogram).
+    pub fn discard_empty(&self) {
+        for p in [&self.interval_json, &self.hgrm, &self.plot]
+            .into_iter()
+            .flatten()
+        {
+            if std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
     }
 
     /// After the run: finish the lines, write the distribution and draw the plot; a row in

@@ -56,8 +56,9 @@ Target and connection options (every command):
                            measuring starts (their echoes, a greeting) are counted apart
   --ramp R                 open at most R connections per second while setting up
                            [default: as fast as --concurrency allows]
-  --ca PEM                 wss://: trust the certificate(s) in this file (the server's
-                           own, or its CA); the certificate must name HOST
+  --ca PEM                 wss://: trust the certificate(s) in this file: the server's
+                           own (byte for byte, even one marked as a CA, as `openssl req
+                           -x509` makes them) or its CA; the certificate must name HOST
   --insecure               wss://: accept any certificate, unverified. For benchmarks
                            of a server on loopback only, never anything else
   --deflate                offer permessage-deflate (client_no_context_takeover;

@@ -314,7 +314,7 @@ pub fn run(opts: Opts) -> Result<bool, String> {
         format!(
             "{:.2} s ({}/s)",
             setup_time.as_secs_f64(),
-            group((n / setup_time.as_secs_f64().max(1e-9)) as u64)
+            group((n / setup_time.as_secs_f64().max(1e-9)).round() as u64)
         ),
     );
     match (rss_before, rss_open) {

@@ -582,14 +582,14 @@ fn fanout(opts: &Opts) -> Result<bool, String> {
             "{} in {:.1} s: {}/s",
             group(deliveries),
             opts.duration.as_secs_f64(),
-            group(rate(deliveries, opts.duration) as u64)
+            group(rate(deliveries, opts.duration).round() as u64)
         ),
     );
     table.row(
         "triggers",
         format!(
             "{}/s (HTTP API, answered 200){}",
-            group(rate(published, opts.duration) as u64),
+            group(rate(published, opts.duration).round() as u64),
             match refusal {
                 Some(s) => format!(", {refused} refused (first: {s})"),
                 None => String::new(),
@@ -732,7 +732,7 @@ fn subscribe(opts: &Opts) -> Result<bool, String> {
             "{} in {:.2} s: {}/s (closes included)",
             group(done),
             wall.as_secs_f64(),
-            group(rate(done, wall) as u64)
+            group(rate(done, wall).round() as u64)
         ),
     );
     report_latency(&mut json, &mut table, "subscribe", "to subscribed", &times);

@@ -23,9 +23,11 @@ mod imp {
     use crate::connection::Input;
     use mio::net::TcpStream;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::{WebPkiServerVerifier, verify_server_name};
     use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::server::ParsedCertificate;
     use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore};
     use std::io::{self, Read, Write};
     use std::sync::Arc;
@@ -70,10 +72,12 @@ mod imp {
                 ),
                 (Some(path), false) => {
                     let mut roots = RootCertStore::empty();
+                    let mut pinned = Vec::new();
                     for cert in CertificateDer::pem_file_iter(path)
                         .map_err(|e| format!("cannot read --ca {path}: {e}"))?
                     {
                         let cert = cert.map_err(|e| format!("bad certificate in {path}: {e}"))?;
+                        pinned.push(cert.clone());
                         roots
                             .add(cert)
                             .map_err(|e| format!("unusable certificate in {path}: {e}"))?;
@@ -81,8 +85,18 @@ mod imp {
                     if roots.is_empty() {
                         return Err(format!("no certificate in --ca {path}"));
                     }
+                    let webpki =
+                        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                            .build()
+                            .map_err(|e| format!("--ca {path}: {e}"))?;
                     (
-                        builder.with_root_certificates(roots).with_no_client_auth(),
+                        builder
+                            .dangerous()
+                            .with_custom_certificate_verifier(Arc::new(OwnOrSigned {
+                                pinned,
+                                webpki,
+                            }))
+                            .with_no_client_auth(),
                         format!("verified against {path}"),
                     )
                 }
@@ -151,6 +165,81 @@ mod imp {
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
         }
+    }
+
+    /// `--ca PEM`: a server certificate that is one of the file's, byte for byte, is
+    /// trusted as it is if it names the host (the help's "the server's own": `openssl req
+    /// -x509` marks a self-signed certificate as a CA by default, which webpki refuses as
+    /// a server's); any other must chain to one of them (webpki). The handshake signatures
+    /// are checked either way.
+    #[derive(Debug)]
+    struct OwnOrSigned {
+        pinned: Vec<CertificateDer<'static>>,
+        webpki: Arc<WebPkiServerVerifier>,
+    }
+
+    impl ServerCertVerifier for OwnOrSigned {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp_response: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            if self
+                .pinned
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref())
+            {
+                verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+                return Ok(ServerCertVerified::assertion());
+            }
+            self.webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.webpki.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.webpki.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.webpki.supported_verify_schemes()
+        }
+    }
+
+    /// A TLS failure as an I/O error, with a hint for the two a user most often meets.
+    fn explained(e: rustls::Error) -> io::Error {
+        let hint = match &e {
+            rustls::Error::InvalidCertificate(_) => {
+                ": the server's certificate is not one in --ca, not signed by one, or does \
+                 not name the URL's host"
+            }
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                ": the server did not answer in TLS (a ws:// URL?)"
+            }
+            _ => "",
+        };
+        io::Error::new(io::ErrorKind::InvalidData, format!("{e}{hint}"))
     }
 
     /// One client's TLS state.
@@ -224,11 +313,7 @@ mod imp {
                     return (Input::Failed(e), n, true);
                 }
                 if let Err(e) = self.conn.process_new_packets() {
-                    return (
-                        Input::Failed(io::Error::new(io::ErrorKind::InvalidData, e)),
-                        n,
-                        true,
-                    );
+                    return (Input::Failed(explained(e)), n, true);
                 }
                 if let Err(e) = self.drain(plain, &mut filled) {
                     return (Input::Failed(e), n, true);

@@ -120,6 +120,10 @@ fn describe_refusal(response: &[u8], reason: &str) -> String {
     match (status.starts_with("HTTP/"), body.is_empty()) {
         (true, true) => format!("{reason} ({status})"),
         (true, false) => format!("{reason} ({status}: {body})"),
+        // A TLS record (an alert, a handshake) where HTTP was expected.
+        (false, _) if matches!(response.first(), Some(0x15 | 0x16)) => {
+            format!("{reason}: the server answered in TLS (a wss:// URL?)")
+        }
         (false, _) => reason.to_string(),
     }
 }
@@ -134,6 +138,14 @@ mod tests {
         let mut resp = switching_protocols_with(&req.accept, protocol, extensions);
         resp.extend_from_slice(&[0x81, 0x00]);
         resp
+    }
+
+    #[test]
+    fn a_tls_answer_to_ws_says_so() {
+        // herald's answer to plain HTTP on its TLS port: a fatal alert.
+        let alert = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
+        assert!(describe_refusal(&alert, "bad").ends_with("answered in TLS (a wss:// URL?)"));
+        assert_eq!(describe_refusal(b"SSH-2.0-x\r\n", "bad"), "bad");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub(super) fn report(run: &Run, api: &Measured, ws: Option<&Measured>) -> bool {
         "API publishes",
         format!(
             "{}/s  ({} in {:.1} s, POST {}), {} deliveries/s",
-            group(rate(api.messages, o.duration) as u64),
+            group(rate(api.messages, o.duration).round() as u64),
             group(api.messages),
             o.duration.as_secs_f64(),
             if o.raw {
@@ -55,7 +55,7 @@ pub(super) fn report(run: &Run, api: &Measured, ws: Option<&Measured>) -> bool {
             } else {
                 "/api/publish"
             },
-            group(rate(api.deliveries, o.duration) as u64)
+            group(rate(api.deliveries, o.duration).round() as u64)
         ),
     );
     report_latency(
@@ -123,8 +123,8 @@ fn compare(
         "WebSocket sender",
         format!(
             "{}/s  (window {window}), {} deliveries/s, {} lost",
-            group(rate(ws.messages, duration) as u64),
-            group(rate(ws.deliveries, duration) as u64),
+            group(rate(ws.messages, duration).round() as u64),
+            group(rate(ws.deliveries, duration).round() as u64),
             group(ws.lost)
         ),
     );
