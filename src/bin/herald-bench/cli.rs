@@ -101,12 +101,21 @@ fn thresholds(f: &Flags, metrics: &[(&str, Kind)]) -> Result<Vec<Threshold>, Str
         .collect()
 }
 
-fn outputs(f: &Flags) -> Outputs {
-    Outputs {
+fn outputs(f: &Flags) -> Result<Outputs, String> {
+    let plot = f.value("--plot");
+    // The picture is SVG whatever the name says: a .png holding SVG opens nowhere.
+    if let Some(p) = plot
+        && !p.to_ascii_lowercase().ends_with(".svg")
+    {
+        return Err(format!(
+            "--plot {p}: the plot is SVG; give a file name ending in .svg"
+        ));
+    }
+    Ok(Outputs {
         interval_json: f.value("--interval-json").map(Into::into),
         hgrm: f.value("--hgrm").map(Into::into),
-        plot: f.value("--plot").map(Into::into),
-    }
+        plot: plot.map(Into::into),
+    })
 }
 
 /// `--stage RATE:SECS`: messages per second offered (all senders together, above 0) for a
@@ -232,7 +241,7 @@ fn broadcast_opts(rest: &[String]) -> Result<broadcast::Opts, String> {
         stall_timeout: f.secs("--stall-timeout", 5.0, false)?,
         close_timeout: f.secs("--close-timeout", 3.0, false)?,
         progress: !f.has("--quiet") && duration >= Duration::from_secs(3),
-        outputs: outputs(&f),
+        outputs: outputs(&f)?,
         thresholds: thresholds(&f, thresholds::BROADCAST)?,
     };
     let rooms = opts.target.rooms;
@@ -282,7 +291,7 @@ fn connect_opts(rest: &[String]) -> Result<connect::Opts, String> {
             .secs("--close-timeout", 3.0, false)?
             .max(Duration::from_secs(10)),
         progress: !f.has("--quiet"),
-        outputs: outputs(&f),
+        outputs: outputs(&f)?,
         thresholds: thresholds(&f, thresholds::CONNECT)?,
     })
 }

@@ -40,9 +40,16 @@ impl Flags {
                     Some(v) => v,
                     None => {
                         i += 1;
-                        args.get(i)
+                        let v = args
+                            .get(i)
                             .cloned()
-                            .ok_or_else(|| format!("{name} needs a value"))?
+                            .ok_or_else(|| format!("{name} needs a value"))?;
+                        // `--clients --quiet`: the value was forgotten, not "--quiet".
+                        let next = v.split_once('=').map_or(v.as_str(), |(n, _)| n);
+                        if known.contains(&next) || switches.contains(&next) {
+                            return Err(format!("{name} needs a value (before {v})"));
+                        }
+                        v
                     }
                 };
                 let slot = values.entry(name.clone()).or_default();
@@ -97,9 +104,15 @@ impl Flags {
         }
     }
 
-    /// A number of seconds (fractions allowed), positive unless `allow_zero`.
+    /// A number of seconds (fractions allowed; a unit, ms, s or m, may follow), positive
+    /// unless `allow_zero`.
     pub fn secs(&self, name: &str, default: f64, allow_zero: bool) -> Result<Duration, String> {
-        let s: f64 = self.get(name, default)?;
+        let s = match self.value(name) {
+            None => default,
+            Some(raw) => seconds(raw).ok_or_else(|| {
+                format!("{name}: '{raw}' is not a number of seconds (10, 2.5, 500ms, 2m)")
+            })?,
+        };
         if !(0.0..1e7).contains(&s) || (s == 0.0 && !allow_zero) {
             return Err(format!(
                 "{name} must be a {}number of seconds",
@@ -121,6 +134,21 @@ impl Flags {
             )),
         }
     }
+}
+
+/// `raw` in seconds: a number, bare or followed by ms, s or m.
+fn seconds(raw: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = raw.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = raw.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = raw.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (raw, 1.0)
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    n.is_finite().then_some(n * scale)
 }
 
 #[cfg(test)]
@@ -164,5 +192,30 @@ mod tests {
         assert_eq!(f.secs("--s", 1.0, false), Ok(Duration::from_millis(500)));
         assert!(f.secs("--z", 1.0, false).is_err());
         assert!(f.count("--z", 1).is_err());
+    }
+
+    #[test]
+    fn seconds_take_a_unit_and_a_forgotten_value_is_named() {
+        let f = Flags::parse(
+            &args("--a 2s --b 500ms --c 1.5m --d 3 --e abc --f 2h"),
+            &["--a", "--b", "--c", "--d", "--e", "--f"],
+            &[],
+            &[],
+        )
+        .unwrap();
+        let secs = |n| f.secs(n, 1.0, false).map(|d| d.as_secs_f64());
+        assert_eq!(
+            [secs("--a"), secs("--b"), secs("--c"), secs("--d")],
+            [Ok(2.0), Ok(0.5), Ok(90.0), Ok(3.0)]
+        );
+        for bad in ["--e", "--f"] {
+            let e = secs(bad).unwrap_err();
+            assert!(e.contains("is not a number of seconds"), "{e}");
+        }
+        // `--clients --quiet`: the value is missing, not "--quiet".
+        let e = Flags::parse(&args("--a --q"), &["--a"], &[], &["--q"]).unwrap_err();
+        assert_eq!(e, "--a needs a value (before --q)");
+        let e = Flags::parse(&args("--a --a=1"), &["--a"], &[], &[]).unwrap_err();
+        assert_eq!(e, "--a needs a value (before --a=1)");
     }
 }

@@ -8,6 +8,7 @@ herald-bench: a load generator for WebSocket servers (this machine's loopback, u
 
 Usage: herald-bench <COMMAND> --url ws://127.0.0.1:PORT/ [OPTIONS]
        herald-bench <COMMAND> --help        the options of one command
+       herald-bench --version
 
 Commands:
   broadcast   chat-room fan-out: N clients in one room (or K rooms), S of them sending;
@@ -29,6 +30,7 @@ a fresh key each, ws:// or wss:// (rustls), optionally permessage-deflate. One m
 loop drives them all (broadcast --threads T: T loops); the tool reports its own CPU so you
 can see when it, not the server, is the limit.
 
+SECS values are seconds, fractions allowed, or carry a unit: 500ms, 2s, 1.5m.
 Output: a table on stderr, one JSON object on stdout.
 Exit status: 0 done; 1 could not set up (no server, failed handshakes) or measured
 nothing (broadcast: no delivery in the measured time); 2 usage error; 3 a --fail-if
@@ -76,6 +78,7 @@ Measuring and output (every command):
                            more; the report is still printed)
   -h, --help               this help
 
+SECS values are seconds, fractions allowed, or carry a unit: 500ms, 2s, 1.5m.
 Output: a table on stderr, one JSON object on stdout.
 Exit status: 0 done; 1 could not set up (no server, failed handshakes) or measured
 nothing (broadcast: no delivery in the measured time); 2 usage error; 3 a --fail-if
@@ -165,10 +168,13 @@ Options:
                            reuses the result for deliveries with the very same bytes
                            (compared in full): one core cannot inflate for a hundred
                            clients as fast as a server compresses once for all
-  --interval-json FILE     one JSON line per second of the run (warm-up included): t_s
-                           (seconds since measuring started: negative in the warm-up),
-                           stage, deliveries_per_s, sent_per_s, latency_p50_us … _max_us of
-                           the deliveries in that second, errors and lost in that second
+  --interval-json FILE     one JSON line per second of the run (warm-up included),
+                           written as each second ends: t_s (the second's end, in seconds
+                           since measuring started: ≤ 0 in the warm-up), secs (its length:
+                           the run's edges cut some short), stage (warmup, measured) and
+                           with --stage stage_index (1, 2, …), deliveries and
+                           deliveries_per_s, sent_per_s, latency_p50_us … _max_us of the
+                           deliveries in that second (null without any), errors and lost
   --hgrm FILE              the measured latency distribution in HdrHistogram's percentile
                            text format (values in ms), for HdrHistogram's plotter
   --plot FILE.svg          a picture: latency percentiles second by second, and the latency
@@ -201,8 +207,10 @@ Options:
   --concurrency C          connections in progress at once [default: 50]
   --timeout SECS           give up on the whole run after this [default: 120]
   --rooms K                connect client i to room i mod K (see broadcast --help)
-  --interval-json FILE     one JSON line per second: t_s, handshakes_per_s,
-                           handshake_p50_us … _max_us, failures in that second
+  --interval-json FILE     one JSON line per second, written as it ends: t_s, secs (its
+                           length: the last is cut short), handshakes and
+                           handshakes_per_s, handshake_p50_us … _max_us (null without
+                           any), failures in that second
   --hgrm FILE              the handshake-time distribution (HdrHistogram text, in ms)
   --plot FILE.svg          handshake-time percentiles second by second, and the
                            distribution by percentile
@@ -261,7 +269,8 @@ pub fn idle() -> String {
     format!(
         "\
 herald-bench idle: open N connections and hold them; reports the server's resident memory
-before, with all open, and the growth per connection (needs --server-pid): of its
+before, with all open, and the growth per connection (with --server-pid; without it, the
+run only opens and holds the connections): of its
 anonymous memory (heap, stacks: what the connections cost), and of all its resident
 memory (which also counts program code paged in on first use, a fixed amount). Measure a
 fresh server: memory that an earlier run freed is reused, and then the figure means

@@ -276,37 +276,44 @@ impl Intervals {
         let t_s = (p.end as f64 - from as f64) / 1e9;
         let h = &p.slice.latency;
         let n = self.names;
+        // With --stage: which one this second belongs to (1, 2, ...).
+        let stage = (p.end > from)
+            .then(|| sink.stages.iter().position(|s| t_s <= s.end_s + 1e-6))
+            .flatten();
         let mut json = Json::empty();
         json.num("t_s", t_s, 3);
+        // A slice is a second, but the run's edges cut some short: rates are per second
+        // of the slice's own length.
+        json.num("secs", secs, 3);
         json.str("stage", if p.end <= from { "warmup" } else { "measured" });
+        if let Some(i) = stage {
+            json.int("stage_index", i as u64 + 1);
+        }
         json.int(n.done, p.slice.done);
         json.num(&format!("{}_per_s", n.done), per_s(p.slice.done), 0);
         if n.messages {
             json.num("sent_per_s", per_s(p.slice.sent), 0);
         }
+        // No samples: null, not a latency of 0.
+        let us = |ns: u64| (h.count() > 0).then_some(ns as f64 / 1e3);
         let mut latency = [0u64; 5];
         for (i, (name, _, q)) in QUANTILES.iter().enumerate() {
             latency[i] = h.quantile(*q);
-            json.num(
-                &format!("{}_{name}_us", n.latency),
-                latency[i] as f64 / 1e3,
-                1,
-            );
+            json.opt_num(&format!("{}_{name}_us", n.latency), us(latency[i]), 1);
         }
         latency[4] = h.max();
-        json.num(&format!("{}_max_us", n.latency), latency[4] as f64 / 1e3, 1);
+        json.opt_num(&format!("{}_max_us", n.latency), us(latency[4]), 1);
         json.int(n.errors, p.slice.errors);
         if n.messages {
             json.int("lost", p.slice.lost);
         }
+        // Each line reaches the file as its second ends, so `tail -f` follows the run.
         if let Some(file) = &mut sink.file
-            && let Err(e) = writeln!(file, "{}", json.finish())
+            && let Err(e) = writeln!(file, "{}", json.finish()).and_then(|()| file.flush())
         {
             sink.error.get_or_insert(e.to_string());
         }
-        if p.end > from
-            && let Some(stage) = sink.stages.iter_mut().find(|s| t_s <= s.end_s + 1e-6)
-        {
+        if let Some(stage) = stage.and_then(|i| sink.stages.get_mut(i)) {
             stage.slice.merge(&p.slice);
             stage.secs += secs;
         }
@@ -402,6 +409,47 @@ mod tests {
                 (2.0, 2.0, Some(5_003)), // 5,000 ns to within 0.1%
             ]
         );
+    }
+
+    #[test]
+    fn each_line_reaches_the_file_as_its_second_ends() {
+        let path = std::env::temp_dir().join(format!("herald-intervals-{}", std::process::id()));
+        let file = File::create(&path).unwrap();
+        let (start, from, to) = (0, SECOND, 3 * SECOND + SECOND / 2);
+        let sink = Arc::new(Intervals::new(1, NAMES, from, Some(file)));
+        sink.set_stages(&[1.0, 2.5]);
+        let mut r = Recorder::new(Edges { start, from, to }, Some(sink.clone()));
+        // Nothing in the warm-up second; one delivery in the first measured second.
+        let s = r.at(SECOND + 5).unwrap();
+        s.done += 1;
+        s.latency.record(2_000);
+        r.at(2 * SECOND);
+        let lines = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = lines.lines().collect();
+        assert_eq!(lines.len(), 2, "before finish: {lines:?}");
+        // No samples: null, not 0; the slice's length beside its end.
+        assert!(
+            lines[0].starts_with(r#"{"t_s":0.000,"secs":1.000,"stage":"warmup","deliveries":0"#)
+                && lines[0].contains(r#""latency_p50_us":null"#),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains(r#""stage":"measured","stage_index":1,"deliveries":1"#)
+                && lines[1].contains(r#""latency_max_us":2.0"#),
+            "{}",
+            lines[1]
+        );
+        r.finish(to);
+        sink.finish().unwrap();
+        let all = std::fs::read_to_string(&path).unwrap();
+        let last = all.lines().last().unwrap();
+        // The last second is cut short by the run's end, and is in the second stage.
+        assert!(
+            last.starts_with(r#"{"t_s":2.500,"secs":0.500,"stage":"measured","stage_index":2"#),
+            "{last}"
+        );
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

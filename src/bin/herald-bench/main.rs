@@ -71,6 +71,10 @@ fn main() -> ExitCode {
         "pusher" => help::pusher(),
         _ => help::OVERVIEW.to_string(),
     };
+    if command == "--version" || command == "-V" {
+        crate::output::outln!("herald-bench {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     if wants_help(command) || command == "help" || args.iter().any(wants_help) {
         crate::output::out!("{help}");
         return ExitCode::SUCCESS;

@@ -201,6 +201,18 @@ impl Target {
                  (percent-encode the rest)"
             ));
         }
+        // A parameter the URL (or an earlier --query) already has would go out twice,
+        // and servers differ in which one they read.
+        let name = param.split_once('=').map_or(param, |(n, _)| n);
+        if let Some((_, query)) = self.path.split_once('?')
+            && query
+                .split('&')
+                .any(|p| p.split_once('=').map_or(p, |(n, _)| n) == name)
+        {
+            return Err(format!(
+                "--query '{param}': the request already has a '{name}' parameter"
+            ));
+        }
         let sep = if self.path.contains('?') { '&' } else { '?' };
         self.path.push(sep);
         self.path.push_str(param);
@@ -301,6 +313,9 @@ mod tests {
         t.add_query("token=s%20cret").unwrap();
         assert_eq!(t.path, "/?a=1&token=s%20cret");
         assert!(t.add_query("x=a b").is_err() && t.add_query("x#y").is_err());
+        // A parameter given twice: the URL's and --query's would both go out.
+        let e = t.add_query("token=again").unwrap_err();
+        assert!(e.ends_with("already has a 'token' parameter"), "{e}");
         t.set_rooms(3).unwrap();
         assert_eq!(t.path_for(4), "/room/bench-1?a=1&token=s%20cret");
         t.first_message = Some(r#"{"c":{client},"room":"r{room}"}"#.into());

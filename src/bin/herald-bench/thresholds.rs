@@ -193,7 +193,12 @@ impl Threshold {
             (Kind::Latency, "us" | "µs") => Value::Ns(n * 1e3),
             (Kind::Latency, "ms") => Value::Ns(n * 1e6),
             (Kind::Latency, "s") => Value::Ns(n * 1e9),
-            (Kind::Latency, _) => return Err(bad("a latency needs a unit: ns, us, ms or s")),
+            (Kind::Latency, "") => return Err(bad("a latency needs a unit: ns, us, ms or s")),
+            (Kind::Latency, u) => {
+                return Err(bad(&format!(
+                    "'{u}' is not a latency unit: ns, us, ms or s"
+                )));
+            }
             (Kind::Count, "") => Value::Total(n),
             (Kind::Count, "/s") => Value::PerSecond(n),
             (Kind::Count, _) => {
@@ -204,7 +209,10 @@ impl Threshold {
             (Kind::Bytes, "" | "B") => Value::Bytes(n),
             (Kind::Bytes, "KiB" | "kib") => Value::Bytes(n * 1024.0),
             (Kind::Bytes, "MiB") => Value::Bytes(n * 1024.0 * 1024.0),
-            (Kind::Bytes, _) => return Err(bad("a size is in B, KiB or MiB")),
+            // kB (the k read as a multiplier above) and KB alike are 1,000 bytes.
+            (Kind::Bytes, "KB") => Value::Bytes(n * 1e3),
+            (Kind::Bytes, "MB") => Value::Bytes(n * 1e6),
+            (Kind::Bytes, _) => return Err(bad("a size is in B, kB, KiB, MB or MiB")),
             (Kind::Percent, "" | "%") => Value::Percent(n),
             (Kind::Percent, _) => return Err(bad("CPU is in % of one core")),
         };
@@ -347,6 +355,22 @@ mod tests {
         assert_eq!(t.value, Value::Bytes(1024.0));
         let t = Threshold::parse("bench_cpu>85%", BROADCAST).unwrap();
         assert_eq!(t.value, Value::Percent(85.0));
+        // kB and KB alike are 1,000 bytes, KiB 1,024.
+        for (expr, bytes) in [
+            ("1kB", 1e3),
+            ("1KB", 1e3),
+            ("2MB", 2e6),
+            ("1MiB", 1048576.0),
+        ] {
+            let t = Threshold::parse(&format!("anon_per_conn>{expr}"), IDLE).unwrap();
+            assert_eq!(t.value, Value::Bytes(bytes), "{expr}");
+        }
+        // A unit that is not a latency's is named as such.
+        let e = Threshold::parse("p99.9<=1h", BROADCAST).unwrap_err();
+        assert!(
+            e.ends_with("'h' is not a latency unit: ns, us, ms or s"),
+            "{e}"
+        );
         for bad in [
             "p99=5ms",         // no comparison
             "p99>5",           // a latency without a unit

@@ -74,8 +74,17 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
             ),
         );
     }
-    if let Some(p) = &t.subprotocol {
-        table.row("subprotocol", p.clone());
+    match &t.subprotocol {
+        Some(p) => table.row("subprotocol", p.clone()),
+        None if !opts.target.subprotocols.is_empty() => table.row(
+            "subprotocol",
+            format!(
+                "none: the server chose none of those offered ({}), and the run went on \
+                 without one",
+                opts.target.subprotocols.join(", ")
+            ),
+        ),
+        None => {}
     }
     match opts.rate {
         Some(r) => {
