@@ -7,7 +7,7 @@
 mod common;
 
 use common::{IO_TIMEOUT, config, start};
-use herald::{ChatRoom, TlsConfig};
+use herald::{ChatRoom, Config, TlsConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -59,13 +59,49 @@ fn wss(addr: SocketAddr, cert: &CertificateDer<'static>) -> tungstenite::WebSock
 }
 
 fn tls_server() -> (SocketAddr, CertificateDer<'static>) {
+    tls_server_with(config())
+}
+
+fn tls_server_with(mut config: Config) -> (SocketAddr, CertificateDer<'static>) {
     let (cert, key, _, _) = certificate();
-    let cfg = {
-        let mut config = config();
-        config.tls = Some(TlsConfig::from_der(vec![cert.clone()], key).unwrap());
-        config
-    };
-    (start(cfg, ChatRoom::default()), cert)
+    config.tls = Some(TlsConfig::from_der(vec![cert.clone()], key).unwrap());
+    (start(config, ChatRoom::default()), cert)
+}
+
+/// Read until the end: Ok if the server said close_notify before closing TCP, the error
+/// rustls gives (UnexpectedEof) if it closed without it.
+fn read_to_close_notify(tls: &mut TlsStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[test]
+fn a_connection_dropped_without_a_close_still_gets_close_notify() {
+    // RFC 8446 §6.1: each party MUST send close_notify before closing its write side.
+    // The client's own close_notify (and FIN) ends an open WebSocket at once: answered.
+    let (addr, cert) = tls_server();
+    let mut ws = wss(addr, &cert);
+    let tls = ws.get_mut();
+    tls.conn.send_close_notify();
+    tls.flush().unwrap();
+    tls.sock.shutdown(std::net::Shutdown::Write).unwrap();
+    read_to_close_notify(tls).expect("close_notify before TCP closed");
+    // A request that never comes after the TLS handshake: the timeout drops the
+    // connection, with close_notify too.
+    let mut config = config();
+    config.handshake_timeout = std::time::Duration::from_millis(300);
+    let (addr, cert) = tls_server_with(config);
+    let mut tls = tls_connect(addr, &cert);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    read_to_close_notify(&mut tls).expect("close_notify before TCP closed");
 }
 
 #[test]

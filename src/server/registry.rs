@@ -563,7 +563,8 @@ impl Registry {
     pub fn remove(&mut self, peer: PeerId, error: Option<PeerError>) {
         if self.get(peer).is_some() {
             self.depart(peer, CloseCode::ABNORMAL, "", error);
-            let conn = self.conns.remove(peer.slot());
+            let mut conn = self.conns.remove(peer.slot());
+            conn.transport.goodbye();
             if conn.upgraded {
                 self.closing -= 1;
             } else {

@@ -41,6 +41,18 @@ const READ_CHUNK: usize = 32 << 10;
 /// error, never a larger buffer.
 const MAX_PARTIAL: usize = (64 << 10) + (18 << 10);
 
+/// The most the client may send before the handshake lets the server send application
+/// data (its ClientHello flight): a ClientHello at rustls' 64 KiB limit in records of
+/// 256 bytes or more fits. rustls is never given more than this before then, so whether a
+/// handshake fits depends on its bytes alone, not on how TCP cut them.
+const HANDSHAKE_BUDGET: usize = MAX_PARTIAL;
+
+/// A plaintext fatal internal_error alert (RFC 8446 §6.2, RFC 5246 §7.2.2: "an internal
+/// error unrelated to the peer or the correctness of the protocol ... makes it impossible
+/// to continue"): herald's answer when the client's handshake does not fit its budget,
+/// sent only before herald answered, when alerts are still unencrypted.
+const INTERNAL_ERROR_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 80];
+
 /// The loop thread's buffers for TLS work, shared by all its connections.
 #[derive(Default)]
 struct Scratch {
@@ -74,6 +86,18 @@ pub struct TlsSession {
     pending_at: usize,
     /// The peer sent close_notify: after the plaintext before it, reads see the end.
     peer_closed: bool,
+    /// Our close_notify is queued (or was sent): never a second one.
+    closed_notify: bool,
+    /// rustls failed: it is not called again (its record joiner keeps offsets into input
+    /// that was never kept).
+    failed: bool,
+    /// The handshake got as far as application data may be sent.
+    established: bool,
+    /// Handshake records were made for the client (nothing is plaintext after them in
+    /// TLS 1.3).
+    answered: bool,
+    /// Bytes given to rustls before `established`, at most `HANDSHAKE_BUDGET`.
+    handshake_in: usize,
 }
 
 impl std::fmt::Debug for TlsSession {
@@ -151,6 +175,11 @@ impl TlsSession {
             pending: Vec::new(),
             pending_at: 0,
             peer_closed: false,
+            closed_notify: false,
+            failed: false,
+            established: false,
+            answered: false,
+            handshake_in: 0,
         })
     }
 
@@ -226,37 +255,74 @@ impl TlsSession {
         }
     }
 
-    /// Process `fresh` ciphertext from the socket after what was kept of a cut record,
-    /// plaintext into `buf`: how much of `buf` it filled. Each byte is copied into the kept
-    /// record at most once and moved at most once when the record before it completes, so
-    /// a peer that sends a record a byte at a time costs linear time, not quadratic.
+    /// Process `fresh` ciphertext from the socket, plaintext into `buf`: how much of `buf`
+    /// it filled. Before the handshake is established rustls gets at most
+    /// `HANDSHAKE_BUDGET` bytes in all; a handshake that needs more is refused (with an
+    /// internal_error alert if herald has not answered yet), whatever the cuts. After a
+    /// failure rustls is not called again.
     fn take_input(&mut self, fresh: &mut [u8], buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(invalid(rustls::Error::General("TLS already failed".into())));
+        }
+        let result = self.take_budgeted(fresh, buf);
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn take_budgeted(&mut self, fresh: &mut [u8], buf: &mut [u8]) -> io::Result<usize> {
+        if self.established {
+            return self.absorb(fresh, buf);
+        }
+        let left = HANDSHAKE_BUDGET - self.handshake_in;
+        let (head, tail) = fresh.split_at_mut(fresh.len().min(left));
+        self.handshake_in += head.len();
+        let produced = self.absorb(head, buf)?;
+        if self.established {
+            return match tail {
+                [] => Ok(produced),
+                tail => Ok(produced + self.absorb(tail, &mut buf[produced..])?),
+            };
+        }
+        if self.handshake_in == HANDSHAKE_BUDGET {
+            if !self.answered {
+                self.pending.extend_from_slice(&INTERNAL_ERROR_ALERT);
+            }
+            return Err(invalid(rustls::Error::General(format!(
+                "the client's handshake took over {HANDSHAKE_BUDGET} bytes"
+            ))));
+        }
+        Ok(produced)
+    }
+
+    /// Process `fresh` after what was kept of a cut record. Each byte is copied into the
+    /// kept record at most once and moved at most once when the record before it
+    /// completes, so a peer that sends a record a byte at a time costs linear time, not
+    /// quadratic. What rustls leaves unprocessed is kept, up to `MAX_PARTIAL`.
+    fn absorb(&mut self, fresh: &mut [u8], buf: &mut [u8]) -> io::Result<usize> {
+        let over = || invalid(rustls::Error::General("TLS input over the buffer".into()));
         if self.partial.is_empty() {
             let (consumed, produced) = self.process(fresh, buf)?;
             let rest = &fresh[consumed..];
             if rest.len() > MAX_PARTIAL {
-                return Err(invalid(rustls::Error::General(
-                    "TLS input over the buffer".into(),
-                )));
+                return Err(over());
             }
             self.keep_partial(rest);
             return Ok(produced);
         }
-        if self.partial.len() + fresh.len() > MAX_PARTIAL {
-            return Err(invalid(rustls::Error::General(
-                "TLS input over the buffer".into(),
-            )));
-        }
+        // Bounded: at most MAX_PARTIAL kept plus one read.
         let mut kept = std::mem::take(&mut self.partial);
         kept.extend_from_slice(fresh);
-        let result = self.process(&mut kept, buf);
-        if let Ok((consumed, _)) = result {
-            kept.drain(..consumed);
+        let (consumed, produced) = self.process(&mut kept, buf)?;
+        kept.drain(..consumed);
+        if kept.len() > MAX_PARTIAL {
+            return Err(over());
         }
         if !kept.is_empty() {
             self.partial = kept;
         }
-        result.map(|(_, produced)| produced)
+        Ok(produced)
     }
 
     /// Keep `rest` (unprocessed ciphertext) for the next read, or let the buffer go.
@@ -278,6 +344,8 @@ impl TlsSession {
             plaintext,
             pending,
             peer_closed,
+            established,
+            answered,
             ..
         } = self;
         let (mut consumed, mut produced) = (0, 0);
@@ -295,6 +363,7 @@ impl TlsSession {
             let mut more = true;
             match state {
                 ConnectionState::ReadTraffic(mut traffic) => {
+                    *established = true;
                     while let Some(record) = traffic.next_record() {
                         let record = record.map_err(invalid)?;
                         discard += record.discard;
@@ -305,6 +374,7 @@ impl TlsSession {
                     }
                 }
                 ConnectionState::EncodeTlsData(mut handshake) => {
+                    *answered = true;
                     append_with(
                         pending,
                         RECORD_ROOM,
@@ -317,6 +387,10 @@ impl TlsSession {
                 ConnectionState::TransmitTlsData(transmit) => transmit.done(),
                 ConnectionState::PeerClosed | ConnectionState::Closed => {
                     *peer_closed = true;
+                    more = false;
+                }
+                ConnectionState::WriteTraffic(_) => {
+                    *established = true;
                     more = false;
                 }
                 // BlockedHandshake and WriteTraffic: nothing more without more input.
@@ -403,6 +477,9 @@ impl TlsSession {
         if !self.flush(socket)? {
             return Err(io::ErrorKind::WouldBlock.into());
         }
+        if self.failed {
+            return Err(invalid(rustls::Error::General("TLS already failed".into())));
+        }
         SCRATCH.with_borrow_mut(|scratch| {
             let Scratch { plain, output, .. } = scratch;
             let data: &[u8] = match bufs {
@@ -455,10 +532,14 @@ impl TlsSession {
         })
     }
 
-    /// Queue close_notify (RFC 8446 §6.1) behind what waits, if the handshake got that far.
+    /// Queue close_notify (RFC 8446 §6.1) behind what waits, if the handshake got that far
+    /// and none was queued before.
     pub fn close_notify(&mut self) {
+        if self.closed_notify || self.failed {
+            return;
+        }
         let mut out = std::mem::take(&mut self.pending);
-        let _ = self.with_write_state(&mut out, |traffic, out| {
+        let queued = self.with_write_state(&mut out, |traffic, out| {
             append_with(
                 out,
                 sealed_len(2),
@@ -466,6 +547,7 @@ impl TlsSession {
                 encrypt_too_small,
             )
         });
+        self.closed_notify = matches!(queued, Ok(Some(Ok(()))));
         self.pending = out;
     }
 }

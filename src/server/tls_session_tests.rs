@@ -328,3 +328,78 @@ fn bytes_read_before_tls_started_begin_the_handshake() {
     let got = exchange(&mut server, &mut socket, &mut client, 64, &mut back).unwrap();
     assert_eq!(got, b"hi");
 }
+
+/// rustls' ClientHello as a handshake message alone, with an extension of `pad` bytes of
+/// a GREASE type (RFC 8701: servers ignore it) put first.
+fn padded_hello(config: &Arc<rustls::ClientConfig>, pad: usize) -> Vec<u8> {
+    let mut wire = Vec::new();
+    client(config).write_tls(&mut wire).unwrap();
+    let mut msg = wire[5..].to_vec(); // one record: its header off
+    // type, length (3), version (2), random (32), then the session id, the cipher
+    // suites and the compression methods, each after its length; then the extensions.
+    let mut at = 4 + 2 + 32;
+    at += 1 + msg[at] as usize;
+    at += 2 + u16::from_be_bytes([msg[at], msg[at + 1]]) as usize;
+    at += 1 + msg[at] as usize;
+    let extensions = u16::from_be_bytes([msg[at], msg[at + 1]]) as usize;
+    let mut grease = vec![0x1a, 0x1a];
+    grease.extend_from_slice(&(pad as u16).to_be_bytes());
+    grease.resize(4 + pad, 0);
+    msg[at..at + 2].copy_from_slice(&((extensions + grease.len()) as u16).to_be_bytes());
+    msg.splice(at + 2..at + 2, grease);
+    let body = (msg.len() - 4) as u32;
+    msg[1..4].copy_from_slice(&body.to_be_bytes()[1..]);
+    msg
+}
+
+/// `msg` as handshake records of at most `size` bytes of it each.
+fn in_records(msg: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in msg.chunks(size) {
+        out.extend_from_slice(&[0x16, 0x03, 0x01]);
+        out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+#[test]
+fn a_handshake_over_the_budget_is_refused_the_same_however_tcp_cuts_it() {
+    let (server_config, client_config) = configs();
+    // A 40 KB ClientHello (under rustls' 64 KiB limit): in records of up to 16 KiB it
+    // takes 40 KB on the wire, in records of 4 bytes 90 KB, over the budget.
+    let hello = padded_hello(&client_config, 40_000);
+    for (record, fits) in [(16_384, true), (4, false)] {
+        let wire = in_records(&hello, record);
+        assert_eq!(wire.len() > HANDSHAKE_BUDGET, !fits);
+        for cut in [1, 7, 1000, 1 << 20] {
+            let mut server = TlsSession::new(server_config.clone()).unwrap();
+            let mut socket = Socket::new(cut);
+            socket.inbox.extend(&wire);
+            let mut buf = [0u8; 512];
+            let result = loop {
+                match server.read(&mut socket, &mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && socket.inbox.is_empty() => {
+                        break Ok(0);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => break other,
+                }
+            };
+            assert!(server.flush(&mut socket).unwrap());
+            if fits {
+                // Answered: the ServerHello and the rest of the server's flight.
+                assert!(result.is_ok(), "record {record}, cut {cut}: {result:?}");
+                assert_eq!(socket.sent[0], 0x16, "record {record}, cut {cut}");
+            } else {
+                let err = result.expect_err("over the budget");
+                assert_eq!(err.kind(), io::ErrorKind::InvalidData, "cut {cut}: {err}");
+                assert_eq!(socket.sent, INTERNAL_ERROR_ALERT, "cut {cut}");
+                // Failed for good: rustls is not called again, close_notify is not tried.
+                server.close_notify();
+                assert!(!server.wants_write());
+                assert!(server.read(&mut socket, &mut buf).is_err());
+            }
+        }
+    }
+}

@@ -141,6 +141,20 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// The connection is being dropped without a close of its own (the peer's FIN or
+    /// close_notify, a timeout): over TLS, send close_notify first if the session can
+    /// still send one and the socket takes it at once (RFC 8446 §6.1, RFC 5246 §7.2.1:
+    /// close_notify before closing the write side). Never waits; errors are moot here.
+    pub fn goodbye(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            tls.close_notify();
+            let _ = tls.flush(&mut self.stream);
+        }
+    }
+}
+
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
