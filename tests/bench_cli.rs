@@ -122,3 +122,52 @@ fn wss_trusts_the_servers_own_certificate_even_one_marked_as_a_ca() {
     assert!(stderr.contains("does not name the URL's host"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctrl_c_ends_the_measured_time_with_its_report() {
+    use std::io::{BufRead, BufReader, Read};
+    let daemon = Daemon::start(&[]);
+    let url = format!("ws://{}/", daemon.addr);
+    let mut child = herald_bench()
+        .args(["broadcast", "--url", &url, "--clients", "4"])
+        .args(["--duration", "60", "--warmup", "0.2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run herald-bench");
+    // The first progress line of the measured time is the signal that it is running.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("stderr");
+        assert!(n > 0, "herald-bench ended first: {seen}");
+        seen.push_str(&line);
+        if line.contains("measuring]") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{seen}{rest}");
+    let json: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the report");
+    assert_eq!(json["interrupted"], true, "{stdout}");
+    let secs = json["duration_s"].as_f64().unwrap_or(f64::MAX);
+    assert!(secs > 0.0 && secs < 60.0, "{stdout}");
+    assert!(json["deliveries"].as_u64().unwrap_or(0) > 0, "{stdout}");
+    assert!(rest.contains("cut short by Ctrl-C"), "{rest}");
+}

@@ -34,7 +34,8 @@ SECS values are seconds, fractions allowed, or carry a unit: 500ms, 2s, 1.5m.
 Output: a table on stderr, one JSON object on stdout.
 Exit status: 0 done; 1 could not set up (no server, failed handshakes) or measured
 nothing (broadcast: no delivery in the measured time); 2 usage error; 3 a --fail-if
-threshold held (the report is printed first, as it is for 1 after a run).
+threshold held (the report is printed first, as it is for 1 after a run); 130 Ctrl-C
+(broadcast: after the report of what was measured).
 ";
 
 /// The options every command takes.
@@ -82,7 +83,8 @@ SECS values are seconds, fractions allowed, or carry a unit: 500ms, 2s, 1.5m.
 Output: a table on stderr, one JSON object on stdout.
 Exit status: 0 done; 1 could not set up (no server, failed handshakes) or measured
 nothing (broadcast: no delivery in the measured time); 2 usage error; 3 a --fail-if
-threshold held (the report is printed first, as it is for 1 after a run).
+threshold held (the report is printed first, as it is for 1 after a run); 130 Ctrl-C
+(broadcast: after the report of what was measured).
 Open files: each connection is a descriptor; raise `ulimit -n` for large N.
 ";
 
@@ -109,6 +111,8 @@ herald-bench broadcast: N clients in a chat room (or K rooms); S of them send fi
 messages, which the server must pass to every other client of the sender's room.
 Reports deliveries/s, sent/s, latency percentiles, lost and reordered messages, errors,
 bytes read per delivery, and CPU (server's, with --server-pid, and the tool's own).
+Ctrl-C ends the measured time where it is: the report and files cover what was measured
+(\"interrupted\": true in the JSON) and the exit status is 130; a second Ctrl-C exits at once.
 
 Closed loop (the default): each sender keeps at most W messages in flight (a message is
 in flight until every other client of its room has it), so the rate is what the server

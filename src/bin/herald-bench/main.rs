@@ -16,7 +16,8 @@
 //! A human table goes to stderr, one JSON object to stdout, and on request a JSON line per
 //! second, an HdrHistogram percentile file and an SVG plot. Exit status: 0 on success, 1
 //! when the run could not be set up (no server, failed handshakes) or measured nothing, 2
-//! on a usage error, 3 when a `--fail-if` threshold held.
+//! on a usage error, 3 when a `--fail-if` threshold held, 130 after Ctrl-C (broadcast
+//! reports what it measured first; see `interrupt`).
 //!
 //! This file only dispatches: `cli` reads the options, `help` holds the texts.
 
@@ -31,6 +32,7 @@ mod flags;
 mod frame_out;
 mod help;
 mod idle;
+mod interrupt;
 mod intervals;
 mod latency;
 mod output;
@@ -108,6 +110,14 @@ fn main() -> ExitCode {
         Command::Pusher(opts) => procfs::check_open_files(opts.clients + opts.publishers)
             .and_then(|()| pusher::run(opts)),
     };
+    if interrupt::requested() {
+        // The report for what was measured is out (or the run had not begun).
+        if let Err(e) = result {
+            crate::output::errln!("herald-bench: {e}");
+        }
+        crate::output::errln!("herald-bench: interrupted (Ctrl-C)");
+        return ExitCode::from(130);
+    }
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(THRESHOLD_HELD),

@@ -113,6 +113,7 @@ impl Opts {
 /// Run the benchmark; the report goes to stderr (table) and stdout (JSON), and the files
 /// asked for are written. `Ok(false)`: a `--fail-if` threshold held.
 pub fn run(opts: Opts) -> Result<bool, String> {
+    crate::interrupt::catch();
     let intervals = intervals(&opts)?;
     let tally = measure(&opts, intervals.clone()).inspect_err(|_| opts.outputs.discard_empty())?;
     report::report(&opts, &tally, intervals.as_deref())
@@ -159,6 +160,7 @@ fn measure(opts: &Opts, intervals: Option<Arc<Intervals>>) -> Result<Tally, Stri
             .collect(),
         intervals: intervals.clone(),
         run_start: AtomicU64::new(0),
+        cut: AtomicU64::new(0),
         senders: (0..opts.senders)
             .map(|_| SenderShared {
                 sent: AtomicU64::new(0),

@@ -12,7 +12,8 @@ use std::time::Duration;
 /// Write the files asked for, then print the table (stderr) and the JSON object (stdout).
 /// `Ok(false)`: a `--fail-if` threshold held.
 pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<bool, String> {
-    let secs = opts.duration;
+    // Rates are over the interval as run: Ctrl-C may have cut it short.
+    let secs = t.measured.unwrap_or(opts.duration);
     let mut json = Json::new("broadcast");
     json.str("url", &opts.target.url());
     json.int("clients", opts.clients as u64);
@@ -36,6 +37,7 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
         None => json.raw("subprotocol", "null"),
     }
     json.num("duration_s", secs.as_secs_f64(), 3);
+    json.raw("interrupted", if t.interrupted { "true" } else { "false" });
     json.num("warmup_s", opts.warmup.as_secs_f64(), 3);
     json.opt_num("setup_s", t.setup.map(|d| d.as_secs_f64()), 3);
     let dps = rate(t.deliveries, secs);
@@ -134,10 +136,18 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
     table.row(
         "measured",
         format!(
-            "{:.2} s after {:.2} s warm-up (setup {:.2} s)",
+            "{:.2} s after {:.2} s warm-up (setup {:.2} s){}",
             secs.as_secs_f64(),
             opts.warmup.as_secs_f64(),
-            t.setup.map_or(0.0, |d| d.as_secs_f64())
+            t.setup.map_or(0.0, |d| d.as_secs_f64()),
+            if t.interrupted {
+                format!(
+                    "; cut short by Ctrl-C (of {:.2} s asked)",
+                    opts.duration.as_secs_f64()
+                )
+            } else {
+                String::new()
+            }
         ),
     );
     table.row(
@@ -324,6 +334,9 @@ pub fn report(opts: &Opts, t: &Tally, intervals: Option<&Intervals>) -> Result<b
     let passed = thresholds::judge(&opts.thresholds, &metrics, &mut json, &mut table);
     table.print();
     crate::output::outln!("{}", json.finish());
+    if t.interrupted && secs == 0.0 {
+        return Err("interrupted in the warm-up: nothing was measured".into());
+    }
     if t.deliveries == 0 {
         // A run that measured nothing has no result to pass or fail (exit status 1).
         return Err(match t.error_samples.first() {

@@ -64,6 +64,8 @@ pub struct Shared {
     pub intervals: Option<Arc<Intervals>>,
     /// Start of the run (after the sync round), in ns since `epoch`; 0 before.
     pub run_start: AtomicU64,
+    /// Ctrl-C: where the measured interval was cut short, in ns since `epoch`; 0 if not.
+    pub cut: AtomicU64,
     pub senders: Box<[SenderShared]>,
     pub wakers: Vec<Waker>,
     pub failure: Mutex<Option<String>>,
@@ -103,13 +105,19 @@ impl Shared {
         }
     }
 
-    /// The measured interval, once the run has started.
+    /// The measured interval, once the run has started (cut short by Ctrl-C, if it was;
+    /// empty if that came in the warm-up).
     pub fn window(&self) -> Option<(u64, u64)> {
         match self.run_start.load(Acquire) {
             0 => None,
             start => {
                 let from = start + self.opts.warmup.as_nanos() as u64;
-                Some((from, from + self.opts.duration.as_nanos() as u64))
+                let to = from + self.opts.duration.as_nanos() as u64;
+                Some(match self.cut.load(Acquire) {
+                    0 => (from, to),
+                    cut if cut < from => (cut, cut),
+                    cut => (from, to.min(cut)),
+                })
             }
         }
     }

@@ -46,6 +46,10 @@ pub struct Tally {
     /// Compressed messages inflated, and reused (byte-for-byte repeats).
     pub inflated: u64,
     pub reused: u64,
+    /// The measured interval's length as run (the leader's; shorter than asked if
+    /// Ctrl-C cut it), and whether it was cut.
+    pub measured: Option<Duration>,
+    pub interrupted: bool,
 }
 
 impl Tally {
@@ -98,5 +102,7 @@ impl Tally {
         self.late += o.late;
         self.behind_max_ns = self.behind_max_ns.max(o.behind_max_ns);
         self.reused += o.reused;
+        self.measured = self.measured.or(o.measured);
+        self.interrupted |= o.interrupted;
     }
 }

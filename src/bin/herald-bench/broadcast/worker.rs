@@ -207,6 +207,9 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         loop {
             self.poll_and_read(&mut events);
+            if self.leader() && crate::interrupt::requested() {
+                self.interrupted();
+            }
             let phase = self.shared.phase.load(Acquire);
             let now = Instant::now();
             match phase {
@@ -398,9 +401,26 @@ impl Worker {
         }
     }
 
+    /// Ctrl-C (seen by the leader): before the run, it fails; during it, the measured
+    /// interval ends now (every thread sees the cut in `run_step`).
+    fn interrupted(&mut self) {
+        match self.shared.phase.load(Acquire) {
+            RUN => {
+                let now_ns = self.shared.now_ns().max(1);
+                let _ = self.shared.cut.compare_exchange(0, now_ns, AcqRel, Acquire);
+            }
+            FAILED => {}
+            _ => self.shared.fail("interrupted before the run began".into()),
+        }
+    }
+
     /// The run: the leader reads CPU at the measured interval's edges; every thread keeps
     /// its senders' windows full until the interval ends, then starts every close.
     fn run_step(&mut self, now: Instant) {
+        if self.shared.cut.load(Acquire) != 0 && self.closing_since.is_none() {
+            // Ctrl-C: the interval now ends at the cut.
+            self.window = self.shared.window();
+        }
         let window = *self
             .window
             .get_or_insert_with(|| self.shared.window().unwrap());
@@ -419,6 +439,10 @@ impl Worker {
         } else if self.closing_since.is_none() {
             self.closing_since = Some(now);
             self.next_due = None;
+            if self.leader() {
+                self.tally.measured = Some(Duration::from_nanos(window.1 - window.0));
+                self.tally.interrupted = self.shared.cut.load(Acquire) != 0;
+            }
             self.slice(window.1);
             if let Some(r) = &mut self.recorder {
                 r.finish(window.1);

@@ -1,0 +1,23 @@
+//! Ctrl-C during a broadcast: the first SIGINT ends the measured time where it is and the
+//! report is printed for what was measured (exit status 130); a second one exits at once.
+//! The flag is only read: the loops check it every turn (their polls wait at most 20 ms).
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+
+static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Catch SIGINT from now on (a second one still exits, with status 130). If the handlers
+/// cannot be set, Ctrl-C keeps its default: the run ends without a report.
+pub fn catch() {
+    let flag = FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    use signal_hook::consts::SIGINT;
+    // The order matters: the exit is armed first, so it fires only once the flag is set.
+    let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())
+        .and_then(|_| signal_hook::flag::register(SIGINT, flag.clone()));
+}
+
+/// Whether Ctrl-C was pressed since `catch`.
+pub fn requested() -> bool {
+    FLAG.get().is_some_and(|f| f.load(Relaxed))
+}
