@@ -7,6 +7,10 @@ use std::sync::{Arc, OnceLock};
 
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
+/// The run acted on it: cut its measured time, or stopped before it began. A Ctrl-C that
+/// came once the measurement was complete changes nothing, the exit status included.
+static HONOURED: AtomicBool = AtomicBool::new(false);
+
 /// Catch SIGINT from now on (a second one still exits, with status 130). If the handlers
 /// cannot be set, Ctrl-C keeps its default: the run ends without a report.
 pub fn catch() {
@@ -20,4 +24,14 @@ pub fn catch() {
 /// Whether Ctrl-C was pressed since `catch`.
 pub fn requested() -> bool {
     FLAG.get().is_some_and(|f| f.load(Relaxed))
+}
+
+/// The run stopped or cut its measurement for a Ctrl-C.
+pub fn honoured() {
+    HONOURED.store(true, Relaxed);
+}
+
+/// Whether the run was cut short by Ctrl-C (exit status 130).
+pub fn cut_short() -> bool {
+    HONOURED.load(Relaxed)
 }

@@ -134,6 +134,7 @@ impl Recorder {
     }
 
     /// The run ended at `end` (at most `to`): close every slice, the last one cut short.
+    /// Nothing is recorded after it (a run cut short by Ctrl-C still reads for a while).
     pub fn finish(&mut self, end: u64) {
         let end = end.min(self.edges.to);
         self.roll(end);
@@ -141,6 +142,7 @@ impl Recorder {
             self.end = end;
             self.close();
         }
+        self.edges.to = end;
     }
 }
 
@@ -450,6 +452,23 @@ mod tests {
             "{last}"
         );
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn nothing_is_recorded_after_finish() {
+        let sink = Arc::new(Intervals::new(1, NAMES, 0, None));
+        let edges = Edges {
+            start: 0,
+            from: 0,
+            to: 10 * SECOND,
+        };
+        let mut r = Recorder::new(edges, Some(sink.clone()));
+        r.at(SECOND / 2).unwrap().done += 1;
+        // Cut at 1.5 s (Ctrl-C): a delivery read after it counts nowhere.
+        r.finish(SECOND + SECOND / 2);
+        assert!(r.at(SECOND + SECOND / 2 + 1).is_none());
+        assert!(r.at(3 * SECOND).is_none());
+        assert_eq!(sink.finish().unwrap().len(), 2);
     }
 
     #[test]

@@ -110,7 +110,7 @@ fn main() -> ExitCode {
         Command::Pusher(opts) => procfs::check_open_files(opts.clients + opts.publishers)
             .and_then(|()| pusher::run(opts)),
     };
-    if interrupt::requested() {
+    if interrupt::cut_short() {
         // The report for what was measured is out (or the run had not begun).
         if let Err(e) = result {
             crate::output::errln!("herald-bench: {e}");

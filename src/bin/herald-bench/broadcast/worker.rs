@@ -179,16 +179,30 @@ impl Worker {
                 self.shared.intervals.clone(),
             ));
         }
+        if !self.before_cut(now_ns) {
+            return None;
+        }
         self.recorder.as_mut()?.at(now_ns)
     }
 
-    /// Whether `now_ns` is in the measured interval (known once the run has started).
+    /// Whether `now_ns` is in the measured interval (known once the run has started; it
+    /// ends at a Ctrl-C cut, which this thread may see before its next `run_step`).
     #[inline]
     fn measuring(&mut self, now_ns: u64) -> bool {
         if self.window.is_none() {
             self.window = self.shared.window();
         }
         matches!(self.window, Some((from, to)) if now_ns >= from && now_ns < to)
+            && self.before_cut(now_ns)
+    }
+
+    /// Whether `now_ns` is before a Ctrl-C cut (or there is none).
+    #[inline]
+    fn before_cut(&self, now_ns: u64) -> bool {
+        match self.shared.cut.load(Relaxed) {
+            0 => true,
+            cut => now_ns < cut,
+        }
     }
 
     fn leader(&self) -> bool {
@@ -405,12 +419,24 @@ impl Worker {
     /// interval ends now (every thread sees the cut in `run_step`).
     fn interrupted(&mut self) {
         match self.shared.phase.load(Acquire) {
+            // Once the closes began, the measurement is complete: Ctrl-C changes nothing.
+            RUN if self.closing_since.is_some() => {}
             RUN => {
                 let now_ns = self.shared.now_ns().max(1);
-                let _ = self.shared.cut.compare_exchange(0, now_ns, AcqRel, Acquire);
+                if self
+                    .shared
+                    .cut
+                    .compare_exchange(0, now_ns, AcqRel, Acquire)
+                    .is_ok()
+                {
+                    crate::interrupt::honoured();
+                }
             }
             FAILED => {}
-            _ => self.shared.fail("interrupted before the run began".into()),
+            _ => {
+                crate::interrupt::honoured();
+                self.shared.fail("interrupted before the run began".into());
+            }
         }
     }
 
@@ -427,7 +453,8 @@ impl Worker {
         let now_ns = self.shared.now_ns();
         if self.leader() {
             let pid = self.shared.opts.server_pid;
-            if self.turns.cpu.is_none() && now_ns >= window.0 {
+            // An interval emptied by Ctrl-C in the warm-up has no CPU to read.
+            if self.turns.cpu.is_none() && now_ns >= window.0 && window.1 > window.0 {
                 self.turns.cpu = Some(CpuWindow::start(pid));
             }
             if self.tally.cpu.is_none() && now_ns >= window.1 {

@@ -29,10 +29,7 @@ impl Worker {
             match self.clients[l].read(&mut scratch) {
                 Input::Bytes(n) => {
                     let now_ns = self.shared.now_ns();
-                    if let Some((from, to)) = self.window
-                        && now_ns >= from
-                        && now_ns < to
-                    {
+                    if self.measuring(now_ns) {
                         self.tally.wire_in += self.clients[l].wire_in - wire_before;
                         self.tally.ws_in += n as u64;
                     }
