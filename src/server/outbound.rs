@@ -51,8 +51,12 @@ impl<H: Handler> Server<H> {
                     return self.lost(peer, "connection closed by peer", None);
                 }
                 if conn.done_writing() {
-                    if let Err(e) = conn.transport.shutdown_write() {
-                        debug!("{}: shutdown: {e}", conn.addr);
+                    match conn.transport.shutdown_write() {
+                        // close_notify waits for the socket: the next writable event
+                        // flushes it and comes back here (the close timeout bounds it).
+                        Ok(false) => return,
+                        Ok(true) => {}
+                        Err(e) => debug!("{}: shutdown: {e}", conn.addr),
                     }
                     self.registry.drain(peer);
                 }

@@ -131,13 +131,17 @@ impl Transport {
     }
 
     /// After the last bytes: say goodbye (TLS close_notify) and shut the write side.
-    pub fn shutdown_write(&mut self) -> io::Result<()> {
+    /// Ok(false): close_notify still waits behind a full socket, so the write side is left
+    /// open; call again once the socket is writable (the record is queued only once).
+    pub fn shutdown_write(&mut self) -> io::Result<bool> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
             tls.close_notify();
-            self.flush_tls()?;
+            if !tls.flush(&mut self.stream)? {
+                return Ok(false);
+            }
         }
-        self.stream.shutdown(Shutdown::Write)
+        self.stream.shutdown(Shutdown::Write).map(|()| true)
     }
 }
 
