@@ -41,10 +41,11 @@ const READ_CHUNK: usize = 32 << 10;
 /// error, never a larger buffer.
 const MAX_PARTIAL: usize = (64 << 10) + (18 << 10);
 
-/// The most the client may send before the handshake lets the server send application
-/// data (its ClientHello flight): a ClientHello at rustls' 64 KiB limit in records of
-/// 256 bytes or more fits. rustls is never given more than this before then, so whether a
-/// handshake fits depends on its bytes alone, not on how TCP cut them.
+/// The most the client may send before its handshake is complete (rustls reports the
+/// traffic states once it has the client's Finished): a ClientHello at rustls' 64 KiB
+/// limit in records of 256 bytes or more fits, with the rest of the client's flight.
+/// rustls is never given more than this before then, so whether a handshake fits depends
+/// on its bytes alone, not on how TCP cut them.
 const HANDSHAKE_BUDGET: usize = MAX_PARTIAL;
 
 /// A plaintext fatal internal_error alert (RFC 8446 §6.2, RFC 5246 §7.2.2: "an internal
@@ -91,7 +92,7 @@ pub struct TlsSession {
     /// rustls failed: it is not called again (its record joiner keeps offsets into input
     /// that was never kept).
     failed: bool,
-    /// The handshake got as far as application data may be sent.
+    /// The handshake is complete: rustls reported a traffic state.
     established: bool,
     /// Handshake records were made for the client (nothing is plaintext after them in
     /// TLS 1.3).
@@ -393,7 +394,7 @@ impl TlsSession {
                     *established = true;
                     more = false;
                 }
-                // BlockedHandshake and WriteTraffic: nothing more without more input.
+                // BlockedHandshake: nothing more without more input.
                 _ => more = false,
             }
             consumed += discard;

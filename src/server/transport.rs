@@ -143,9 +143,7 @@ impl Transport {
         }
         self.stream.shutdown(Shutdown::Write).map(|()| true)
     }
-}
 
-impl Transport {
     /// The connection is being dropped without a close of its own (the peer's FIN or
     /// close_notify, a timeout): over TLS, send close_notify first if the session can
     /// still send one and the socket takes it at once (RFC 8446 §6.1, RFC 5246 §7.2.1:
