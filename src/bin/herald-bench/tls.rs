@@ -54,7 +54,7 @@ mod imp {
             let builder = ClientConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
                 .map_err(|e| format!("TLS setup: {e}"))?;
-            let (mut config, trust) = match (ca, insecure) {
+            let (trust, described) = match (ca, insecure) {
                 (Some(_), true) => return Err("--ca and --insecure exclude each other".into()),
                 (None, false) => {
                     return Err(
@@ -63,13 +63,7 @@ mod imp {
                             .into(),
                     );
                 }
-                (None, true) => (
-                    builder
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-                        .with_no_client_auth(),
-                    "any certificate (--insecure)".to_string(),
-                ),
+                (None, true) => (Trust::Any, "any certificate (--insecure)".to_string()),
                 (Some(path), false) => {
                     let mut roots = RootCertStore::empty();
                     let mut pinned = Vec::new();
@@ -85,29 +79,29 @@ mod imp {
                     if roots.is_empty() {
                         return Err(format!("no certificate in --ca {path}"));
                     }
-                    let webpki =
-                        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                            .build()
-                            .map_err(|e| format!("--ca {path}: {e}"))?;
+                    let webpki = WebPkiServerVerifier::builder_with_provider(
+                        Arc::new(roots),
+                        provider.clone(),
+                    )
+                    .build()
+                    .map_err(|e| format!("--ca {path}: {e}"))?;
                     (
-                        builder
-                            .dangerous()
-                            .with_custom_certificate_verifier(Arc::new(OwnOrSigned {
-                                pinned,
-                                webpki,
-                            }))
-                            .with_no_client_auth(),
+                        Trust::OwnOrSigned { pinned, webpki },
                         format!("verified against {path}"),
                     )
                 }
             };
+            let mut config = builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Verifier { provider, trust }))
+                .with_no_client_auth();
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
             let name = ServerName::try_from(host.to_string())
                 .map_err(|e| format!("'{host}' is not a TLS server name: {e}"))?;
             Ok(TlsClient {
                 config: Arc::new(config),
                 name,
-                trust,
+                trust: described,
             })
         }
 
@@ -117,68 +111,32 @@ mod imp {
         }
     }
 
-    /// `--insecure`: any certificate is accepted, but the handshake signatures are still
-    /// checked (so the handshake costs what a verifying client's does, minus the chain).
+    /// Which server certificates are trusted.
     #[derive(Debug)]
-    struct AnyCertificate(Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for AnyCertificate {
-        fn verify_server_cert(
-            &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp_response: &[u8],
-            _now: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
+    enum Trust {
+        /// `--insecure`: any (so the handshake costs what a verifying client's does,
+        /// minus the chain).
+        Any,
+        /// `--ca PEM`: a certificate that is one of the file's, byte for byte, as it is if
+        /// it names the host (the help's "the server's own": `openssl req -x509` marks a
+        /// self-signed certificate as a CA by default, which webpki refuses as a
+        /// server's); any other must chain to one of them (webpki).
+        OwnOrSigned {
+            pinned: Vec<CertificateDer<'static>>,
+            webpki: Arc<WebPkiServerVerifier>,
+        },
     }
 
-    /// `--ca PEM`: a server certificate that is one of the file's, byte for byte, is
-    /// trusted as it is if it names the host (the help's "the server's own": `openssl req
-    /// -x509` marks a self-signed certificate as a CA by default, which webpki refuses as
-    /// a server's); any other must chain to one of them (webpki). The handshake signatures
-    /// are checked either way.
+    /// herald-bench's certificate check: `trust` decides the certificate; the handshake
+    /// signatures are checked with the provider's algorithms whatever it is (as webpki's
+    /// own verifier does).
     #[derive(Debug)]
-    struct OwnOrSigned {
-        pinned: Vec<CertificateDer<'static>>,
-        webpki: Arc<WebPkiServerVerifier>,
+    struct Verifier {
+        provider: Arc<CryptoProvider>,
+        trust: Trust,
     }
 
-    impl ServerCertVerifier for OwnOrSigned {
+    impl ServerCertVerifier for Verifier {
         fn verify_server_cert(
             &self,
             end_entity: &CertificateDer<'_>,
@@ -187,21 +145,22 @@ mod imp {
             ocsp_response: &[u8],
             now: UnixTime,
         ) -> Result<ServerCertVerified, rustls::Error> {
-            if self
-                .pinned
-                .iter()
-                .any(|c| c.as_ref() == end_entity.as_ref())
-            {
-                verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
-                return Ok(ServerCertVerified::assertion());
+            match &self.trust {
+                Trust::Any => Ok(ServerCertVerified::assertion()),
+                Trust::OwnOrSigned { pinned, .. }
+                    if pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) =>
+                {
+                    verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+                    Ok(ServerCertVerified::assertion())
+                }
+                Trust::OwnOrSigned { webpki, .. } => webpki.verify_server_cert(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    ocsp_response,
+                    now,
+                ),
             }
-            self.webpki.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            )
         }
 
         fn verify_tls12_signature(
@@ -210,7 +169,8 @@ mod imp {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.webpki.verify_tls12_signature(message, cert, dss)
+            let algorithms = &self.provider.signature_verification_algorithms;
+            verify_tls12_signature(message, cert, dss, algorithms)
         }
 
         fn verify_tls13_signature(
@@ -219,11 +179,14 @@ mod imp {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.webpki.verify_tls13_signature(message, cert, dss)
+            let algorithms = &self.provider.signature_verification_algorithms;
+            verify_tls13_signature(message, cert, dss, algorithms)
         }
 
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.webpki.supported_verify_schemes()
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
         }
     }
 
