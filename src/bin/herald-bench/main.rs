@@ -78,7 +78,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if wants_help(command) || command == "help" || args.iter().any(wants_help) {
-        crate::output::out!("{help}");
+        crate::output::outln!("{}", help.trim_end_matches('\n'));
         return ExitCode::SUCCESS;
     }
     let command_name = command.clone();

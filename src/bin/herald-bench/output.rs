@@ -15,13 +15,6 @@ macro_rules! errln {
         let _ = writeln!(std::io::stderr(), $($arg)*);
     }};
 }
-/// `eprint!` without the panic on a closed stderr.
-macro_rules! err {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr(), $($arg)*);
-    }};
-}
 /// `println!` without the panic on a closed stdout.
 macro_rules! outln {
     ($($arg:tt)*) => {{
@@ -29,14 +22,7 @@ macro_rules! outln {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
-/// `print!` without the panic on a closed stdout.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout(), $($arg)*);
-    }};
-}
-pub(crate) use {errln, out, outln};
+pub(crate) use {errln, outln};
 
 /// One flat JSON object, written by hand.
 pub struct Json {
@@ -173,7 +159,7 @@ impl Table {
         for (label, value) in &self.rows {
             let _ = writeln!(s, "  {label:<width$}  {value}");
         }
-        err!("{s}");
+        errln!("{}", s.trim_end_matches('\n'));
     }
 }
 
